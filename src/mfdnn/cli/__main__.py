@@ -1,0 +1,5 @@
+import sys
+
+from mfdnn.cli import main
+
+sys.exit(main())

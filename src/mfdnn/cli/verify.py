@@ -1,0 +1,37 @@
+"""``mfdnn verify``: run every self-check and print a table; exit 0 only if all pass."""
+
+from __future__ import annotations
+
+import argparse
+
+from mfdnn.verification import run_all
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "verify",
+        help="check every identity two independent ways and print a table",
+        description="Run mfdnn's self-checks (engine primitives against loop references and "
+        "finite differences, and the homework's identities) and print problem, check, max error "
+        "and pass/fail. Exit status 0 only if every check passes.",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the random test tensors (default 0)"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    checks = run_all(args.seed)
+    width = max(len(c.name) for c in checks)
+    print(f"{'problem':<10} {'check':<{width}} {'max error':>10} {'tolerance':>10}  status")
+    for c in checks:
+        print(
+            f"{c.problem:<10} {c.name:<{width}} {c.max_error:>10.2e} {c.tolerance:>10.1e}"
+            f"  {c.status}"
+        )
+        if c.detail:
+            print(f"{'':<10} {c.detail}")
+    failed = sum(not c.passed for c in checks)
+    print(f"{len(checks) - failed} passed, {failed} failed")
+    return 1 if failed else 0

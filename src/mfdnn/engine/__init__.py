@@ -1,0 +1,27 @@
+"""The engine: tensors and reverse-mode automatic differentiation."""
+
+from mfdnn.engine.tensor import (
+    Tensor,
+    as_tensor,
+    cat,
+    concatenate,
+    is_grad_enabled,
+    no_grad,
+    ones,
+    tensor,
+    unbroadcast,
+    zeros,
+)
+
+__all__ = [
+    "Tensor",
+    "as_tensor",
+    "cat",
+    "concatenate",
+    "is_grad_enabled",
+    "no_grad",
+    "ones",
+    "tensor",
+    "unbroadcast",
+    "zeros",
+]

@@ -1,0 +1,41 @@
+"""The primitives, with the names, signatures and defaults of ``torch.nn.functional``.
+
+Each primitive is a forward computation with its vector-Jacobian product beside it; the
+docstrings give both formulas. ``mfdnn.functional.reference`` holds loop versions of the
+convolution and pooling kernels, the oracle the fast ones are tested against.
+"""
+
+from mfdnn.functional.activation import (
+    clamp,
+    leaky_relu,
+    log_softmax,
+    logsigmoid,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    step,
+    tanh,
+)
+from mfdnn.functional.conv import conv2d
+from mfdnn.functional.loss import cross_entropy, linear, mse_loss
+from mfdnn.functional.pooling import avg_pool2d, max_pool2d
+
+__all__ = [
+    "avg_pool2d",
+    "clamp",
+    "conv2d",
+    "cross_entropy",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "logsigmoid",
+    "max_pool2d",
+    "mse_loss",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "step",
+    "tanh",
+]

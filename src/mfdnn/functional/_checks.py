@@ -1,0 +1,63 @@
+"""Argument checks shared by the primitives: every message names the function and the argument."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mfdnn.engine import Tensor, as_tensor
+
+
+def float_tensor(fn: str, name: str, value: Any) -> Tensor:
+    """``value`` as a Tensor, which must hold floating-point numbers."""
+    t = as_tensor(value)
+    if t.dtype.kind != "f":
+        raise TypeError(f"{fn}: {name} must be a floating-point tensor, got dtype {t.dtype}")
+    return t
+
+
+def check_ndim(fn: str, name: str, t: Tensor, allowed: tuple[int, ...], meaning: str) -> None:
+    if t.ndim not in allowed:
+        raise ValueError(
+            f"{fn}: {name} must have {' or '.join(map(str, allowed))} dimensions {meaning}, "
+            f"got shape {t.shape}"
+        )
+
+
+def pair(fn: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each at least ``minimum``, as a pair."""
+    items = (value, value) if isinstance(value, int | np.integer) else value
+    try:
+        items = tuple(items)
+    except TypeError:
+        items = ()
+    if len(items) != 2 or not all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in items
+    ):
+        raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(items) < minimum:
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{fn}: {name} must be {kind}, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def positive_int(fn: str, name: str, value: Any) -> int:
+    if not isinstance(value, int | np.integer) or isinstance(value, bool):
+        raise TypeError(f"{fn}: {name} must be an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{fn}: {name} must be positive, got {value}")
+    return int(value)
+
+
+def output_size(
+    fn: str, size: int, pad: int, kernel: int, stride: int, dilation: int, what: str
+) -> int:
+    """``⌊(size + pad − d·(k−1) − 1) / s⌋ + 1``, the number of window positions along one axis."""
+    extent = dilation * (kernel - 1) + 1
+    if size + pad < extent:
+        raise ValueError(
+            f"{fn}: the {what} (extent {extent} with dilation {dilation}) is larger than the "
+            f"padded input ({size} + padding {pad} = {size + pad})"
+        )
+    return (size + pad - extent) // stride + 1

@@ -1,0 +1,104 @@
+"""Losses and the linear layer, with their VJPs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mfdnn.engine import Tensor, as_tensor
+from mfdnn.functional._checks import check_ndim, float_tensor
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(fn: str, per_item: np.ndarray, reduction: str) -> tuple[np.ndarray, float]:
+    """The reduced loss and the factor its VJP applies to each item's gradient."""
+    if reduction == "mean":
+        return np.asarray(per_item.mean()), 1.0 / max(per_item.size, 1)
+    if reduction == "sum":
+        return np.asarray(per_item.sum()), 1.0
+    if reduction == "none":
+        return per_item, 1.0
+    raise ValueError(f"{fn}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``y = x Wᵀ + b`` over the last axis of ``x`` (``torch.nn.functional.linear``).
+
+    ``weight`` is ``(out_features, in_features)``. Its VJP is that of ``@`` and ``+``:
+    ``∂L/∂x = g W``, ``∂L/∂W = gᵀ x``, ``∂L/∂b = Σ g``.
+    """
+    x = float_tensor("linear", "x", x)
+    weight = float_tensor("linear", "weight", weight)
+    check_ndim("linear", "weight", weight, (2,), "(out_features, in_features)")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: x of shape {x.shape} does not match weight of shape {weight.shape} "
+            f"(needs x.shape[-1] == {weight.shape[1]})"
+        )
+    y = x @ weight.T
+    if bias is None:
+        return y
+    bias = float_tensor("linear", "bias", bias)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    return y + bias
+
+
+def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tensor:
+    """``−log softmax(logits)[n, labels[n]]``, averaged over the batch by default.
+
+    ``logits``: ``(N, C)``; ``labels``: ``(N,)`` integers in ``[0, C)``. As
+    ``torch.nn.functional.cross_entropy`` with class indices. VJP:
+    ``∂L/∂logits = (softmax(logits) − onehot(labels)) · g`` (divided by N for the mean).
+    """
+    fn = "cross_entropy"
+    logits = float_tensor(fn, "logits", logits)
+    check_ndim(fn, "logits", logits, (2,), "(N, C)")
+    y = as_tensor(labels).data
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: labels must be integer class indices, got dtype {y.dtype}")
+    n, c = logits.shape
+    if y.shape != (n,):
+        raise ValueError(
+            f"{fn}: labels must have shape ({n},) to match logits {logits.shape}, got {y.shape}"
+        )
+    if n and (y.min() < 0 or y.max() >= c):
+        raise ValueError(
+            f"{fn}: labels must lie in [0, {c}), got values from {y.min()} to {y.max()}"
+        )
+    shifted = logits.data - logits.data.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    rows = np.arange(n)
+    value, scale = _reduce(fn, -log_p[rows, y], reduction)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        grad = np.exp(log_p)
+        grad[rows, y] -= 1
+        per_row = g[:, None] if reduction == "none" else g
+        return (grad * (per_row * scale),)
+
+    return Tensor._make(value.astype(logits.dtype), (logits,), vjp, fn)
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """``mean((input − target)²)`` (``torch.nn.functional.mse_loss``).
+
+    VJP: ``∂L/∂input = 2 (input − target) · g / n`` and the negative of it for ``target``.
+    """
+    fn = "mse_loss"
+    input = float_tensor(fn, "input", input)
+    target = float_tensor(fn, "target", target)
+    if input.shape != target.shape:
+        raise ValueError(
+            f"{fn}: input of shape {input.shape} and target of shape {target.shape} differ"
+        )
+    diff = input.data - target.data
+    value, scale = _reduce(fn, diff * diff, reduction)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        grad = 2 * diff * (g * scale)
+        return grad, -grad
+
+    return Tensor._make(value, (input, target), vjp, fn)

@@ -1,0 +1,146 @@
+"""2-D max and average pooling, and their VJPs.
+
+A pool looks at the window of input pixels ``X'[n, c, s·i + d·a, s·j + d·b]`` (``a < kh``,
+``b < kw``) for every output pixel ``(i, j)``. Both pools here loop over the ``kh·kw`` window
+offsets ``(a, b)``, each a strided slice of the whole padded batch, so the work is vectorised over
+``N·C·Ho·Wo``. ``mfdnn.functional.reference`` holds the per-window loops they are tested against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from mfdnn.engine import Tensor
+from mfdnn.functional._checks import check_ndim, float_tensor, output_size, pair
+
+
+class PoolGeometry:
+    """Kernel, stride, padding, dilation and the output size of one pooling call, validated."""
+
+    def __init__(
+        self, fn: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any
+    ) -> None:
+        check_ndim(fn, "x", x, (3, 4), "(N, C, H, W) or (C, H, W)")
+        self.kernel = pair(fn, "kernel_size", kernel_size, minimum=1)
+        self.stride = self.kernel if stride is None else pair(fn, "stride", stride, minimum=1)
+        self.padding = pair(fn, "padding", padding, minimum=0)
+        self.dilation = pair(fn, "dilation", dilation, minimum=1)
+        for p, k, d in zip(self.padding, self.kernel, self.dilation, strict=True):
+            if 2 * p > d * (k - 1) + 1:
+                raise ValueError(
+                    f"{fn}: padding {self.padding} must be at most half of the kernel's extent "
+                    f"(kernel_size {self.kernel}, dilation {self.dilation})"
+                )
+        h, w = x.shape[-2:]
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (
+            self.kernel,
+            self.stride,
+            self.padding,
+            self.dilation,
+        )
+        self.out = (
+            output_size(fn, h, 2 * ph, kh, sh, dh, "pooling window height"),
+            output_size(fn, w, 2 * pw, kw, sw, dw, "pooling window width"),
+        )
+
+    def pad(self, x: np.ndarray, value: float) -> np.ndarray:
+        (ph, pw) = self.padding
+        if ph == pw == 0:
+            return x
+        return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+    def windows(self) -> Iterator[tuple[int, tuple[slice, slice, slice, slice]]]:
+        """For each window offset ``k = a·kw + b``: the slice of the padded input it reads."""
+        (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.kernel, self.stride, self.dilation, self.out
+        for a in range(kh):
+            for b in range(kw):
+                rows = slice(dh * a, dh * a + sh * (ho - 1) + 1, sh)
+                cols = slice(dw * b, dw * b + sw * (wo - 1) + 1, sw)
+                yield a * kw + b, (slice(None), slice(None), rows, cols)
+
+    def crop(self, padded: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        (ph, pw) = self.padding
+        return padded[:, :, ph : ph + shape[2], pw : pw + shape[3]]
+
+
+def _batched(fn: str, x: Any) -> tuple[Tensor, bool]:
+    x = float_tensor(fn, "x", x)
+    return (x.unsqueeze(0), True) if x.ndim == 3 else (x, False)
+
+
+def max_pool2d(
+    x: Tensor,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+) -> Tensor:
+    """``Y[n, c, i, j] = max_{a,b} X'[n, c, s·i + d·a, s·j + d·b]``, ``X'`` padded with −∞.
+
+    As ``torch.nn.functional.max_pool2d``: ``stride`` defaults to ``kernel_size``; padding is at
+    most half the window. VJP: ``∂L/∂X`` receives ``∂L/∂Y[n, c, i, j]`` at the position of the
+    window's maximum — the first one in row-major order when several tie (a NaN counts as the
+    maximum), exactly where PyTorch sends it — summed over overlapping windows.
+    """
+    fn = "max_pool2d"
+    x, unbatched = _batched(fn, x)
+    geo = PoolGeometry(fn, x, kernel_size, stride, padding, dilation)
+    padded = geo.pad(x.data, -np.inf)
+    best = argbest = None
+    for k, window in geo.windows():
+        v = padded[window]
+        if best is None:
+            best, argbest = v.copy(), np.zeros(v.shape, dtype=np.int32)
+            continue
+        better = (v > best) | np.isnan(v)
+        np.copyto(best, v, where=better)
+        argbest[better] = k
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        grad = np.zeros(padded.shape, dtype=x.dtype)
+        for k, window in geo.windows():
+            grad[window] += np.where(argbest == k, g, 0)
+        return (np.ascontiguousarray(geo.crop(grad, x.shape)),)
+
+    out = Tensor._make(best, (x,), vjp, "max_pool2d")
+    return out.squeeze(0) if unbatched else out
+
+
+def avg_pool2d(
+    x: Tensor,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """``Y[n, c, i, j] = (1/|window|) Σ_{a,b} X'[n, c, s·i + a, s·j + b]``, ``X'`` zero-padded.
+
+    As ``torch.nn.functional.avg_pool2d``: ``|window| = kh·kw`` counting padding, or only the real
+    pixels with ``count_include_pad=False``. VJP: each input pixel receives
+    ``∂L/∂Y[n, c, i, j] / |window|`` from every window that contains it.
+    """
+    fn = "avg_pool2d"
+    x, unbatched = _batched(fn, x)
+    geo = PoolGeometry(fn, x, kernel_size, stride, padding, 1)
+    padded = geo.pad(x.data, 0.0)
+    total = np.zeros(x.shape[:2] + geo.out, dtype=x.dtype)
+    for _, window in geo.windows():
+        total += padded[window]
+    if count_include_pad or geo.padding == (0, 0):
+        divisor: np.ndarray | float = float(geo.kernel[0] * geo.kernel[1])
+    else:
+        inside = geo.pad(np.ones((1, 1, *x.shape[2:]), dtype=x.dtype), 0.0)
+        divisor = sum(inside[window] for _, window in geo.windows())
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        share = g / divisor
+        grad = np.zeros(padded.shape, dtype=x.dtype)
+        for _, window in geo.windows():
+            grad[window] += share
+        return (np.ascontiguousarray(geo.crop(grad, x.shape)),)
+
+    out = Tensor._make(total / np.asarray(divisor, dtype=x.dtype), (x,), vjp, "avg_pool2d")
+    return out.squeeze(0) if unbatched else out
