@@ -18,6 +18,10 @@ product per group, ``Y = W · cols``. The VJP is the transpose of that product::
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -27,6 +31,27 @@ from mfdnn.engine import Tensor
 from mfdnn.functional._checks import check_ndim, float_tensor, output_size, pair, positive_int
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
+
+# Unfold and fold only move memory; NumPy releases the GIL while it copies and adds, so large
+# ones are split over the cores (the matrix products are already multi-threaded by BLAS).
+_PARALLEL_MIN_ELEMENTS = 1 << 20
+
+
+@cache
+def _workers() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="mfdnn")
+
+
+def _split_range(total: int, elements: int, work: Callable[[int, int], None]) -> None:
+    """Run ``work(lo, hi)`` on consecutive pieces of ``range(total)``, one piece per core when
+    the job moves at least ``_PARALLEL_MIN_ELEMENTS`` elements, else on the whole range."""
+    pieces = os.cpu_count() or 1
+    if elements < _PARALLEL_MIN_ELEMENTS or pieces == 1:
+        work(0, total)
+        return
+    bounds = np.linspace(0, total, pieces + 1).astype(int)
+    for future in [_workers().submit(work, lo, hi) for lo, hi in zip(bounds, bounds[1:])]:
+        future.result()
 
 
 def conv_padding(
@@ -82,7 +107,13 @@ def unfold(
             1, 0, 2, 3
         )
         view = as_strided(buf, (c, kh, kw, m), (buf.strides[0], dh * wp * item, dw * item, item))
-        return np.ascontiguousarray(view).reshape(c * kh * kw, m), (hp, wp)
+        cols = np.empty((c, kh, kw, m), dtype=x.dtype)
+
+        def copy(lo: int, hi: int) -> None:
+            np.copyto(cols[..., lo:hi], view[..., lo:hi])
+
+        _split_range(m, cols.size, copy)
+        return cols.reshape(c * kh * kw, m), (hp, wp)
     xp = np.zeros((c, n, hp, wp), dtype=x.dtype)
     xp[:, :, top : top + h, left : left + w] = x.transpose(1, 0, 2, 3)
     s_c, s_n, s_h, s_w = xp.strides
@@ -114,10 +145,17 @@ def fold(
         tail = dh * (kh - 1) * wp + dw * (kw - 1)
         buf = np.zeros((c, m + tail), dtype=cols.dtype)
         shifted = cols.reshape(c, kh, kw, m)
-        for a in range(kh):
-            for b in range(kw):
-                offset = dh * a * wp + dw * b
-                buf[:, offset : offset + m] += shifted[:, a, b]
+
+        def add(lo: int, hi: int) -> None:
+            # Each piece owns the pixels buf[:, lo:hi], so pieces never write the same place.
+            for a in range(kh):
+                for b in range(kw):
+                    offset = dh * a * wp + dw * b
+                    start, stop = max(lo - offset, 0), min(hi - offset, m)
+                    if start < stop:
+                        buf[:, start + offset : stop + offset] += shifted[:, a, b, start:stop]
+
+        _split_range(m + tail, cols.size, add)
         padded = buf[:, :m].reshape(c, n, hp, wp)
     else:
         ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
@@ -194,16 +232,31 @@ def conv2d(
         out += bias.data.reshape(1, c_out, 1, 1)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        # ∂L/∂Y on the unfold grid, channel-major like ``cols``: (groups, Og, N·Hg·Wg), zero at
-        # the garbage grid positions.
-        g_grid = np.zeros((c_out, n, hg, wg), dtype=dtype)
-        g_grid[:, :, :ho, :wo] = g.transpose(1, 0, 2, 3)
-        g_groups = g_grid.reshape(groups, c_out // groups, -1)
         grad_x = grad_weight = None
-        if weight.requires_grad:
-            grad_weight = np.matmul(g_groups, cols_groups.transpose(0, 2, 1)).reshape(weight.shape)
+        if groups == 1:
+            # ∂L/∂Y on the unfold grid as rows (n, i, j) × l, zero at the garbage positions:
+            # this layout makes ∂L/∂W = cols · (∂L/∂Y)ᵀ the faster matrix product.
+            g_rows = np.zeros((n, hg, wg, c_out), dtype=dtype)
+            g_rows[:, :ho, :wo, :] = g.transpose(0, 2, 3, 1)
+            g_rows = g_rows.reshape(-1, c_out)
+            if weight.requires_grad:
+                grad_weight = (cols @ g_rows).T.reshape(weight.shape)
+            if x.requires_grad:
+                grad_cols = w_groups[0].T @ g_rows.T
+        else:
+            # Grouped: ∂L/∂Y channel-major, (groups, Og, N·Hg·Wg), one product per group.
+            g_grid = np.zeros((c_out, n, hg, wg), dtype=dtype)
+            g_grid[:, :, :ho, :wo] = g.transpose(1, 0, 2, 3)
+            g_groups = g_grid.reshape(groups, c_out // groups, -1)
+            if weight.requires_grad:
+                grad_weight = np.matmul(g_groups, cols_groups.transpose(0, 2, 1))
+                grad_weight = grad_weight.reshape(weight.shape)
+            if x.requires_grad:
+                w_t = w_groups.transpose(0, 2, 1)
+                # With one output channel per group (depthwise) the product is an outer product,
+                # which broadcasting does several times faster than NumPy's matmul.
+                grad_cols = w_t * g_groups if c_out == groups else np.matmul(w_t, g_groups)
         if x.requires_grad:
-            grad_cols = np.matmul(w_groups.transpose(0, 2, 1), g_groups)
             grad_x = fold(grad_cols.reshape(cols.shape), x.shape, kernel, stride, dilation, pads)
         grads: tuple[np.ndarray | None, ...] = (grad_x, grad_weight)
         if bias is not None:

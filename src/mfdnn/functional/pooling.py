@@ -89,15 +89,17 @@ def max_pool2d(
     x, unbatched = _batched(fn, x)
     geo = PoolGeometry(fn, x, kernel_size, stride, padding, dilation)
     padded = geo.pad(x.data, -np.inf)
+    has_nan = bool(np.isnan(x.data).any())
     best = argbest = None
     for k, window in geo.windows():
         v = padded[window]
         if best is None:
             best, argbest = v.copy(), np.zeros(v.shape, dtype=np.int32)
             continue
-        better = (v > best) | np.isnan(v)
-        np.copyto(best, v, where=better)
-        argbest[better] = k
+        # Strictly greater keeps the first maximum; a NaN always takes over (as in PyTorch).
+        better = (v > best) | np.isnan(v) if has_nan else v > best
+        argbest = np.where(better, np.int32(k), argbest)
+        best = np.maximum(best, v)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         grad = np.zeros(padded.shape, dtype=x.dtype)

@@ -1,0 +1,119 @@
+"""conv2d and pooling, forward + backward: mfdnn time / PyTorch CPU time, measured in one run.
+
+    python benchmarks/bench_conv.py [--repeats 15]
+
+Each case computes the output and the gradients of every input (x, weight, bias) for the
+cotangent 1, in float32. The two frameworks are timed alternately, repeat after repeat, so load
+from elsewhere on a shared machine hits both alike; the median of each is reported. Before
+timing, the outputs and gradients of the two are compared, so the benchmark never times a wrong
+answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+import mfdnn
+import mfdnn.functional as F
+
+
+@dataclass
+class Case:
+    name: str
+    op: str  # "conv2d", "max_pool2d" or "avg_pool2d"
+    x_shape: tuple[int, ...]
+    w_shape: tuple[int, ...] | None = None
+    kwargs: dict = field(default_factory=dict)
+
+
+CASES = [
+    Case("LeNet C1", "conv2d", (128, 1, 28, 28), (6, 1, 5, 5), {"padding": 2}),
+    Case("LeNet C3", "conv2d", (128, 6, 14, 14), (16, 6, 5, 5)),
+    Case("ResNet 3x3", "conv2d", (64, 32, 32, 32), (32, 32, 3, 3), {"padding": 1}),
+    Case("finite differences", "conv2d", (1, 1, 512, 512), (2, 1, 3, 3), {"padding": 1}),
+    Case("depthwise 3x3", "conv2d", (64, 32, 32, 32), (32, 1, 3, 3), {"padding": 1, "groups": 32}),
+    Case("max_pool2d 2x2", "max_pool2d", (128, 6, 28, 28), None, {"kernel_size": 2}),
+    Case("avg_pool2d 2x2", "avg_pool2d", (128, 6, 28, 28), None, {"kernel_size": 2}),
+]
+
+
+def make_steps(case: Case, rng: np.random.Generator):
+    """Return (mfdnn_step, torch_step), each computing the output and all gradients."""
+    arrays = [rng.standard_normal(case.x_shape, dtype=np.float32)]
+    if case.w_shape is not None:
+        arrays += [
+            rng.standard_normal(case.w_shape, dtype=np.float32),
+            rng.standard_normal(case.w_shape[0], dtype=np.float32),
+        ]
+    ours = getattr(F, case.op)
+    theirs = getattr(torch.nn.functional, case.op)
+
+    def mfdnn_step() -> list[np.ndarray]:
+        inputs = [mfdnn.tensor(a, requires_grad=True) for a in arrays]
+        y = ours(*inputs, **case.kwargs)
+        y.backward(np.ones_like(y.data))
+        return [y.data] + [t.grad for t in inputs]
+
+    def torch_step() -> list[np.ndarray]:
+        inputs = [torch.from_numpy(a).requires_grad_() for a in arrays]
+        y = theirs(*inputs, **case.kwargs)
+        y.backward(torch.ones_like(y))
+        return [y.detach().numpy()] + [t.grad.numpy() for t in inputs]
+
+    return mfdnn_step, torch_step
+
+
+def relative_error(ours: list[np.ndarray], theirs: list[np.ndarray]) -> float:
+    return max(
+        float(np.max(np.abs(a - b)) / (np.max(np.abs(b)) + 1e-30))
+        for a, b in zip(ours, theirs, strict=True)
+    )
+
+
+def time_alternately(
+    steps: tuple[Callable[[], object], Callable[[], object]], repeats: int
+) -> tuple[float, float]:
+    times: tuple[list[float], list[float]] = ([], [])
+    for step in steps:  # warm-up
+        step()
+    for _ in range(repeats):
+        for step, record in zip(steps, times, strict=True):
+            start = time.perf_counter()
+            step()
+            record.append(time.perf_counter() - start)
+    return float(np.median(times[0])), float(np.median(times[1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}")
+    print(f"{'case':<20} {'shapes':<34} {'mfdnn ms':>9} {'torch ms':>9} {'ratio':>6}  rel.err")
+    ratios = []
+    for case in CASES:
+        steps = make_steps(case, rng)
+        error = relative_error(steps[0](), steps[1]())
+        ours, theirs = time_alternately(steps, args.repeats)
+        ratios.append(ours / theirs)
+        shapes = f"{case.x_shape}" + (f" * {case.w_shape}" if case.w_shape else "")
+        print(
+            f"{case.name:<20} {shapes:<34} {ours * 1e3:>9.2f} {theirs * 1e3:>9.2f} "
+            f"{ours / theirs:>6.2f}  {error:.1e}"
+        )
+    conv = ratios[: sum(c.op == "conv2d" for c in CASES)]
+    print(f"geometric mean ratio, conv2d cases: {math.exp(np.mean(np.log(conv))):.2f}")
+    print(f"geometric mean ratio, all cases:    {math.exp(np.mean(np.log(ratios))):.2f}")
+    print(f"worst ratio: {max(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main()
