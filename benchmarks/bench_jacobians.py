@@ -1,0 +1,72 @@
+"""Problem 6: time and memory of the explicit Jacobian products vs backprop, as the width grows.
+
+For an MLP n-n-n-n-1 (L = 4) and one input, ``mlp_gradients(method="jacobian")`` builds
+``diag(σ'(z_ℓ))`` (n × n) and the products ``diag(σ') A_ℓ`` as dense matrices: O(n²) memory and
+O(n³) time per layer. ``method="backprop"`` keeps a row vector: O(n) working memory, O(n²) time
+(the forward matrix-vector products and the outer products ∂y_L/∂A_ℓ). Both return the same
+gradients, which are themselves n² numbers; "working" memory is the peak (tracemalloc) minus the
+bytes of the returned gradients.
+
+Run: ``python benchmarks/bench_jacobians.py`` (about half a minute).
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+
+import numpy as np
+
+from mfdnn.experiments.mlp import init_mlp
+from mfdnn.jacobians import mlp_gradients
+
+WIDTHS = (32, 64, 128, 256, 512, 1024)
+DEPTH = 4
+FIT_FROM = 128  # fit the growth exponents on n >= this, where per-call overhead is negligible
+
+
+def measure(n: int, method: str, repeats: int = 5) -> tuple[float, float, float]:
+    """(best time in s, peak bytes, working bytes = peak − bytes of the returned gradients)."""
+    As, bs = init_mlp((n,) * DEPTH + (1,), seed=0, dtype=np.float64)
+    x = np.random.default_rng(1).standard_normal(n)
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        mlp_gradients(As, bs, x, "tanh", method=method)
+        best = min(best, time.perf_counter() - start)
+    tracemalloc.start()
+    grads_A, grads_b = mlp_gradients(As, bs, x, "tanh", method=method)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    returned = sum(g.nbytes for g in grads_A + grads_b)
+    return best, float(peak), float(peak - returned)
+
+
+def slope(widths: list[int], values: list[float]) -> float:
+    """The exponent k of values ∝ n^k, by least squares on log-log."""
+    return float(np.polyfit(np.log(widths), np.log(values), 1)[0])
+
+
+def main() -> None:
+    rows = {m: [measure(n, m) for n in WIDTHS] for m in ("jacobian", "backprop")}
+    print(f"MLP n-n-n-n-1 (L = {DEPTH}), σ = tanh, float64, one input; best of 5 runs")
+    print(
+        f"{'n':>6} {'jacobian ms':>12} {'backprop ms':>12} {'jac peak MiB':>13} "
+        f"{'bp peak MiB':>12} {'jac work KiB':>13} {'bp work KiB':>12}"
+    )
+    for i, n in enumerate(WIDTHS):
+        (tj, pj, wj), (tb, pb, wb) = rows["jacobian"][i], rows["backprop"][i]
+        print(
+            f"{n:>6} {tj * 1e3:>12.3f} {tb * 1e3:>12.3f} {pj / 2**20:>13.2f} {pb / 2**20:>12.2f} "
+            f"{wj / 2**10:>13.1f} {wb / 2**10:>12.1f}"
+        )
+    fit = [i for i, n in enumerate(WIDTHS) if n >= FIT_FROM]
+    widths = [WIDTHS[i] for i in fit]
+    print(f"growth exponents k (value ∝ n^k, least squares on log-log, n >= {FIT_FROM}):")
+    for method in ("jacobian", "backprop"):
+        t, peak, work = (slope(widths, [rows[method][i][j] for i in fit]) for j in range(3))
+        print(f"  {method:<9} time {t:.2f}   peak memory {peak:.2f}   working memory {work:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""``mfdnn jacobians`` and ``mfdnn mlp``: the table, and one-line errors with exit status 2."""
+
+import pytest
+
+from mfdnn.cli import main
+
+
+def test_jacobians_prints_the_table(capsys):
+    assert main(["jacobians", "--layers", "6,5,4,1", "--activation", "tanh", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "jac−backprop" in out and "formula−autodiff" in out and "formula−FD" in out
+    for ell in (1, 2, 3):
+        assert f"∂y_L/∂A_{ell}" in out and f"∂y_L/∂b_{ell}" in out
+    assert "(5, 6)" in out and "6 passed, 0 failed" in out
+
+
+def test_jacobians_default_samples_finite_differences_on_big_layers(capsys):
+    assert main(["jacobians"]) == 0
+    out = capsys.readouterr().out
+    assert "200/50176" in out and "random entries" in out
+
+
+def test_jacobians_show_prints_small_matrices(capsys):
+    assert main(["jacobians", "--layers", "3,2,1", "--activation", "relu", "--show"]) == 0
+    assert "∂y_1/∂b_1 =\n[[" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--layers", "4,x,1"], "--layers must be comma-separated positive ints"),
+        (["--layers", "4"], "at least two positive widths"),
+        (["--layers", "4,0,1"], "at least two positive widths"),
+        (["--layers", "4,3,2"], "must end with 1"),
+        (["--activation", "gelu"], "valid: sigmoid, tanh, relu, softplus, leaky_relu"),
+    ],
+)
+def test_jacobians_bad_input(capsys, args, message):
+    assert main(["jacobians", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mfdnn jacobians: ") and message in err
+    assert err.count("\n") == 1
+
+
+def test_mlp_command(capsys):
+    assert main(["mlp", "--hidden", "16", "--float64"]) == 0
+    out = capsys.readouterr().out
+    assert "backprop" in out and "autodiff" in out and "max |θ_backprop − θ_autodiff|" in out
+    assert main(["mlp", "--activation", "gelu"]) == 2
+    assert capsys.readouterr().err.startswith("mfdnn mlp: unknown --activation 'gelu'")
