@@ -14,6 +14,7 @@ import mfdnn.functional as F
 from mfdnn.engine import Tensor, no_grad
 from mfdnn.engine.gradcheck import gradcheck_error
 from mfdnn.functional import reference
+from mfdnn.homework_checks import homework_checks
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def engine_checks(rng: np.random.Generator) -> list[Check]:
     return checks
 
 
-SUITES: list[Callable[[np.random.Generator], list[Check]]] = [engine_checks]
+SUITES: list[Callable[[np.random.Generator], list[Check]]] = [engine_checks, homework_checks]
 
 
 def run_all(seed: int = 0) -> list[Check]:

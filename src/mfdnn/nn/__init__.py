@@ -1,0 +1,47 @@
+"""Layers: modules that hold parameters and call the primitives of ``mfdnn.functional``.
+
+A small ``torch.nn``: ``Module`` (``parameters()``, ``zero_grad()``, calling it runs
+``forward``), ``Sequential``, ``Conv2d``, ``Linear``, ``Flatten``, the pools and the activation
+layers. Every activation layer says whether its function ``σ: R → R`` is non-decreasing
+(``monotone``); that is what Problem 4's rewrite ``mfdnn.filters.pool_before_activation`` needs
+to know to move a max-pool in front of it.
+"""
+
+from mfdnn.nn.layers import (
+    Activation,
+    AvgPool2d,
+    Clamp,
+    Conv2d,
+    Elementwise,
+    Flatten,
+    Hardtanh,
+    LeakyReLU,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Softplus,
+    Step,
+    Tanh,
+)
+from mfdnn.nn.module import Module, Sequential
+
+__all__ = [
+    "Activation",
+    "AvgPool2d",
+    "Clamp",
+    "Conv2d",
+    "Elementwise",
+    "Flatten",
+    "Hardtanh",
+    "LeakyReLU",
+    "Linear",
+    "MaxPool2d",
+    "Module",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softplus",
+    "Step",
+    "Tanh",
+]
