@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from mfdnn import __version__
 
 # Modules under mfdnn.cli that define a subcommand, in the order --help lists them.
-SUBCOMMANDS: tuple[str, ...] = ("verify",)
+SUBCOMMANDS: tuple[str, ...] = ("verify", "jacobians", "mlp", "images", "losses")
 
 
 class CommandError(Exception):

@@ -1,0 +1,5 @@
+"""Experiments: the homework's questions answered by training models on the engine.
+
+- ``mfdnn.experiments.losses``: Problem 5, logistic regression on two MNIST digits trained with
+  the KL objective or with the sum of squares, compared over several seeds.
+"""
