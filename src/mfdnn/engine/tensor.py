@@ -191,7 +191,8 @@ class Tensor:
             if g is None:
                 continue
             if node._vjp is None:
-                node.grad = g.astype(node.dtype, copy=True) if node.grad is None else node.grad + g
+                g = g.astype(node.dtype, copy=node.grad is None)  # .grad keeps the leaf's dtype
+                node.grad = g if node.grad is None else node.grad + g
                 continue
             for parent, pg in zip(node._parents, node._vjp(g), strict=True):
                 if pg is None or not parent.requires_grad:
@@ -330,19 +331,24 @@ class Tensor:
         return Tensor._make(out, (a, b), vjp, "div")
 
     def __pow__(self, other: ArrayLike) -> Tensor:
-        """``a ** p``; VJP: ``(g·p·a^(p−1), g·a^p·log a)``."""
+        """``a ** p``; VJP: ``(g·p·a^(p−1), g·a^p·log a)``.
+
+        As PyTorch, the first is 0 where ``p = 0`` and the second 0 where ``a = 0, p ≥ 0`` (the
+        limits, instead of ``0·∞ = nan``).
+        """
         a, p = self, self._operand(other)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             out = a.data**p.data
 
         def vjp(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                ga = (
-                    unbroadcast(g * p.data * a.data ** (p.data - 1), a.shape)
-                    if a.requires_grad
-                    else None
-                )
-                gp = unbroadcast(g * out * np.log(a.data), p.shape) if p.requires_grad else None
+                ga = gp = None
+                if a.requires_grad:
+                    da = np.where(p.data == 0, 0, p.data * a.data ** (p.data - 1))
+                    ga = unbroadcast(g * da.astype(out.dtype, copy=False), a.shape)
+                if p.requires_grad:
+                    dp = np.where((a.data == 0) & (p.data >= 0), 0, out * np.log(a.data))
+                    gp = unbroadcast(g * dp.astype(out.dtype, copy=False), p.shape)
             return ga, gp
 
         return Tensor._make(out, (a, p), vjp, "pow")
@@ -387,10 +393,10 @@ class Tensor:
             a2 = a.data[None, :] if a.ndim == 1 else a.data
             b2 = b.data[:, None] if b.ndim == 1 else b.data
             g2 = g
+            if b.ndim == 1:  # first: for 1-D @ 1-D, g is 0-d and becomes (1, 1)
+                g2 = np.expand_dims(g2, -1)
             if a.ndim == 1:
                 g2 = np.expand_dims(g2, -2)
-            if b.ndim == 1:
-                g2 = np.expand_dims(g2, -1)
             ga = gb = None
             if a.requires_grad:
                 ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
@@ -514,7 +520,8 @@ class Tensor:
     def transpose(self, dim0: int = 0, dim1: int = 1) -> Tensor:
         """Swap two axes (``torch.transpose``); VJP: swap them back."""
         order = list(range(self.ndim))
-        d0, d1 = _normalize_dims("transpose", (dim0, dim1), self.ndim) if dim0 != dim1 else (0, 0)
+        # Each dim on its own: (0, -1) of a 1-D tensor name the same axis, which is no error.
+        (d0,), (d1,) = (_normalize_dims("transpose", d, self.ndim) for d in (dim0, dim1))
         order[d0], order[d1] = order[d1], order[d0]
         return self.permute(order)
 
@@ -526,12 +533,17 @@ class Tensor:
         """Merge axes ``start_dim..end_dim`` into one (``torch.flatten``)."""
         if self.ndim == 0:
             return self.reshape(1)
-        s, e = _normalize_dims("flatten", (start_dim,), self.ndim)[0], end_dim % self.ndim
+        (s,), (e,) = (_normalize_dims("flatten", d, self.ndim) for d in (start_dim, end_dim))
         if s > e:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         return self.reshape((*self.shape[:s], -1, *self.shape[e + 1 :]))
 
     def unsqueeze(self, dim: int) -> Tensor:
+        if not -self.ndim - 1 <= dim <= self.ndim:
+            raise ValueError(
+                f"unsqueeze: dim {dim} is out of range [{-self.ndim - 1}, {self.ndim}] for a "
+                f"tensor with {self.ndim} dimensions"
+            )
         d = dim % (self.ndim + 1)
         return self.reshape((*self.shape[:d], 1, *self.shape[d:]))
 
