@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -115,8 +115,8 @@ values = st.one_of(
 def pool_cases(draw):
     kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
-    ph = draw(st.integers(0, (dh * (kh - 1) + 1) // 2))
-    pw = draw(st.integers(0, (dw * (kw - 1) + 1) // 2))
+    ph = draw(st.integers(0, kh // 2))  # PyTorch's limit: at most half the kernel
+    pw = draw(st.integers(0, kw // 2))
     h = draw(st.integers(max(1, dh * (kh - 1) + 1 - 2 * ph), 7))
     w = draw(st.integers(max(1, dw * (kw - 1) + 1 - 2 * pw), 7))
     n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
@@ -130,7 +130,11 @@ def pool_cases(draw):
 @given(case=pool_cases(), name=st.sampled_from(sorted(ACTIVATIONS)))
 def test_max_pool_commutes_with_monotone_activations(case, name):
     x, kernel, stride, padding, dilation = case
-    result = filters.check_commutes(ACTIVATIONS[name], x, kernel, stride, padding, dilation)
+    try:
+        result = filters.check_commutes(ACTIVATIONS[name], x, kernel, stride, padding, dilation)
+    except ValueError as err:  # a dilated window that sees only padding is rejected
+        assume("cover only padding" not in str(err))
+        raise
     assert result.holds, (name, result.counterexample)
     assert result.max_error == 0.0 and result.counterexample is None
 

@@ -18,6 +18,7 @@ product per group, ``Y = W · cols``. The VJP is the transpose of that product::
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -50,7 +51,7 @@ def _split_range(total: int, elements: int, work: Callable[[int, int], None]) ->
         work(0, total)
         return
     bounds = np.linspace(0, total, pieces + 1).astype(int)
-    for future in [_workers().submit(work, lo, hi) for lo, hi in zip(bounds, bounds[1:])]:
+    for future in [_workers().submit(work, lo, hi) for lo, hi in itertools.pairwise(bounds)]:
         future.result()
 
 

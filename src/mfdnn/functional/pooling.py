@@ -28,11 +28,11 @@ class PoolGeometry:
         self.stride = self.kernel if stride is None else pair(fn, "stride", stride, minimum=1)
         self.padding = pair(fn, "padding", padding, minimum=0)
         self.dilation = pair(fn, "dilation", dilation, minimum=1)
-        for p, k, d in zip(self.padding, self.kernel, self.dilation, strict=True):
-            if 2 * p > d * (k - 1) + 1:
+        for p, k in zip(self.padding, self.kernel, strict=True):
+            if 2 * p > k:
                 raise ValueError(
-                    f"{fn}: padding {self.padding} must be at most half of the kernel's extent "
-                    f"(kernel_size {self.kernel}, dilation {self.dilation})"
+                    f"{fn}: padding {self.padding} must be at most half of kernel_size "
+                    f"{self.kernel}"
                 )
         h, w = x.shape[-2:]
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (
@@ -45,6 +45,18 @@ class PoolGeometry:
             output_size(fn, h, 2 * ph, kh, sh, dh, "pooling window height"),
             output_size(fn, w, 2 * pw, kw, sw, dw, "pooling window width"),
         )
+        for size, p, k, s, d, n in zip(
+            (h, w), self.padding, self.kernel, self.stride, self.dilation, self.out, strict=True
+        ):
+            # A window must read at least one real pixel: a dilated window can straddle the
+            # input and see only padding (PyTorch's kernel writes out of bounds there).
+            taps = s * np.arange(n)[:, None] + d * np.arange(k)[None, :]
+            if not ((taps >= p) & (taps < p + size)).any(axis=1).all():
+                raise ValueError(
+                    f"{fn}: with kernel_size {self.kernel}, stride {self.stride}, padding "
+                    f"{self.padding} and dilation {self.dilation}, some windows of the "
+                    f"{h}x{w} input cover only padding"
+                )
 
     def pad(self, x: np.ndarray, value: float) -> np.ndarray:
         (ph, pw) = self.padding
