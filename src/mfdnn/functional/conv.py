@@ -18,11 +18,6 @@ product per group, ``Y = W · cols``. The VJP is the transpose of that product::
 
 from __future__ import annotations
 
-import itertools
-import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -32,27 +27,6 @@ from mfdnn.engine import Tensor
 from mfdnn.functional._checks import check_ndim, float_tensor, output_size, pair, positive_int
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
-
-# Unfold and fold only move memory; NumPy releases the GIL while it copies and adds, so large
-# ones are split over the cores (the matrix products are already multi-threaded by BLAS).
-_PARALLEL_MIN_ELEMENTS = 1 << 20
-
-
-@cache
-def _workers() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="mfdnn")
-
-
-def _split_range(total: int, elements: int, work: Callable[[int, int], None]) -> None:
-    """Run ``work(lo, hi)`` on consecutive pieces of ``range(total)``, one piece per core when
-    the job moves at least ``_PARALLEL_MIN_ELEMENTS`` elements, else on the whole range."""
-    pieces = os.cpu_count() or 1
-    if elements < _PARALLEL_MIN_ELEMENTS or pieces == 1:
-        work(0, total)
-        return
-    bounds = np.linspace(0, total, pieces + 1).astype(int)
-    for future in [_workers().submit(work, lo, hi) for lo, hi in itertools.pairwise(bounds)]:
-        future.result()
 
 
 def conv_padding(
@@ -108,13 +82,7 @@ def unfold(
             1, 0, 2, 3
         )
         view = as_strided(buf, (c, kh, kw, m), (buf.strides[0], dh * wp * item, dw * item, item))
-        cols = np.empty((c, kh, kw, m), dtype=x.dtype)
-
-        def copy(lo: int, hi: int) -> None:
-            np.copyto(cols[..., lo:hi], view[..., lo:hi])
-
-        _split_range(m, cols.size, copy)
-        return cols.reshape(c * kh * kw, m), (hp, wp)
+        return np.ascontiguousarray(view).reshape(c * kh * kw, m), (hp, wp)
     xp = np.zeros((c, n, hp, wp), dtype=x.dtype)
     xp[:, :, top : top + h, left : left + w] = x.transpose(1, 0, 2, 3)
     s_c, s_n, s_h, s_w = xp.strides
@@ -147,16 +115,10 @@ def fold(
         buf = np.zeros((c, m + tail), dtype=cols.dtype)
         shifted = cols.reshape(c, kh, kw, m)
 
-        def add(lo: int, hi: int) -> None:
-            # Each piece owns the pixels buf[:, lo:hi], so pieces never write the same place.
-            for a in range(kh):
-                for b in range(kw):
-                    offset = dh * a * wp + dw * b
-                    start, stop = max(lo - offset, 0), min(hi - offset, m)
-                    if start < stop:
-                        buf[:, start + offset : stop + offset] += shifted[:, a, b, start:stop]
-
-        _split_range(m + tail, cols.size, add)
+        for a in range(kh):
+            for b in range(kw):
+                offset = dh * a * wp + dw * b
+                buf[:, offset : offset + m] += shifted[:, a, b]
         padded = buf[:, :m].reshape(c, n, hp, wp)
     else:
         ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
