@@ -2,4 +2,6 @@
 
 - ``mfdnn.experiments.losses``: Problem 5, logistic regression on two MNIST digits trained with
   the KL objective or with the sum of squares, compared over several seeds.
+- ``mfdnn.experiments.mlp``: Problem 6, an MNIST MLP trained with gradients from the layer
+  Jacobians (``mfdnn.jacobians``, no autodiff) and with the engine's autodiff, step for step.
 """
