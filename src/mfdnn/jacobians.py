@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from mfdnn.engine.gradcheck import central_differences
+
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 Activation = str | tuple[ArrayFn, ArrayFn]
 
@@ -413,18 +415,8 @@ def finite_difference_gradients(
 
     grads = []
     for p in params:
-        grad = np.full(p.shape, np.nan)
-        flat, out = p.reshape(-1), grad.reshape(-1)
-        indices = np.arange(flat.size)
-        if max_entries is not None and flat.size > max_entries:
-            indices = rng.choice(flat.size, size=max_entries, replace=False)
-        for i in indices:
-            saved = flat[i]
-            flat[i] = saved + eps
-            plus = y_L()
-            flat[i] = saved - eps
-            minus = y_L()
-            flat[i] = saved
-            out[i] = (plus - minus) / (2 * eps)
-        grads.append(grad)
+        indices = None
+        if max_entries is not None and p.size > max_entries:
+            indices = rng.choice(p.size, size=max_entries, replace=False)
+        grads.append(central_differences(y_L, p, indices, eps))
     return grads[:L], grads[L:]

@@ -23,20 +23,31 @@ def numerical_vjp(
         with no_grad():
             return float(np.sum(g * f(*[Tensor(a) for a in arrays]).data))
 
-    grads = []
-    for a in arrays:
-        grad = np.zeros_like(a)
-        flat, out = a.reshape(-1), grad.reshape(-1)
-        for i in range(flat.size):
-            saved = flat[i]
-            flat[i] = saved + eps
-            plus = value()
-            flat[i] = saved - eps
-            minus = value()
-            flat[i] = saved
-            out[i] = (plus - minus) / (2 * eps)
-        grads.append(grad)
-    return grads
+    return [central_differences(value, a, eps=eps) for a in arrays]
+
+
+def central_differences(
+    value: Callable[[], float],
+    array: np.ndarray,
+    indices: Sequence[int] | np.ndarray | None = None,
+    eps: float = 1e-6,
+) -> np.ndarray:
+    """``(v(θ + ε e_i) − v(θ − ε e_i)) / 2ε`` for the flat entries ``i`` of ``array``.
+
+    ``value()`` must read ``array``, which is perturbed in place and restored. Entries not in
+    ``indices`` (default: all) are NaN.
+    """
+    grad = np.full(array.shape, np.nan)
+    flat, out = array.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size) if indices is None else indices:
+        saved = flat[i]
+        flat[i] = saved + eps
+        plus = value()
+        flat[i] = saved - eps
+        minus = value()
+        flat[i] = saved
+        out[i] = (plus - minus) / (2 * eps)
+    return grad
 
 
 def autodiff_vjp(
