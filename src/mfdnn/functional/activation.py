@@ -7,17 +7,17 @@ gradients for inputs as large as ±1e6 in float32 and float64.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from mfdnn.engine import Tensor
 from mfdnn.functional._checks import float_tensor
 
 
-def _elementwise(name: str, x: Any, value: np.ndarray, derivative: np.ndarray) -> Tensor:
-    """An elementwise primitive ``y = σ(x)``; VJP: ``g · σ'(x)`` with ``σ'(x)`` given."""
-    x = float_tensor(name, "x", x)
+def _elementwise(name: str, x: Tensor, value: np.ndarray, derivative: np.ndarray) -> Tensor:
+    """An elementwise primitive ``y = σ(x)``; VJP: ``g · σ'(x)`` with ``σ'(x)`` given.
+
+    ``x`` is the caller's already checked float tensor.
+    """
     return Tensor._make(value.astype(x.dtype, copy=False), (x,), lambda g: (g * derivative,), name)
 
 
