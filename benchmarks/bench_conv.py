@@ -1,12 +1,17 @@
 """conv2d and pooling, forward + backward: mfdnn time / PyTorch CPU time, measured in one run.
 
-    python benchmarks/bench_conv.py [--repeats 15]
+    python benchmarks/bench_conv.py [--repeats 16]
 
 Each case computes the output and the gradients of every input (x, weight, bias) for the
-cotangent 1, in float32. The two frameworks are timed alternately, repeat after repeat, so load
-from elsewhere on a shared machine hits both alike; the median of each is reported. Before
-timing, the outputs and gradients of the two are compared, so the benchmark never times a wrong
-answer.
+cotangent 1, in float32. The two frameworks are timed alternately, so load from elsewhere on a
+shared machine hits both alike; the median of each is reported. Before timing, the outputs and
+gradients of the two are compared, so the benchmark never times a wrong answer.
+
+They alternate in blocks of a few steps, the first of which is not counted, because a step right
+after the other framework's is distorted. NumPy's OpenBLAS keeps its worker threads
+spinning for a while after each matrix product, and on a 2-core machine they take a core from
+PyTorch's next step (measured here: a ResNet layer's step took PyTorch 50-85 ms right after an
+mfdnn step, against 20-37 ms alone). Within a block each framework runs as it would in a loop.
 """
 
 from __future__ import annotations
@@ -78,22 +83,24 @@ def relative_error(ours: list[np.ndarray], theirs: list[np.ndarray]) -> float:
 
 
 def time_alternately(
-    steps: tuple[Callable[[], object], Callable[[], object]], repeats: int
+    steps: tuple[Callable[[], object], Callable[[], object]], repeats: int, block: int = 4
 ) -> tuple[float, float]:
+    """Median seconds per step of each, from alternating blocks of ``block`` + 1 steps."""
     times: tuple[list[float], list[float]] = ([], [])
-    for step in steps:  # warm-up
-        step()
-    for _ in range(repeats):
+    rounds = -(-repeats // block)
+    for _ in range(rounds):
         for step, record in zip(steps, times, strict=True):
-            start = time.perf_counter()
-            step()
-            record.append(time.perf_counter() - start)
+            step()  # the first step after a switch is not counted
+            for _ in range(block):
+                start = time.perf_counter()
+                step()
+                record.append(time.perf_counter() - start)
     return float(np.median(times[0])), float(np.median(times[1]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=16, help="timed steps of each")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}")

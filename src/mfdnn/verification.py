@@ -55,21 +55,32 @@ def engine_checks(rng: np.random.Generator) -> list[Check]:
     """The fast conv2d and pools against the loop reference, and every primitive against
     finite differences, on random float64 tensors."""
     checks = []
-    x = rng.standard_normal((2, 4, 9, 8))
-    w = rng.standard_normal((6, 2, 3, 3))
-    b = rng.standard_normal(6)
-    g = rng.standard_normal((2, 6, 5, 8))
-    kwargs = {"stride": (2, 1), "padding": (2, 1), "dilation": (2, 1), "groups": 2}
-    xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
-    y = F.conv2d(xt, wt, bt, **kwargs)
-    y.backward(g)
-    ref = reference.conv2d(x, w, b, (2, 1), (2, 2, 1, 1), (2, 1), 2)
-    ref_grads = reference.conv2d_vjp(x, w, g, (2, 1), (2, 2, 1, 1), (2, 1), 2)
-    checks.append(Check("engine", "conv2d forward = loop reference", _max_abs(y.data, ref), 1e-10))
-    grad_error = max(
-        _max_abs(a, r) for a, r in zip((xt.grad, wt.grad, bt.grad), ref_grads, strict=True)
-    )
-    checks.append(Check("engine", "conv2d VJP = loop reference", grad_error, 1e-10))
+    # One case for each of conv2d's kernels: strided and grouped (unfold the batch), stride 1
+    # (chunked unfold), depthwise (shift and accumulate).
+    kernels = [
+        ("strided, grouped", (2, 4, 9, 8), (6, 2, 3, 3), (2, 1), (2, 2, 1, 1), (2, 1), 2),
+        ("stride 1", (3, 3, 7, 8), (4, 3, 3, 2), (1, 1), (1, 1, 2, 2), (1, 2), 1),
+        ("depthwise", (3, 4, 8, 7), (4, 1, 3, 3), (1, 1), (2, 2, 1, 1), (2, 1), 4),
+    ]
+    for name, x_shape, w_shape, stride, pads, dilation, groups in kernels:
+        x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+        b = rng.standard_normal(w_shape[0])
+        padding = (pads[0], pads[2])
+        xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
+        y = F.conv2d(xt, wt, bt, stride, padding, dilation, groups)
+        g = rng.standard_normal(y.shape)
+        y.backward(g)
+        ref = reference.conv2d(x, w, b, stride, pads, dilation, groups)
+        ref_grads = reference.conv2d_vjp(x, w, g, stride, pads, dilation, groups)
+        checks.append(
+            Check(
+                "engine", f"conv2d ({name}) forward = loop reference", _max_abs(y.data, ref), 1e-10
+            )
+        )
+        grad_error = max(
+            _max_abs(a, r) for a, r in zip((xt.grad, wt.grad, bt.grad), ref_grads, strict=True)
+        )
+        checks.append(Check("engine", f"conv2d ({name}) VJP = loop reference", grad_error, 1e-10))
 
     xp = rng.standard_normal((2, 3, 9, 10))
     with no_grad():

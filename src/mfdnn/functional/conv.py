@@ -13,11 +13,17 @@ product per group, ``Y = W · cols``. The VJP is the transpose of that product::
     ∂L/∂bias[l] = Σ_{n,i,j} ∂L/∂Y[n, l, i, j]
 
 ``fold`` is the adjoint of ``unfold``: it adds every column entry back onto the pixel it came from.
-``mfdnn.functional.reference.conv2d`` is the loop-by-loop formula this file is tested against.
+
+Three kernels compute this: stride 1 with ``groups = 1`` unfolds a cache-sized chunk of images at a
+time (``_conv_stride1``); depthwise stride 1 (``groups = C_in = C_out``) shifts and accumulates
+without unfolding (``_depthwise_stride1``); everything else unfolds the whole batch
+(``_conv_unfold``). ``mfdnn.functional.reference.conv2d`` is the loop-by-loop formula all three
+are tested against.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -158,7 +164,7 @@ def conv2d(
     groups = positive_int(fn, "groups", groups)
     stride = pair(fn, "stride", stride, minimum=1)
     dilation = pair(fn, "dilation", dilation, minimum=1)
-    n, c_in, h, w = x.shape
+    _, c_in, h, w = x.shape
     c_out, c_group, kh, kw = weight.shape
     if c_in % groups or c_out % groups:
         raise ValueError(
@@ -175,8 +181,8 @@ def conv2d(
             f"{fn}: the kernel must be at least 1x1, got weight of shape {weight.shape}"
         )
     pads = conv_padding(fn, padding, (kh, kw), dilation, stride)
-    ho = output_size(fn, h, pads[0] + pads[1], kh, stride[0], dilation[0], "kernel height")
-    wo = output_size(fn, w, pads[2] + pads[3], kw, stride[1], dilation[1], "kernel width")
+    output_size(fn, h, pads[0] + pads[1], kh, stride[0], dilation[0], "kernel height")
+    output_size(fn, w, pads[2] + pads[3], kw, stride[1], dilation[1], "kernel width")
     parents: tuple[Tensor, ...] = (x, weight)
     if bias is not None:
         bias = float_tensor(fn, "bias", bias)
@@ -186,44 +192,246 @@ def conv2d(
 
     kernel = (kh, kw)
     dtype = np.result_type(x.dtype, weight.dtype)
-    cols, (hg, wg) = unfold(x.data.astype(dtype, copy=False), kernel, stride, dilation, pads)
-    w_groups = weight.data.astype(dtype, copy=False).reshape(groups, c_out // groups, -1)
-    cols_groups = cols.reshape(groups, -1, cols.shape[1])
-    y = np.matmul(w_groups, cols_groups).reshape(c_out, n, hg, wg)
-    out = np.ascontiguousarray(y[:, :, :ho, :wo].transpose(1, 0, 2, 3))
+    xd, wd = x.data.astype(dtype, copy=False), weight.data.astype(dtype, copy=False)
+    if stride == (1, 1) and groups == 1:
+        out, backward = _conv_stride1(xd, wd, kernel, dilation, pads)
+    elif stride == (1, 1) and groups == c_in == c_out:
+        out, backward = _depthwise_stride1(xd, wd, kernel, dilation, pads)
+    else:
+        out, backward = _conv_unfold(xd, wd, kernel, stride, dilation, pads, groups)
     if bias is not None:
-        out += bias.data.reshape(1, c_out, 1, 1)
+        out += bias.data.astype(dtype, copy=False).reshape(1, c_out, 1, 1)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        grad_x = grad_weight = None
-        if groups == 1:
-            # ∂L/∂Y on the unfold grid as rows (n, i, j) × l, zero at the garbage positions:
-            # this layout makes ∂L/∂W = cols · (∂L/∂Y)ᵀ the faster matrix product.
-            g_rows = np.zeros((n, hg, wg, c_out), dtype=dtype)
-            g_rows[:, :ho, :wo, :] = g.transpose(0, 2, 3, 1)
-            g_rows = g_rows.reshape(-1, c_out)
-            if weight.requires_grad:
-                grad_weight = (cols @ g_rows).T.reshape(weight.shape)
-            if x.requires_grad:
-                grad_cols = w_groups[0].T @ g_rows.T
-        else:
-            # Grouped: ∂L/∂Y channel-major, (groups, Og, N·Hg·Wg), one product per group.
-            g_grid = np.zeros((c_out, n, hg, wg), dtype=dtype)
-            g_grid[:, :, :ho, :wo] = g.transpose(1, 0, 2, 3)
-            g_groups = g_grid.reshape(groups, c_out // groups, -1)
-            if weight.requires_grad:
-                grad_weight = np.matmul(g_groups, cols_groups.transpose(0, 2, 1))
-                grad_weight = grad_weight.reshape(weight.shape)
-            if x.requires_grad:
-                w_t = w_groups.transpose(0, 2, 1)
-                # With one output channel per group (depthwise) the product is an outer product,
-                # which broadcasting does several times faster than NumPy's matmul.
-                grad_cols = w_t * g_groups if c_out == groups else np.matmul(w_t, g_groups)
-        if x.requires_grad:
-            grad_x = fold(grad_cols.reshape(cols.shape), x.shape, kernel, stride, dilation, pads)
+        grad_x, grad_weight = backward(g, x.requires_grad, weight.requires_grad)
         grads: tuple[np.ndarray | None, ...] = (grad_x, grad_weight)
         if bias is not None:
             grads += (g.sum(axis=(0, 2, 3)),)
         return grads
 
     return Tensor._make(out, parents, vjp, "conv2d")
+
+
+Backward = Callable[[np.ndarray, bool, bool], tuple[np.ndarray | None, np.ndarray | None]]
+
+
+def _conv_unfold(
+    x: np.ndarray,
+    weight: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    pads: Pads,
+    groups: int,
+) -> tuple[np.ndarray, Backward]:
+    """Any stride and groups: unfold the whole batch once, one matrix product per group."""
+    c_out = weight.shape[0]
+    n = x.shape[0]
+    h, w = x.shape[2:]
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    ho = (h + pads[0] + pads[1] - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + pads[2] + pads[3] - dw * (kw - 1) - 1) // sw + 1
+    cols, (hg, wg) = unfold(x, kernel, stride, dilation, pads)
+    w_groups = weight.reshape(groups, c_out // groups, -1)
+    cols_groups = cols.reshape(groups, -1, cols.shape[1])
+    y = np.matmul(w_groups, cols_groups).reshape(c_out, n, hg, wg)
+    out = np.ascontiguousarray(y[:, :, :ho, :wo].transpose(1, 0, 2, 3))
+
+    def backward(g: np.ndarray, need_x: bool, need_w: bool):  # type: ignore[no-untyped-def]
+        grad_x = grad_weight = None
+        # ∂L/∂Y channel-major, (groups, Og, N·Hg·Wg), zero at the grid's garbage positions.
+        g_grid = np.zeros((c_out, n, hg, wg), dtype=x.dtype)
+        g_grid[:, :, :ho, :wo] = g.transpose(1, 0, 2, 3)
+        g_groups = g_grid.reshape(groups, c_out // groups, -1)
+        if need_w:
+            grad_weight = np.matmul(g_groups, cols_groups.transpose(0, 2, 1))
+            grad_weight = grad_weight.reshape(weight.shape)
+        if need_x:
+            w_t = w_groups.transpose(0, 2, 1)
+            # With one output channel per group the product is an outer product,
+            # which broadcasting does several times faster than NumPy's matmul.
+            grad_cols = w_t * g_groups if c_out == groups else np.matmul(w_t, g_groups)
+            grad_x = fold(grad_cols.reshape(cols.shape), x.shape, kernel, stride, dilation, pads)
+        return grad_x, grad_weight
+
+    return out, backward
+
+
+# The stride-1 kernels below work on chunks of images small enough for the CPU's cache (the
+# unfolded columns of one chunk are about this many bytes): whole-batch buffers of tens of MB cost
+# more in page faults than the arithmetic, and a chunk's columns are read again while still cached.
+CHUNK_BYTES = 1 << 21
+
+
+def _padded_planes(x: np.ndarray, pads: Pads, tail: int) -> np.ndarray:
+    """``X'`` as flat planes: ``(N·C·Hp·Wp + tail,)``, zero-padded, ``tail`` zeros at the end.
+
+    The pixel ``X'[n, c, p, q]`` sits at ``((n·C + c)·Hp + p)·Wp + q``, so moving a window by
+    ``(a, b)`` moves it by ``a·Wp + b``.
+    """
+    n, c, h, w = x.shape
+    top, bottom, left, right = pads
+    hp, wp = h + top + bottom, w + left + right
+    flat = np.zeros(n * c * hp * wp + tail, dtype=x.dtype)
+    flat[: n * c * hp * wp].reshape(n, c, hp, wp)[:, :, top : top + h, left : left + w] = x
+    return flat
+
+
+def _chunks(n: int, per_image_bytes: int) -> list[slice]:
+    size = max(1, min(n, CHUNK_BYTES // max(per_image_bytes, 1)))
+    return [slice(i, min(n, i + size)) for i in range(0, n, size)]
+
+
+def _conv_stride1(
+    x: np.ndarray,
+    weight: np.ndarray,
+    kernel: tuple[int, int],
+    dilation: tuple[int, int],
+    pads: Pads,
+) -> tuple[np.ndarray, Backward]:
+    """groups = 1, stride 1: unfold a chunk of images at a time, one matrix product per chunk.
+
+    The columns of a chunk run over the grid ``(n, i, j)`` with ``i < Ho`` and ``j < Wp`` (whole
+    padded rows; ``j ≥ Wo`` is garbage, cropped away or given a zero cotangent). On this grid the
+    window offset ``(a, b)`` is the flat shift ``d·a·Wp + d·b`` of a padded plane, so the columns of
+    ``(c, a, b)`` for one image are one contiguous run of ``X'``.
+
+    VJP per chunk: ``∂L/∂W += cols · (∂L/∂Y)ᵀ`` (columns recomputed, not stored) and
+    ``∂L/∂cols = Wᵀ · ∂L/∂Y``, folded back onto the pixels. The fold adds, for each offset
+    ``(a, b)``, the rows of that offset onto ``X'`` shifted by ``d·a·Wp + d·b``. It lays the chunk
+    out channel-major on the grid of whole padded planes, so that each of these adds is one
+    contiguous 1-D add over the chunk: an entry that crosses a plane's end comes from a garbage
+    position and is zero.
+    """
+    n, c, h, w = x.shape
+    c_out = weight.shape[0]
+    (kh, kw), (dh, dw) = kernel, dilation
+    top, bottom, left, right = pads
+    hp, wp = h + top + bottom, w + left + right
+    ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
+    m = ho * wp  # grid positions per image
+    k = c * kh * kw
+    item = x.itemsize
+    plane = hp * wp
+    w_rows = weight.reshape(c_out, k)  # rows (c, a, b)
+    chunks = _chunks(n, k * m * item)
+
+    def columns(s: slice) -> np.ndarray:
+        """``cols[(c, a, b), (n, i, j)] = X'[n, c, i + d·a, j + d·b]`` for the images ``s``.
+
+        A garbage position may read the start of the next plane; the tail covers the last one.
+        """
+        flat = _padded_planes(x[s], pads, dw * (kw - 1))
+        view = as_strided(
+            flat,
+            (c, kh, kw, x[s].shape[0], m),
+            (plane * item, dh * wp * item, dw * item, c * plane * item, item),
+        )
+        return np.ascontiguousarray(view).reshape(k, -1)
+
+    out = np.empty((n, c_out, ho, wo), dtype=x.dtype)
+    for s in chunks:
+        y = (w_rows @ columns(s)).reshape(c_out, -1, ho, wp)
+        out[s] = y[:, :, :, :wo].transpose(1, 0, 2, 3)
+
+    def backward(g: np.ndarray, need_x: bool, need_w: bool):  # type: ignore[no-untyped-def]
+        grad_w_t = np.zeros((k, c_out), dtype=x.dtype) if need_w else None
+        grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
+        # Fold: rows (a, b, c) so that each offset's rows are one block; planes of Hp·Wp.
+        w_abc = weight.transpose(0, 2, 3, 1).reshape(c_out, k) if need_x else None
+        offsets = [dh * a * wp + dw * b for a in range(kh) for b in range(kw)]
+        for s in chunks:
+            g_s = g[s]
+            nb = g_s.shape[0]
+            if grad_w_t is not None:
+                # ∂L/∂Y as rows (n, i, j) × l on the columns' grid: the faster product layout.
+                g_rows = np.zeros((nb, ho, wp, c_out), dtype=x.dtype)
+                g_rows[:, :, :wo, :] = g_s.transpose(0, 2, 3, 1)
+                grad_w_t += columns(s) @ g_rows.reshape(-1, c_out)
+            if grad_x is not None:
+                g_planes = np.zeros((c_out, nb, hp, wp), dtype=x.dtype)
+                g_planes[:, :, :ho, :wo] = g_s.transpose(1, 0, 2, 3)
+                grad_cols = w_abc.T @ g_planes.reshape(c_out, -1)  # (a·kw + b, c, n, p)
+                size = c * nb * plane
+                grad_cols = grad_cols.reshape(kh * kw, size)
+                acc = np.zeros(size + offsets[-1], dtype=x.dtype)
+                for t, offset in enumerate(offsets):
+                    acc[offset : offset + size] += grad_cols[t]
+                acc = acc[:size].reshape(c, nb, hp, wp)
+                grad_x[s] = acc[:, :, top : top + h, left : left + w].transpose(1, 0, 2, 3)
+        grad_weight = None if grad_w_t is None else grad_w_t.T.reshape(weight.shape)
+        return grad_x, grad_weight
+
+    return out, backward
+
+
+def _depthwise_stride1(
+    x: np.ndarray,
+    weight: np.ndarray,
+    kernel: tuple[int, int],
+    dilation: tuple[int, int],
+    pads: Pads,
+) -> tuple[np.ndarray, Backward]:
+    """groups = C_in = C_out, stride 1: shift and accumulate, no unfolding.
+
+    Each channel is filtered by its own ``kh × kw`` kernel, ``Y[n, c] = Σ_{a,b} W[c, 0, a, b] ·
+    X'[n, c, i + d·a, j + d·b]``: for every offset ``(a, b)`` one multiply-add over the chunk,
+    which is a contiguous shift of the flattened padded planes. VJP, offset by offset::
+
+        ∂L/∂W[c, 0, a, b] = Σ_{n,i,j} ∂L/∂Y[n, c, i, j] · X'[n, c, i + d·a, j + d·b]
+        ∂L/∂X'[n, c, i + d·a, j + d·b] += W[c, 0, a, b] · ∂L/∂Y[n, c, i, j]
+
+    Outputs live on the grid of whole padded planes (positions ``i ≥ Ho`` or ``j ≥ Wo`` are
+    garbage: cropped, or given a zero cotangent, so what spills across a plane's end is zero).
+    """
+    n, c, h, w = x.shape
+    (kh, kw), (dh, dw) = kernel, dilation
+    top, bottom, left, right = pads
+    hp, wp = h + top + bottom, w + left + right
+    ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
+    plane = hp * wp
+    offsets = [dh * a * wp + dw * b for a in range(kh) for b in range(kw)]
+    tail = offsets[-1]
+    taps = weight.reshape(c, kh * kw)
+    chunks = _chunks(n, 4 * c * plane * x.itemsize)  # ~4 chunk-sized arrays are live at once
+
+    def shifted(flat: np.ndarray, offset: int) -> np.ndarray:
+        """The chunk's planes ``flat`` moved by ``offset``, as ``(images, C, Hp·Wp)``."""
+        return flat[offset : offset + flat.size - tail].reshape(-1, c, plane)
+
+    out = np.empty((n, c, ho, wo), dtype=x.dtype)
+    for s in chunks:
+        nb = s.stop - s.start
+        flat = _padded_planes(x[s], pads, tail)
+        acc = np.zeros((nb, c, plane), dtype=x.dtype)
+        term = np.empty_like(acc)
+        for t, offset in enumerate(offsets):
+            np.multiply(shifted(flat, offset), taps[:, t, None], out=term)
+            acc += term
+        out[s] = acc.reshape(nb, c, hp, wp)[:, :, :ho, :wo]
+
+    def backward(g: np.ndarray, need_x: bool, need_w: bool):  # type: ignore[no-untyped-def]
+        grad_taps = np.zeros((c, kh * kw), dtype=x.dtype) if need_w else None
+        grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
+        for s in chunks:
+            nb = s.stop - s.start
+            g_planes = np.zeros((nb, c, hp, wp), dtype=x.dtype)
+            g_planes[:, :, :ho, :wo] = g[s]
+            g_planes = g_planes.reshape(nb, c, plane)
+            if grad_taps is not None:
+                flat = _padded_planes(x[s], pads, tail)
+                for t, offset in enumerate(offsets):
+                    grad_taps[:, t] += np.einsum("ncp,ncp->c", g_planes, shifted(flat, offset))
+            if grad_x is not None:
+                size = nb * c * plane
+                acc = np.zeros(size + tail, dtype=x.dtype)
+                term = np.empty((nb, c, plane), dtype=x.dtype)
+                for t, offset in enumerate(offsets):
+                    np.multiply(g_planes, taps[:, t, None], out=term)
+                    acc[offset : offset + size] += term.reshape(-1)
+                planes = acc[:size].reshape(nb, c, hp, wp)
+                grad_x[s] = planes[:, :, top : top + h, left : left + w]
+        grad_weight = None if grad_taps is None else grad_taps.reshape(weight.shape)
+        return grad_x, grad_weight
+
+    return out, backward

@@ -1,0 +1,110 @@
+"""conv2d's three kernels — stride 1 (chunked unfold), depthwise (shift and accumulate), and
+strided/grouped (whole-batch unfold) — against the loop reference and PyTorch, with chunks of
+every size: one image per chunk, a few, and the whole batch."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+import torch.nn.functional as TF
+from conftest import compare_with_torch, randn
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import mfdnn
+import mfdnn.functional as F
+from mfdnn.functional import conv, reference
+
+
+@contextmanager
+def chunk_bytes(value: int) -> Iterator[None]:
+    """Run with ``conv.CHUNK_BYTES = value`` (``1``: one image per chunk), then restore it."""
+    saved = conv.CHUNK_BYTES
+    conv.CHUNK_BYTES = value
+    try:
+        yield
+    finally:
+        conv.CHUNK_BYTES = saved
+
+
+@st.composite
+def kernel_cases(draw):
+    route = draw(st.sampled_from(["stride 1", "depthwise", "strided"]))
+    c = draw(st.integers(1, 4))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    ph, pw = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    assume(h + 2 * ph >= dilation[0] * (kh - 1) + 1 and w + 2 * pw >= dilation[1] * (kw - 1) + 1)
+    if route == "depthwise":
+        w_shape, groups, stride = (c, 1, kh, kw), c, (1, 1)
+    else:
+        w_shape, groups = (draw(st.integers(1, 4)), c, kh, kw), 1
+        stride = (1, 1) if route == "stride 1" else (draw(st.integers(2, 3)), 1)
+    return dict(
+        x_shape=(draw(st.integers(1, 5)), c, h, w),
+        w_shape=w_shape,
+        stride=stride,
+        pads=(ph, ph, pw, pw),
+        dilation=dilation,
+        groups=groups,
+        chunk_bytes=draw(st.sampled_from([1, 2000, 1 << 21])),
+    )
+
+
+@given(case=kernel_cases(), seed=st.integers(0, 2**16))
+@settings(max_examples=150)
+def test_conv2d_kernels_match_the_loop_reference(case, seed):
+    with chunk_bytes(case["chunk_bytes"]):
+        check_against_reference(case, seed)
+
+
+def check_against_reference(case: dict, seed: int) -> None:
+    x, w = randn(seed, case["x_shape"], np.float64), randn(seed + 1, case["w_shape"], np.float64)
+    b = randn(seed + 2, (case["w_shape"][0],), np.float64)
+    args = (case["stride"], case["pads"], case["dilation"], case["groups"])
+    xt, wt, bt = (mfdnn.tensor(a, requires_grad=True) for a in (x, w, b))
+    padding = (case["pads"][0], case["pads"][2])
+    y = F.conv2d(xt, wt, bt, case["stride"], padding, case["dilation"], case["groups"])
+    np.testing.assert_allclose(y.data, reference.conv2d(x, w, b, *args), atol=1e-12, rtol=0)
+    g = randn(seed + 3, y.shape, np.float64)
+    y.backward(g)
+    for ours, theirs in zip(
+        (xt.grad, wt.grad, bt.grad), reference.conv2d_vjp(x, w, g, *args), strict=True
+    ):
+        np.testing.assert_allclose(ours, theirs, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("size", [1, 5000, 1 << 21])
+@pytest.mark.parametrize(
+    ("w_shape", "kwargs"),
+    [
+        ((5, 3, 3, 3), {"padding": 1}),
+        ((3, 1, 3, 3), {"padding": "same", "groups": 3, "dilation": 2}),
+        ((4, 3, 2, 3), {"stride": 2, "padding": (1, 0)}),
+    ],
+    ids=["stride 1", "depthwise", "strided"],
+)
+@pytest.mark.parametrize("grad", [[True, True], [True, False], [False, True]])
+def test_conv2d_kernels_match_torch_float32(size, w_shape, kwargs, grad):
+    x, w = randn(0, (6, 3, 11, 9)), randn(1, w_shape)
+    with chunk_bytes(size):
+        compare_with_torch(
+            lambda *t: F.conv2d(*t, **kwargs),
+            lambda *t: TF.conv2d(*t, **kwargs),
+            [x, w],
+            grad=grad,
+        )
+
+
+@pytest.mark.parametrize("size", [1, 1 << 21])
+def test_chunks_partition_the_batch(size):
+    with chunk_bytes(size):
+        chunks = conv._chunks(7, 1000)
+    assert chunks[0].start == 0 and chunks[-1].stop == 7
+    assert all(a.stop == b.start for a, b in itertools.pairwise(chunks))
+    assert len(chunks) == (7 if size == 1 else 1)
