@@ -128,6 +128,30 @@ def test_max_pool2d_all_ties_overlapping(dtype):
     )
 
 
+@given(
+    kernel=int_or_pair(1, 3),
+    hw=st.tuples(st.integers(3, 9), st.integers(3, 9)),
+    dtype=dtypes,
+    seed=seeds,
+    ties=st.booleans(),
+)
+@settings(max_examples=60)
+def test_max_pool2d_tiling_windows(kernel, hw, dtype, seed, ties):
+    """kernel_size = stride, no padding: the tiling fast path, with edges cropped when the
+    kernel does not divide the input, and (with ties) zeros as a ReLU leaves them."""
+    shape = (2, 3, *hw)
+    x = randn(seed, shape, dtype)
+    if ties:
+        x = np.maximum(x, 0).astype(dtype)
+    compare_with_torch(
+        lambda t: F.max_pool2d(t, kernel),
+        lambda t: TF.max_pool2d(t, kernel),
+        [x],
+        seed,
+        exact_grad=True,
+    )
+
+
 @given(case=pool_cases(dilated=False), count_include_pad=st.booleans(), dtype=dtypes, seed=seeds)
 @settings(max_examples=150)
 def test_avg_pool2d(case, count_include_pad, dtype, seed):

@@ -73,6 +73,10 @@ class PoolGeometry:
                 cols = slice(dw * b, dw * b + sw * (wo - 1) + 1, sw)
                 yield a * kw + b, (slice(None), slice(None), rows, cols)
 
+    def tiles(self) -> bool:
+        """Whether the windows tile the input: stride = kernel, no padding, no dilation."""
+        return self.stride == self.kernel and self.padding == (0, 0) and self.dilation == (1, 1)
+
     def crop(self, padded: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         (ph, pw) = self.padding
         return padded[:, :, ph : ph + shape[2], pw : pw + shape[3]]
@@ -100,8 +104,11 @@ def max_pool2d(
     fn = "max_pool2d"
     x, unbatched = _batched(fn, x)
     geo = PoolGeometry(fn, x, kernel_size, stride, padding, dilation)
-    padded = geo.pad(x.data, -np.inf)
     has_nan = bool(np.isnan(x.data).any())
+    if geo.tiles() and not has_nan:
+        out = _max_pool_tiles(x, geo)
+        return out.squeeze(0) if unbatched else out
+    padded = geo.pad(x.data, -np.inf)
     best = argbest = None
     for k, window in geo.windows():
         v = padded[window]
@@ -121,6 +128,33 @@ def max_pool2d(
 
     out = Tensor._make(best, (x,), vjp, "max_pool2d")
     return out.squeeze(0) if unbatched else out
+
+
+def _max_pool_tiles(x: Tensor, geo: PoolGeometry) -> Tensor:
+    """max_pool2d when the windows tile the input (the common ``kernel_size = stride``), no NaN.
+
+    The window offsets ``k = a·kw + b`` become the leading axis of one contiguous copy, so every
+    comparison below runs over contiguous memory. As in the general loop, the gradient goes to the
+    first maximum of each window in row-major order.
+    """
+    n, c = x.shape[:2]
+    (kh, kw), (ho, wo) = geo.kernel, geo.out
+    tiles = x.data[:, :, : ho * kh, : wo * kw].reshape(n, c, ho, kh, wo, kw)
+    windows = np.ascontiguousarray(tiles.transpose(3, 5, 0, 1, 2, 4)).reshape(kh * kw, n, c, ho, wo)
+    best = windows.max(axis=0)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        grad = np.zeros(x.shape, dtype=x.dtype)
+        grad_tiles = grad[:, :, : ho * kh, : wo * kw].reshape(n, c, ho, kh, wo, kw)
+        open_ = np.ones(best.shape, dtype=bool)  # windows whose maximum is not yet placed
+        for k in range(kh * kw):
+            hit = windows[k] == best
+            hit &= open_
+            open_ &= ~hit
+            np.multiply(g, hit, out=grad_tiles[:, :, :, k // kw, :, k % kw])
+        return (grad,)
+
+    return Tensor._make(best, (x,), vjp, "max_pool2d")
 
 
 def avg_pool2d(
