@@ -152,6 +152,16 @@ def test_max_pool2d_tiling_windows(kernel, hw, dtype, seed, ties):
     )
 
 
+@pytest.mark.parametrize("kernel", [2, (2, 3), 3])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avg_pool2d_tiling_windows(kernel, dtype):
+    """kernel_size = stride, no padding (the tiling VJP), on an input the kernel does not divide."""
+    x = randn(3, (2, 3, 7, 8), dtype)
+    compare_with_torch(
+        lambda t: F.avg_pool2d(t, kernel), lambda t: TF.avg_pool2d(t, kernel), [x], seed=3
+    )
+
+
 @given(case=pool_cases(dilated=False), count_include_pad=st.booleans(), dtype=dtypes, seed=seeds)
 @settings(max_examples=150)
 def test_avg_pool2d(case, count_include_pad, dtype, seed):
