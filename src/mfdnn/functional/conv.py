@@ -23,8 +23,8 @@ are tested against.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -277,6 +277,44 @@ def _padded_planes(x: np.ndarray, pads: Pads, tail: int) -> np.ndarray:
     return flat
 
 
+class _Shifts(NamedTuple):
+    """Stride-1 geometry on flattened padded planes: the sizes, and the flat shift of each window
+    offset ``(a, b)`` (row-major), ``d·a·Wp + d·b``."""
+
+    hp: int
+    wp: int
+    ho: int
+    wo: int
+    offsets: list[int]
+
+    @classmethod
+    def of(
+        cls,
+        x_shape: tuple[int, ...],
+        kernel: tuple[int, int],
+        dilation: tuple[int, int],
+        pads: Pads,
+    ) -> _Shifts:
+        (kh, kw), (dh, dw) = kernel, dilation
+        hp, wp = x_shape[2] + pads[0] + pads[1], x_shape[3] + pads[2] + pads[3]
+        offsets = [dh * a * wp + dw * b for a in range(kh) for b in range(kw)]
+        return cls(hp, wp, hp - dh * (kh - 1), wp - dw * (kw - 1), offsets)
+
+
+def _add_shifted(
+    blocks: Iterable[np.ndarray], offsets: list[int], size: int, dtype: np.dtype
+) -> np.ndarray:
+    """``Σ_t`` (1-D block ``t`` moved forward by ``offsets[t]``), its first ``size`` entries.
+
+    The adjoint of reading flat planes at those shifts: one contiguous add per offset. What
+    crosses the end of a plane must come from a garbage position, and so be zero.
+    """
+    acc = np.zeros(size + offsets[-1], dtype=dtype)
+    for block, offset in zip(blocks, offsets, strict=True):
+        acc[offset : offset + size] += block
+    return acc[:size]
+
+
 def _chunks(n: int, per_image_bytes: int) -> list[slice]:
     size = max(1, min(n, CHUNK_BYTES // max(per_image_bytes, 1)))
     return [slice(i, min(n, i + size)) for i in range(0, n, size)]
@@ -306,9 +344,8 @@ def _conv_stride1(
     n, c, h, w = x.shape
     c_out = weight.shape[0]
     (kh, kw), (dh, dw) = kernel, dilation
-    top, bottom, left, right = pads
-    hp, wp = h + top + bottom, w + left + right
-    ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
+    top, _, left, _ = pads
+    hp, wp, ho, wo, offsets = _Shifts.of(x.shape, kernel, dilation, pads)
     m = ho * wp  # grid positions per image
     k = c * kh * kw
     item = x.itemsize
@@ -324,7 +361,7 @@ def _conv_stride1(
         flat = _padded_planes(x[s], pads, dw * (kw - 1))
         view = as_strided(
             flat,
-            (c, kh, kw, x[s].shape[0], m),
+            (c, kh, kw, s.stop - s.start, m),
             (plane * item, dh * wp * item, dw * item, c * plane * item, item),
         )
         return np.ascontiguousarray(view).reshape(k, -1)
@@ -339,7 +376,6 @@ def _conv_stride1(
         grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
         # Fold: rows (a, b, c) so that each offset's rows are one block; planes of Hp·Wp.
         w_abc = weight.transpose(0, 2, 3, 1).reshape(c_out, k) if need_x else None
-        offsets = [dh * a * wp + dw * b for a in range(kh) for b in range(kw)]
         for s in chunks:
             g_s = g[s]
             nb = g_s.shape[0]
@@ -353,11 +389,8 @@ def _conv_stride1(
                 g_planes[:, :, :ho, :wo] = g_s.transpose(1, 0, 2, 3)
                 grad_cols = w_abc.T @ g_planes.reshape(c_out, -1)  # (a·kw + b, c, n, p)
                 size = c * nb * plane
-                grad_cols = grad_cols.reshape(kh * kw, size)
-                acc = np.zeros(size + offsets[-1], dtype=x.dtype)
-                for t, offset in enumerate(offsets):
-                    acc[offset : offset + size] += grad_cols[t]
-                acc = acc[:size].reshape(c, nb, hp, wp)
+                acc = _add_shifted(grad_cols.reshape(kh * kw, size), offsets, size, x.dtype)
+                acc = acc.reshape(c, nb, hp, wp)
                 grad_x[s] = acc[:, :, top : top + h, left : left + w].transpose(1, 0, 2, 3)
         grad_weight = None if grad_w_t is None else grad_w_t.T.reshape(weight.shape)
         return grad_x, grad_weight
@@ -385,12 +418,10 @@ def _depthwise_stride1(
     garbage: cropped, or given a zero cotangent, so what spills across a plane's end is zero).
     """
     n, c, h, w = x.shape
-    (kh, kw), (dh, dw) = kernel, dilation
-    top, bottom, left, right = pads
-    hp, wp = h + top + bottom, w + left + right
-    ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
+    kh, kw = kernel
+    top, _, left, _ = pads
+    hp, wp, ho, wo, offsets = _Shifts.of(x.shape, kernel, dilation, pads)
     plane = hp * wp
-    offsets = [dh * a * wp + dw * b for a in range(kh) for b in range(kw)]
     tail = offsets[-1]
     taps = weight.reshape(c, kh * kw)
     chunks = _chunks(n, 4 * c * plane * x.itemsize)  # ~4 chunk-sized arrays are live at once
@@ -423,13 +454,12 @@ def _depthwise_stride1(
                 for t, offset in enumerate(offsets):
                     grad_taps[:, t] += np.einsum("ncp,ncp->c", g_planes, shifted(flat, offset))
             if grad_x is not None:
-                size = nb * c * plane
-                acc = np.zeros(size + tail, dtype=x.dtype)
                 term = np.empty((nb, c, plane), dtype=x.dtype)
-                for t, offset in enumerate(offsets):
-                    np.multiply(g_planes, taps[:, t, None], out=term)
-                    acc[offset : offset + size] += term.reshape(-1)
-                planes = acc[:size].reshape(nb, c, hp, wp)
+                terms = (
+                    np.multiply(g_planes, taps[:, t, None], out=term).reshape(-1)
+                    for t in range(kh * kw)
+                )
+                planes = _add_shifted(terms, offsets, term.size, x.dtype).reshape(nb, c, hp, wp)
                 grad_x[s] = planes[:, :, top : top + h, left : left + w]
         grad_weight = None if grad_taps is None else grad_taps.reshape(weight.shape)
         return grad_x, grad_weight

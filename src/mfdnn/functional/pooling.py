@@ -77,6 +77,13 @@ class PoolGeometry:
         """Whether the windows tile the input: stride = kernel, no padding, no dilation."""
         return self.stride == self.kernel and self.padding == (0, 0) and self.dilation == (1, 1)
 
+    def tile_view(self, x: np.ndarray) -> np.ndarray:
+        """When the windows tile the input: ``x`` viewed as ``(N, C, Ho, kh, Wo, kw)``, so that
+        ``[:, :, i, a, j, b]`` is pixel ``(a, b)`` of window ``(i, j)`` (edges beyond the last
+        whole window are left out)."""
+        (kh, kw), (ho, wo) = self.kernel, self.out
+        return x[:, :, : ho * kh, : wo * kw].reshape(*x.shape[:2], ho, kh, wo, kw)
+
     def crop(self, padded: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         (ph, pw) = self.padding
         return padded[:, :, ph : ph + shape[2], pw : pw + shape[3]]
@@ -137,15 +144,14 @@ def _max_pool_tiles(x: Tensor, geo: PoolGeometry) -> Tensor:
     comparison below runs over contiguous memory. As in the general loop, the gradient goes to the
     first maximum of each window in row-major order.
     """
-    n, c = x.shape[:2]
-    (kh, kw), (ho, wo) = geo.kernel, geo.out
-    tiles = x.data[:, :, : ho * kh, : wo * kw].reshape(n, c, ho, kh, wo, kw)
-    windows = np.ascontiguousarray(tiles.transpose(3, 5, 0, 1, 2, 4)).reshape(kh * kw, n, c, ho, wo)
+    kh, kw = geo.kernel
+    tiles = geo.tile_view(x.data).transpose(3, 5, 0, 1, 2, 4)  # (kh, kw, N, C, Ho, Wo)
+    windows = np.ascontiguousarray(tiles).reshape(kh * kw, *tiles.shape[2:])
     best = windows.max(axis=0)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         grad = np.zeros(x.shape, dtype=x.dtype)
-        grad_tiles = grad[:, :, : ho * kh, : wo * kw].reshape(n, c, ho, kh, wo, kw)
+        grad_tiles = geo.tile_view(grad)
         open_ = np.ones(best.shape, dtype=bool)  # windows whose maximum is not yet placed
         for k in range(kh * kw):
             hit = windows[k] == best
@@ -186,11 +192,10 @@ def avg_pool2d(
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         share = g / divisor
         if geo.tiles():  # every pixel in at most one window: a copy per offset, no adds
-            (kh, kw), (ho, wo) = geo.kernel, geo.out
             grad = np.zeros(x.shape, dtype=x.dtype)
-            tiles = grad[:, :, : ho * kh, : wo * kw].reshape(*x.shape[:2], ho, kh, wo, kw)
-            for a in range(kh):
-                for b in range(kw):
+            tiles = geo.tile_view(grad)
+            for a in range(geo.kernel[0]):
+                for b in range(geo.kernel[1]):
                     tiles[:, :, :, a, :, b] = share
             return (grad,)
         grad = np.zeros(padded.shape, dtype=x.dtype)
