@@ -1,4 +1,4 @@
-"""conv2d's three kernels — stride 1 (chunked unfold), depthwise (shift and accumulate), and
+"""conv2d's three kernels — stride 1 (chunked unfold), depthwise (banded matrix products), and
 strided/grouped (whole-batch unfold) — against the loop reference and PyTorch, with chunks of
 every size: one image per chunk, a few, and the whole batch."""
 
@@ -108,3 +108,26 @@ def test_chunks_partition_the_batch(size):
     assert chunks[0].start == 0 and chunks[-1].stop == 7
     assert all(a.stop == b.start for a, b in itertools.pairwise(chunks))
     assert len(chunks) == (7 if size == 1 else 1)
+
+
+@pytest.mark.parametrize("max_width", [1, 64], ids=["too wide: unfold", "banded"])
+def test_depthwise_takes_the_banded_kernel_up_to_its_width(monkeypatch, max_width):
+    monkeypatch.setattr(conv, "BANDED_MAX_WIDTH", max_width)
+    calls = []
+    banded = conv._depthwise_stride1
+
+    def spy(*args):
+        calls.append(args)
+        return banded(*args)
+
+    monkeypatch.setattr(conv, "_depthwise_stride1", spy)
+    case = dict(
+        x_shape=(3, 4, 6, 13),
+        w_shape=(4, 1, 3, 2),
+        stride=(1, 1),
+        pads=(1, 1, 2, 2),
+        dilation=(1, 2),
+        groups=4,
+    )
+    check_against_reference(case, seed=5)
+    assert len(calls) == (1 if max_width == 64 else 0)

@@ -15,6 +15,7 @@ from mfdnn.engine import (
     tensor,
     zeros,
 )
+from mfdnn.functional._parallel import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -24,9 +25,11 @@ __all__ = [
     "as_tensor",
     "cat",
     "concatenate",
+    "get_num_threads",
     "is_grad_enabled",
     "no_grad",
     "ones",
+    "set_num_threads",
     "tensor",
     "zeros",
 ]

@@ -56,7 +56,7 @@ def engine_checks(rng: np.random.Generator) -> list[Check]:
     finite differences, on random float64 tensors."""
     checks = []
     # One case for each of conv2d's kernels: strided and grouped (unfold the batch), stride 1
-    # (chunked unfold), depthwise (shift and accumulate).
+    # (chunked unfold), depthwise (banded matrix products).
     kernels = [
         ("strided, grouped", (2, 4, 9, 8), (6, 2, 3, 3), (2, 1), (2, 2, 1, 1), (2, 1), 2),
         ("stride 1", (3, 3, 7, 8), (4, 3, 3, 2), (1, 1), (1, 1, 2, 2), (1, 2), 1),

@@ -15,14 +15,16 @@ product per group, ``Y = W · cols``. The VJP is the transpose of that product::
 ``fold`` is the adjoint of ``unfold``: it adds every column entry back onto the pixel it came from.
 
 Three kernels compute this: stride 1 with ``groups = 1`` unfolds a cache-sized chunk of images at a
-time (``_conv_stride1``); depthwise stride 1 (``groups = C_in = C_out``) shifts and accumulates
-without unfolding (``_depthwise_stride1``); everything else unfolds the whole batch
-(``_conv_unfold``). ``mfdnn.functional.reference.conv2d`` is the loop-by-loop formula all three
-are tested against.
+time (``_conv_stride1``); depthwise stride 1 (``groups = C_in = C_out``, output at most
+``BANDED_MAX_WIDTH`` wide) runs each kernel row as a banded matrix product (``_depthwise_stride1``);
+everything else unfolds the whole batch (``_conv_unfold``). The two chunked kernels spread their
+chunks over one worker thread per core (``mfdnn.set_num_threads``). The loop-by-loop formula
+``mfdnn.functional.reference.conv2d`` is the oracle all three are tested against.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -31,6 +33,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from mfdnn.engine import Tensor
 from mfdnn.functional._checks import check_ndim, float_tensor, output_size, pair, positive_int
+from mfdnn.functional._parallel import parallel_map, scratch
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
 
@@ -195,7 +198,11 @@ def conv2d(
     xd, wd = x.data.astype(dtype, copy=False), weight.data.astype(dtype, copy=False)
     if stride == (1, 1) and groups == 1:
         out, backward = _conv_stride1(xd, wd, kernel, dilation, pads)
-    elif stride == (1, 1) and groups == c_in == c_out:
+    elif (
+        stride == (1, 1)
+        and groups == c_in == c_out
+        and _Shifts.of(x.shape, kernel, dilation, pads).wo <= BANDED_MAX_WIDTH
+    ):
         out, backward = _depthwise_stride1(xd, wd, kernel, dilation, pads)
     else:
         out, backward = _conv_unfold(xd, wd, kernel, stride, dilation, pads, groups)
@@ -267,12 +274,13 @@ def _padded_planes(x: np.ndarray, pads: Pads, tail: int) -> np.ndarray:
     """``X'`` as flat planes: ``(N·C·Hp·Wp + tail,)``, zero-padded, ``tail`` zeros at the end.
 
     The pixel ``X'[n, c, p, q]`` sits at ``((n·C + c)·Hp + p)·Wp + q``, so moving a window by
-    ``(a, b)`` moves it by ``a·Wp + b``.
+    ``(a, b)`` moves it by ``a·Wp + b``. The result is this thread's scratch buffer ``"planes"``.
     """
     n, c, h, w = x.shape
     top, bottom, left, right = pads
     hp, wp = h + top + bottom, w + left + right
-    flat = np.zeros(n * c * hp * wp + tail, dtype=x.dtype)
+    flat = scratch("planes", (n * c * hp * wp + tail,), x.dtype)
+    flat.fill(0)
     flat[: n * c * hp * wp].reshape(n, c, hp, wp)[:, :, top : top + h, left : left + w] = x
     return flat
 
@@ -307,9 +315,11 @@ def _add_shifted(
     """``Σ_t`` (1-D block ``t`` moved forward by ``offsets[t]``), its first ``size`` entries.
 
     The adjoint of reading flat planes at those shifts: one contiguous add per offset. What
-    crosses the end of a plane must come from a garbage position, and so be zero.
+    crosses the end of a plane must come from a garbage position, and so be zero. The result is
+    this thread's scratch buffer ``"fold"``.
     """
-    acc = np.zeros(size + offsets[-1], dtype=dtype)
+    acc = scratch("fold", (size + offsets[-1],), dtype)
+    acc.fill(0)
     for block, offset in zip(blocks, offsets, strict=True):
         acc[offset : offset + size] += block
     return acc[:size]
@@ -318,6 +328,16 @@ def _add_shifted(
 def _chunks(n: int, per_image_bytes: int) -> list[slice]:
     size = max(1, min(n, CHUNK_BYTES // max(per_image_bytes, 1)))
     return [slice(i, min(n, i + size)) for i in range(0, n, size)]
+
+
+def _zero_padded(
+    name: str, shape: tuple[int, ...], data: np.ndarray, dtype: np.dtype
+) -> np.ndarray:
+    """Scratch ``name`` of ``shape``, zero but for ``data`` in its leading corner."""
+    buffer = scratch(name, shape, dtype)
+    buffer.fill(0)
+    buffer[tuple(slice(0, d) for d in data.shape)] = data
+    return buffer
 
 
 def _conv_stride1(
@@ -340,6 +360,9 @@ def _conv_stride1(
     out channel-major on the grid of whole padded planes, so that each of these adds is one
     contiguous 1-D add over the chunk: an entry that crosses a plane's end comes from a garbage
     position and is zero.
+
+    The chunks are spread over the worker threads (``_parallel.parallel_map``); each sums its own
+    part of ``∂L/∂W``.
     """
     n, c, h, w = x.shape
     c_out = weight.shape[0]
@@ -359,43 +382,67 @@ def _conv_stride1(
         A garbage position may read the start of the next plane; the tail covers the last one.
         """
         flat = _padded_planes(x[s], pads, dw * (kw - 1))
+        nb = s.stop - s.start
         view = as_strided(
             flat,
-            (c, kh, kw, s.stop - s.start, m),
+            (c, kh, kw, nb, m),
             (plane * item, dh * wp * item, dw * item, c * plane * item, item),
         )
-        return np.ascontiguousarray(view).reshape(k, -1)
+        cols = scratch("cols", view.shape, x.dtype)
+        np.copyto(cols, view)
+        return cols.reshape(k, nb * m)
 
     out = np.empty((n, c_out, ho, wo), dtype=x.dtype)
-    for s in chunks:
-        y = (w_rows @ columns(s)).reshape(c_out, -1, ho, wp)
-        out[s] = y[:, :, :, :wo].transpose(1, 0, 2, 3)
+
+    def forward(s: slice) -> None:
+        cols = columns(s)
+        y = np.matmul(w_rows, cols, out=scratch("y", (c_out, cols.shape[1]), x.dtype))
+        out[s] = y.reshape(c_out, -1, ho, wp)[:, :, :, :wo].transpose(1, 0, 2, 3)
+
+    parallel_map(forward, chunks)
 
     def backward(g: np.ndarray, need_x: bool, need_w: bool):  # type: ignore[no-untyped-def]
-        grad_w_t = np.zeros((k, c_out), dtype=x.dtype) if need_w else None
         grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
         # Fold: rows (a, b, c) so that each offset's rows are one block; planes of Hp·Wp.
-        w_abc = weight.transpose(0, 2, 3, 1).reshape(c_out, k) if need_x else None
-        for s in chunks:
+        w_abc_t = weight.transpose(2, 3, 1, 0).reshape(k, c_out)
+
+        def chunk_vjp(s: slice) -> np.ndarray | None:
             g_s = g[s]
             nb = g_s.shape[0]
-            if grad_w_t is not None:
+            grad_w_t = None
+            if need_w:
                 # ∂L/∂Y as rows (n, i, j) × l on the columns' grid: the faster product layout.
-                g_rows = np.zeros((nb, ho, wp, c_out), dtype=x.dtype)
-                g_rows[:, :, :wo, :] = g_s.transpose(0, 2, 3, 1)
-                grad_w_t += columns(s) @ g_rows.reshape(-1, c_out)
+                g_rows = _zero_padded(
+                    "g_rows", (nb, ho, wp, c_out), g_s.transpose(0, 2, 3, 1), x.dtype
+                )
+                grad_w_t = columns(s) @ g_rows.reshape(-1, c_out)
             if grad_x is not None:
-                g_planes = np.zeros((c_out, nb, hp, wp), dtype=x.dtype)
-                g_planes[:, :, :ho, :wo] = g_s.transpose(1, 0, 2, 3)
-                grad_cols = w_abc.T @ g_planes.reshape(c_out, -1)  # (a·kw + b, c, n, p)
+                g_planes = _zero_padded(
+                    "g_planes", (c_out, nb, hp, wp), g_s.transpose(1, 0, 2, 3), x.dtype
+                )
                 size = c * nb * plane
+                grad_cols = np.matmul(  # (a·kw + b, c, n, p)
+                    w_abc_t,
+                    g_planes.reshape(c_out, -1),
+                    out=scratch("grad_cols", (k, nb * plane), x.dtype),
+                )
                 acc = _add_shifted(grad_cols.reshape(kh * kw, size), offsets, size, x.dtype)
                 acc = acc.reshape(c, nb, hp, wp)
                 grad_x[s] = acc[:, :, top : top + h, left : left + w].transpose(1, 0, 2, 3)
-        grad_weight = None if grad_w_t is None else grad_w_t.T.reshape(weight.shape)
+            return grad_w_t
+
+        parts = parallel_map(chunk_vjp, chunks)
+        grad_weight = None
+        if need_w:
+            grad_weight = np.sum(parts, axis=0, dtype=x.dtype).T.reshape(weight.shape)
         return grad_x, grad_weight
 
     return out, backward
+
+
+# Depthwise stride-1 layers at most this wide (output columns) run as banded matrix products;
+# wider ones do (W + pads)/kw times the useful work that way, and take the unfold kernel instead.
+BANDED_MAX_WIDTH = 64
 
 
 def _depthwise_stride1(
@@ -405,63 +452,112 @@ def _depthwise_stride1(
     dilation: tuple[int, int],
     pads: Pads,
 ) -> tuple[np.ndarray, Backward]:
-    """groups = C_in = C_out, stride 1: shift and accumulate, no unfolding.
+    """groups = C_in = C_out, stride 1: each kernel row is a banded (Toeplitz) matrix product.
 
-    Each channel is filtered by its own ``kh × kw`` kernel, ``Y[n, c] = Σ_{a,b} W[c, 0, a, b] ·
-    X'[n, c, i + d·a, j + d·b]``: for every offset ``(a, b)`` one multiply-add over the chunk,
-    which is a contiguous shift of the flattened padded planes. VJP, offset by offset::
+    Each channel is filtered by its own ``kh × kw`` kernel,
+    ``Y[n, c, i, j] = Σ_{a,b} W[c, 0, a, b] · X'[n, c, i + d·a, j + d·b]`` (``d`` the dilation).
+    Along a row, the sum over ``b`` is a product with the banded ``W × Wo`` matrix
+    ``T_a[c, q, j] = W[c, 0, a, b]`` where ``q = j + d·b − left`` (zero elsewhere, including where
+    ``q`` falls in the left or right padding). With the input
+    padded by zero rows only, ``Q[c, (n, p), q] = X'[n, c, p, left + q]``, kernel row ``a`` is
+    one matrix product per channel, applied to the rows of ``Q`` moved down by ``d·a``::
 
-        ∂L/∂W[c, 0, a, b] = Σ_{n,i,j} ∂L/∂Y[n, c, i, j] · X'[n, c, i + d·a, j + d·b]
-        ∂L/∂X'[n, c, i + d·a, j + d·b] += W[c, 0, a, b] · ∂L/∂Y[n, c, i, j]
+        Y[n, c, i, j] = Σ_a Σ_q Q[c, (n, i + d·a), q] · T_a[c, q, j]
 
-    Outputs live on the grid of whole padded planes (positions ``i ≥ Ho`` or ``j ≥ Wo`` are
-    garbage: cropped, or given a zero cotangent, so what spills across a plane's end is zero).
+    Moving down by ``d·a`` rows is a flat shift of ``Q``, so each product reads ``Q`` in place, and
+    the copies in and out move whole planes. It does ``W / kw`` times the useful multiplications,
+    in exchange for running them in BLAS (a shift-and-accumulate makes a pass of multiply and a
+    pass of add per kernel tap). The VJP is that of the matrix products; rows ``i ≥ Ho`` are
+    garbage, cropped or given a zero cotangent so that they pass on zero::
+
+        ∂L/∂T_a = Σ_{rows} Q[c, row + d·a, :]ᵀ ∂L/∂Y[c, row, :],   ∂L/∂W[c, 0, a, b] = the sum
+        of ∂L/∂T_a over the diagonal of b;   ∂L/∂Q[c, row + d·a, :] += ∂L/∂Y[c, row, :] · T_aᵀ
     """
     n, c, h, w = x.shape
-    kh, kw = kernel
-    top, _, left, _ = pads
-    hp, wp, ho, wo, offsets = _Shifts.of(x.shape, kernel, dilation, pads)
-    plane = hp * wp
-    tail = offsets[-1]
-    taps = weight.reshape(c, kh * kw)
-    chunks = _chunks(n, 4 * c * plane * x.itemsize)  # ~4 chunk-sized arrays are live at once
+    (kh, kw), (dh, dw) = kernel, dilation
+    top, bottom, left, right = pads
+    hp = h + top + bottom
+    ho, wo = hp - dh * (kh - 1), w + left + right - dw * (kw - 1)
+    tail = dh * (kh - 1) * w
+    diagonals = [_band_diagonal(w, wo, dw * b - left) for b in range(kw)]
+    band = np.zeros((kh, c, w, wo), dtype=x.dtype)  # T_a[c, q, j]
+    for b, (q, j) in enumerate(diagonals):
+        band[:, :, q, j] = weight[:, 0, :, b].T[:, :, None]
+    chunks = _chunks(n, 3 * c * hp * max(w, wo) * x.itemsize)  # Q and two products' outputs
 
-    def shifted(flat: np.ndarray, offset: int) -> np.ndarray:
-        """The chunk's planes ``flat`` moved by ``offset``, as ``(images, C, Hp·Wp)``."""
-        return flat[offset : offset + flat.size - tail].reshape(-1, c, plane)
+    def row_planes(s: slice) -> tuple[np.ndarray, int]:
+        """``Q`` for the images ``s``, ``(C, rows·W + tail)`` in scratch, and its rows."""
+        nb = s.stop - s.start
+        rows = nb * hp
+        q = scratch("row_planes", (c, rows * w + tail), x.dtype)
+        planes = q[:, : rows * w].reshape(c, nb, hp, w)
+        planes[:, :, :top] = 0
+        planes[:, :, top : top + h] = x[s].transpose(1, 0, 2, 3)
+        planes[:, :, top + h :] = 0
+        q[:, rows * w :] = 0
+        return q, rows
+
+    def moved_down(q: np.ndarray, a: int, rows: int) -> np.ndarray:
+        """The rows of ``Q`` from ``d·a`` on, as ``(C, rows, W)``: a view."""
+        start = dh * a * w
+        return q[:, start : start + rows * w].reshape(c, rows, w)
 
     out = np.empty((n, c, ho, wo), dtype=x.dtype)
-    for s in chunks:
-        nb = s.stop - s.start
-        flat = _padded_planes(x[s], pads, tail)
-        acc = np.zeros((nb, c, plane), dtype=x.dtype)
-        term = np.empty_like(acc)
-        for t, offset in enumerate(offsets):
-            np.multiply(shifted(flat, offset), taps[:, t, None], out=term)
-            acc += term
-        out[s] = acc.reshape(nb, c, hp, wp)[:, :, :ho, :wo]
+
+    def forward(s: slice) -> None:
+        q, rows = row_planes(s)
+        y = scratch("y", (c, rows, wo), x.dtype)
+        term = scratch("term", (c, rows, wo), x.dtype)
+        np.matmul(moved_down(q, 0, rows), band[0], out=y)
+        for a in range(1, kh):
+            y += np.matmul(moved_down(q, a, rows), band[a], out=term)
+        out[s] = y.reshape(c, -1, hp, wo)[:, :, :ho].transpose(1, 0, 2, 3)
+
+    parallel_map(forward, chunks)
 
     def backward(g: np.ndarray, need_x: bool, need_w: bool):  # type: ignore[no-untyped-def]
-        grad_taps = np.zeros((c, kh * kw), dtype=x.dtype) if need_w else None
         grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
-        for s in chunks:
+
+        def chunk_vjp(s: slice) -> np.ndarray | None:
             nb = s.stop - s.start
-            g_planes = np.zeros((nb, c, hp, wp), dtype=x.dtype)
-            g_planes[:, :, :ho, :wo] = g[s]
-            g_planes = g_planes.reshape(nb, c, plane)
-            if grad_taps is not None:
-                flat = _padded_planes(x[s], pads, tail)
-                for t, offset in enumerate(offsets):
-                    grad_taps[:, t] += np.einsum("ncp,ncp->c", g_planes, shifted(flat, offset))
-            if grad_x is not None:
-                term = np.empty((nb, c, plane), dtype=x.dtype)
-                terms = (
-                    np.multiply(g_planes, taps[:, t, None], out=term).reshape(-1)
-                    for t in range(kh * kw)
+            rows = nb * hp
+            g_rows = _zero_padded("g_rows", (c, nb, hp, wo), g[s].transpose(1, 0, 2, 3), x.dtype)
+            g_rows = g_rows.reshape(c, rows, wo)
+            grad_band = None
+            if need_w:
+                q, _ = row_planes(s)
+                grad_band = np.stack(
+                    [
+                        np.matmul(moved_down(q, a, rows).transpose(0, 2, 1), g_rows)
+                        for a in range(kh)
+                    ]
                 )
-                planes = _add_shifted(terms, offsets, term.size, x.dtype).reshape(nb, c, hp, wp)
-                grad_x[s] = planes[:, :, top : top + h, left : left + w]
-        grad_weight = None if grad_taps is None else grad_taps.reshape(weight.shape)
+            if grad_x is not None:
+                grad_q = scratch("grad_q", (c, rows * w + tail), x.dtype)
+                grad_q.fill(0)
+                term = scratch("grad_term", (c, rows, w), x.dtype)
+                for a in range(kh):
+                    moved_down(grad_q, a, rows)[...] += np.matmul(
+                        g_rows, band[a].transpose(0, 2, 1), out=term
+                    )
+                planes = grad_q[:, : rows * w].reshape(c, nb, hp, w)
+                grad_x[s] = planes[:, :, top : top + h].transpose(1, 0, 2, 3)
+            return grad_band
+
+        parts = parallel_map(chunk_vjp, chunks)
+        grad_weight = None
+        if need_w:
+            grad_band = functools.reduce(np.add, parts)
+            grad_weight = np.stack(
+                [grad_band[:, :, q, j].sum(axis=-1) for q, j in diagonals], axis=-1
+            )  # (kh, C, kw)
+            grad_weight = grad_weight.transpose(1, 0, 2).reshape(weight.shape)
         return grad_x, grad_weight
 
     return out, backward
+
+
+def _band_diagonal(w: int, wo: int, shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """The index pairs ``(q, j)`` with ``q = j + shift``, ``0 ≤ q < W`` and ``0 ≤ j < Wo``."""
+    j = np.arange(max(0, -shift), min(wo, w - shift))
+    return j + shift, j

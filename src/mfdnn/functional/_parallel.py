@@ -1,0 +1,123 @@
+"""Running the fast kernels on every core, and the scratch memory they reuse.
+
+NumPy runs elementwise work (copies, adds) on one core; only its matrix products (OpenBLAS) use
+more. The chunked kernels in ``conv.py`` therefore split their chunks among a pool of worker
+threads, one per core, each computing whole chunks with a single-threaded BLAS: NumPy releases
+the GIL in large copies, ufuncs and products, so the workers really run at once.
+``set_num_threads(1)`` turns this off (the results agree up to the grouping of floating-point
+sums, e.g. of the per-worker parts of ∂L/∂W).
+
+Scratch memory: on a virtual machine, first touching a freshly allocated buffer of a few MB costs
+more in page faults than the arithmetic done on it, so each worker keeps its chunk-sized buffers
+and reuses them from chunk to chunk and call to call (``scratch``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_blas: ThreadpoolController | None = None
+
+
+def _default_threads() -> int:
+    """The CPUs this process may run on, or ``MFDNN_NUM_THREADS`` if that is a positive int."""
+    setting = os.environ.get("MFDNN_NUM_THREADS", "")
+    if setting.isdigit() and int(setting) > 0:
+        return int(setting)
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return len(cpus) if cpus else os.cpu_count() or 1
+
+
+_num_threads = _default_threads()
+
+
+class _WorkerState(threading.local):
+    def __init__(self) -> None:
+        self.inside = False  # running a parallel task: nested calls run sequentially
+        self.buffers: dict[tuple[str, np.dtype], np.ndarray] = {}
+
+
+_state = _WorkerState()
+
+# Scratch buffers larger than this are not kept between calls.
+KEEP_BYTES = 64 << 20
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads in the chunked kernels (like ``torch.set_num_threads``); 1 = sequential."""
+    global _pool, _num_threads
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: n must be a positive int, got {n!r}")
+    with _lock:
+        if _pool is not None and n != _num_threads:
+            _pool.shutdown(wait=True)
+            _pool = None
+        _num_threads = n
+
+
+def get_num_threads() -> int:
+    """The number of threads the chunked kernels use (default: the number of CPUs)."""
+    return _num_threads
+
+
+def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``[fn(item) for item in items]``, the items dealt out to the worker threads in turn.
+
+    Each worker gets one task, the items ``i, i + workers, ...``, so a call costs one hand-off
+    per worker, not per item. While the workers run, BLAS is limited to one thread per call, so
+    the workers' products do not compete for the cores. Called from inside a worker, or with one
+    thread or one item, it simply loops.
+    """
+    global _pool, _blas
+    workers = min(_num_threads, len(items))
+    if workers < 2 or _state.inside:
+        return [fn(item) for item in items]
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_num_threads, thread_name_prefix="mfdnn")
+        if _blas is None:
+            _blas = ThreadpoolController()
+        pool, blas = _pool, _blas
+
+    def run(share: Sequence[T]) -> list[R]:
+        _state.inside = True
+        try:
+            return [fn(item) for item in share]
+        finally:
+            _state.inside = False
+
+    results: list[R] = [None] * len(items)  # type: ignore[list-item]
+    with blas.limit(limits=1, user_api="blas"):
+        futures = [pool.submit(run, items[i::workers]) for i in range(workers)]
+        for i, future in enumerate(futures):
+            results[i::workers] = future.result()
+    return results
+
+
+def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised array of ``shape``, reusing this thread's buffer called ``name``.
+
+    The buffer is overwritten by the next request for the same name in the same thread, so a
+    kernel must never return it (or a view of it).
+    """
+    size = int(np.prod(shape))
+    dtype = np.dtype(dtype)
+    key = (name, dtype)
+    buffer = _state.buffers.get(key)
+    if buffer is None or buffer.size < size:
+        buffer = np.empty(size, dtype=dtype)
+        if buffer.nbytes <= KEEP_BYTES:
+            _state.buffers[key] = buffer
+    return buffer[:size].reshape(shape)

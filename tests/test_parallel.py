@@ -1,0 +1,110 @@
+"""The worker threads and scratch buffers of the chunked kernels: same answers with one thread or
+several, nothing returned that a later call overwrites, and bad settings rejected."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from conftest import randn
+from test_conv_kernels import chunk_bytes
+
+import mfdnn
+import mfdnn.functional as F
+from mfdnn.functional import _parallel
+
+CASES = [
+    ((5, 3, 9, 8), (4, 3, 3, 3), {"padding": 1}),  # stride 1, groups 1
+    ((5, 4, 9, 8), (4, 1, 3, 3), {"padding": 1, "groups": 4}),  # depthwise, banded
+]
+
+
+def conv_results(x_shape, w_shape, kwargs, seed=0):
+    x, w = randn(seed, x_shape, np.float64), randn(seed + 1, w_shape, np.float64)
+    xt, wt = mfdnn.tensor(x, requires_grad=True), mfdnn.tensor(w, requires_grad=True)
+    y = F.conv2d(xt, wt, **kwargs)
+    y.backward(randn(seed + 2, y.shape, np.float64))
+    return y.data, xt.grad, wt.grad
+
+
+@pytest.fixture
+def threads():
+    """Restore the thread count after the test."""
+    saved = mfdnn.get_num_threads()
+    yield
+    mfdnn.set_num_threads(saved)
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "kwargs"), CASES, ids=["stride 1", "depthwise"])
+def test_threads_give_the_same_results(threads, x_shape, w_shape, kwargs):
+    results = {}
+    for n in (1, 2, 3):
+        mfdnn.set_num_threads(n)
+        with chunk_bytes(1):  # one image per chunk: every worker gets some
+            results[n] = conv_results(x_shape, w_shape, kwargs)
+    for n in (2, 3):
+        for ours, sequential in zip(results[n], results[1], strict=True):
+            np.testing.assert_allclose(ours, sequential, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "kwargs"), CASES, ids=["stride 1", "depthwise"])
+def test_results_do_not_share_scratch_memory(x_shape, w_shape, kwargs):
+    """A later call with other shapes reuses the scratch buffers; earlier results must not move."""
+    first = conv_results(x_shape, w_shape, kwargs)
+    kept = [a.copy() for a in first]
+    conv_results((3, w_shape[1] * 2, 7, 11), (w_shape[1] * 2, 1, 2, 2), {"groups": w_shape[1] * 2})
+    conv_results((2, 2, 6, 6), (3, 2, 3, 3), {})
+    for now, then in zip(first, kept, strict=True):
+        np.testing.assert_array_equal(now, then)
+
+
+def test_parallel_map_keeps_order_and_runs_nested_calls_inline(threads):
+    mfdnn.set_num_threads(2)
+    names = set()
+
+    def inner(i):
+        names.add(threading.current_thread().name)
+        return i * i
+
+    def outer(i):
+        return _parallel.parallel_map(inner, [i, i + 1])
+
+    assert _parallel.parallel_map(outer, list(range(5))) == [
+        [i * i, (i + 1) ** 2] for i in range(5)
+    ]
+    assert all(name.startswith("mfdnn") for name in names)
+
+
+def test_parallel_map_passes_on_a_workers_exception(threads):
+    mfdnn.set_num_threads(2)
+
+    def fail_on_three(i):
+        if i == 3:
+            raise ValueError("three")
+        return i
+
+    with pytest.raises(ValueError, match="three"):
+        _parallel.parallel_map(fail_on_three, list(range(6)))
+
+
+def test_scratch_reuses_a_buffer_and_grows_it():
+    a = _parallel.scratch("test", (4, 5), np.float32)
+    b = _parallel.scratch("test", (2, 3), np.float32)
+    assert np.shares_memory(a, b)
+    c = _parallel.scratch("test", (10, 10), np.float32)
+    assert c.shape == (10, 10) and not np.shares_memory(a, c)
+    assert not np.shares_memory(c, _parallel.scratch("test", (3,), np.float64))
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, None])
+def test_set_num_threads_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match=r"set_num_threads: n must be a positive int, got"):
+        mfdnn.set_num_threads(bad)
+
+
+def test_default_thread_count_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("MFDNN_NUM_THREADS", "3")
+    assert _parallel._default_threads() == 3
+    monkeypatch.setenv("MFDNN_NUM_THREADS", "zero")
+    assert _parallel._default_threads() >= 1
