@@ -434,7 +434,7 @@ def _conv_stride1(
         parts = parallel_map(chunk_vjp, chunks)
         grad_weight = None
         if need_w:
-            grad_weight = np.sum(parts, axis=0, dtype=x.dtype).T.reshape(weight.shape)
+            grad_weight = functools.reduce(np.add, parts).T.reshape(weight.shape)
         return grad_x, grad_weight
 
     return out, backward
@@ -475,9 +475,8 @@ def _depthwise_stride1(
     """
     n, c, h, w = x.shape
     (kh, kw), (dh, dw) = kernel, dilation
-    top, bottom, left, right = pads
-    hp = h + top + bottom
-    ho, wo = hp - dh * (kh - 1), w + left + right - dw * (kw - 1)
+    top, _, left, _ = pads
+    hp, _, ho, wo, _ = _Shifts.of(x.shape, kernel, dilation, pads)
     tail = dh * (kh - 1) * w
     diagonals = [_band_diagonal(w, wo, dw * b - left) for b in range(kw)]
     band = np.zeros((kh, c, w, wo), dtype=x.dtype)  # T_a[c, q, j]
