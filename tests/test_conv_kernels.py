@@ -101,13 +101,24 @@ def test_conv2d_kernels_match_torch_float32(size, w_shape, kwargs, grad):
         )
 
 
-@pytest.mark.parametrize("size", [1, 1 << 21])
-def test_chunks_partition_the_batch(size):
-    with chunk_bytes(size):
-        chunks = conv._chunks(7, 1000)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("size", [1, 2500, 1 << 21])
+def test_chunks_partition_the_batch_evenly_among_the_workers(size, threads):
+    previous = mfdnn.get_num_threads()
+    mfdnn.set_num_threads(threads)
+    try:
+        with chunk_bytes(size):
+            chunks = conv._chunks(7, 1000)
+    finally:
+        mfdnn.set_num_threads(previous)
     assert chunks[0].start == 0 and chunks[-1].stop == 7
     assert all(a.stop == b.start for a, b in itertools.pairwise(chunks))
-    assert len(chunks) == (7 if size == 1 else 1)
+    lengths = [c.stop - c.start for c in chunks]
+    assert max(lengths) - min(lengths) <= 1
+    assert len(chunks) == 7 or len(chunks) % threads == 0
+    assert max(lengths) * 1000 <= max(size, 1000) + 1000
+    if size == 1 << 21:
+        assert len(chunks) == threads
 
 
 @pytest.mark.parametrize("max_width", [1, 64], ids=["too wide: unfold", "banded"])

@@ -25,6 +25,7 @@ chunks over one worker thread per core (``mfdnn.set_num_threads``). The loop-by-
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -33,7 +34,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from mfdnn.engine import Tensor
 from mfdnn.functional._checks import check_ndim, float_tensor, output_size, pair, positive_int
-from mfdnn.functional._parallel import parallel_map, scratch
+from mfdnn.functional._parallel import get_num_threads, parallel_map, scratch
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
 
@@ -264,10 +265,12 @@ def _conv_unfold(
     return out, backward
 
 
-# The stride-1 kernels below work on chunks of images small enough for the CPU's cache (the
-# unfolded columns of one chunk are about this many bytes): whole-batch buffers of tens of MB cost
-# more in page faults than the arithmetic, and a chunk's columns are read again while still cached.
-CHUNK_BYTES = 1 << 21
+# The stride-1 kernels below work on chunks of images (the unfolded columns of one chunk are at
+# most about this many bytes), each in reused scratch buffers: whole-batch buffers of tens of MB
+# cost more in page faults than the arithmetic. Larger chunks make larger matrix products, which
+# OpenBLAS runs faster: on the benchmark's layers here, 8 MB chunks beat 2 MB ones by 10-30 %
+# (ResNet 3x3 42 -> 38 ms, depthwise 16 -> 14 ms, two threads).
+CHUNK_BYTES = 1 << 23
 
 
 def _padded_planes(x: np.ndarray, pads: Pads, tail: int) -> np.ndarray:
@@ -326,8 +329,13 @@ def _add_shifted(
 
 
 def _chunks(n: int, per_image_bytes: int) -> list[slice]:
-    size = max(1, min(n, CHUNK_BYTES // max(per_image_bytes, 1)))
-    return [slice(i, min(n, i + size)) for i in range(0, n, size)]
+    """The images ``0..n-1`` in nearly equal runs of at most about ``CHUNK_BYTES``, as many runs as
+    a multiple of the worker threads (so that each worker gets the same amount of work)."""
+    workers = get_num_threads()
+    rounds = -(-n * max(per_image_bytes, 1) // (workers * CHUNK_BYTES))
+    parts = min(n, workers * max(rounds, 1))
+    bounds = [i * n // parts for i in range(parts + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
 
 
 def _zero_padded(
