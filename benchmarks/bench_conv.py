@@ -3,9 +3,10 @@
     python benchmarks/bench_conv.py [--repeats 16]
 
 Each case computes the output and the gradients of every input (x, weight, bias) for the
-cotangent 1, in float32. The two frameworks are timed alternately, so load from elsewhere on a
-shared machine hits both alike; the median of each is reported. Before timing, the outputs and
-gradients of the two are compared, so the benchmark never times a wrong answer.
+cotangent 1, in float32. Both frameworks wrap the same NumPy arrays without copying them
+(``mfdnn.from_numpy``, ``torch.from_numpy``). The two are timed alternately, so load from
+elsewhere on a shared machine hits both alike; the median of each is reported. Before timing, the
+outputs and gradients of the two are compared, so the benchmark never times a wrong answer.
 
 They alternate in blocks of a few steps, the first of which is not counted, because a step right
 after the other framework's is distorted. NumPy's OpenBLAS keeps its worker threads
@@ -61,7 +62,7 @@ def make_steps(case: Case, rng: np.random.Generator):
     theirs = getattr(torch.nn.functional, case.op)
 
     def mfdnn_step() -> list[np.ndarray]:
-        inputs = [mfdnn.tensor(a, requires_grad=True) for a in arrays]
+        inputs = [mfdnn.from_numpy(a).requires_grad_() for a in arrays]
         y = ours(*inputs, **case.kwargs)
         y.backward(np.ones_like(y.data))
         return [y.data] + [t.grad for t in inputs]

@@ -318,6 +318,38 @@ def test_accumulated_grad_keeps_leaf_dtype():
         assert x.grad.dtype == np.float32
 
 
+def test_leaf_grads_never_share_memory_with_each_other_or_the_seed():
+    """Leaf .grad arrays are taken from the VJPs without a copy only when nothing else sees them."""
+    a = mfdnn.tensor(np.ones((2, 3)), requires_grad=True)
+    b = mfdnn.tensor(np.ones((2, 3)), requires_grad=True)
+    seed = np.full((2, 3), 2.0)
+    (a + b).backward(seed)  # add's VJP hands the same array to both parents
+    assert not np.shares_memory(a.grad, b.grad)
+    assert not np.shares_memory(a.grad, seed) and not np.shares_memory(b.grad, seed)
+    a.grad[0, 0] = 100.0
+    np.testing.assert_array_equal(b.grad, seed)
+    np.testing.assert_array_equal(seed, np.full((2, 3), 2.0))
+    c = mfdnn.tensor(np.ones(6), requires_grad=True)
+    c.reshape(2, 3).backward(seed)  # the cotangent is a view of the seed
+    assert not np.shares_memory(c.grad, seed)
+    np.testing.assert_array_equal(c.grad, np.full(6, 2.0))
+
+
+def test_tensor_copies_its_data_and_from_numpy_shares_it():
+    array = np.zeros(3, np.float32)
+    copied, shared = mfdnn.tensor(array), mfdnn.from_numpy(array)
+    array[0] = 1.0
+    assert copied.data[0] == 0.0 and shared.data[0] == 1.0
+    assert shared.dtype == np.float32 and shared.is_leaf and not shared.requires_grad
+    x = mfdnn.from_numpy(np.ones(3)).requires_grad_()
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
+    with pytest.raises(TypeError, match=r"from_numpy: expected a numpy.ndarray, got list"):
+        mfdnn.from_numpy([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"from_numpy: .*dtype.*<U1"):
+        mfdnn.from_numpy(np.array(["a"]))
+
+
 def test_retain_graph_allows_second_backward():
     x = mfdnn.tensor(np.array([1.0, 2.0]), requires_grad=True)
     y = (x.sin() * x).sum()

@@ -186,13 +186,23 @@ class Tensor:
                     f"shape {self.shape}"
                 )
         cotangents: dict[int, np.ndarray] = {id(self): seed}
+        adopted: set[int] = set()  # arrays already made some leaf's .grad
         for node in reversed(self._topological_order()):
             g = cotangents.pop(id(node), None)
             if g is None:
                 continue
             if node._vjp is None:
-                g = g.astype(node.dtype, copy=node.grad is None)  # .grad keeps the leaf's dtype
-                node.grad = g if node.grad is None else node.grad + g
+                if node.grad is not None:
+                    node.grad = node.grad + g.astype(node.dtype, copy=False)
+                    continue
+                # .grad is the leaf's own array, of the leaf's dtype. A cotangent the VJPs just
+                # made (owning its memory, not the seed, given to no other leaf) is taken as it
+                # is; anything else (a view, the seed, a shared array) is copied.
+                private = g.base is None and g is not seed and id(g) not in adopted
+                if not private or g.dtype != node.dtype:
+                    g = g.astype(node.dtype)
+                adopted.add(id(g))
+                node.grad = g
                 continue
             for parent, pg in zip(node._parents, node._vjp(g), strict=True):
                 if pg is None or not parent.requires_grad:
@@ -591,9 +601,22 @@ def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> T
     Python floats and lists become float32 (as in PyTorch); float32 and float64 arrays keep their
     dtype; Python integers become int64. ``requires_grad=True`` needs a floating dtype.
     """
-    if isinstance(data, np.ndarray) and dtype is None:
-        data = data.copy()
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)  # Tensor() copies the data
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``array`` (as ``torch.from_numpy``): no copy is made, so
+    writing to either changes both. Works for float, integer and bool arrays."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "fiub":
+        raise TypeError(
+            f"from_numpy: array must be of a float, integer or bool dtype, got {array.dtype}"
+        )
+    out = Tensor.__new__(Tensor)
+    out.data, out.grad, out.requires_grad = array, None, False
+    out._parents, out._vjp, out.op = (), None, ""
+    return out
 
 
 def as_tensor(data: ArrayLike, dtype: Any = None) -> Tensor:
