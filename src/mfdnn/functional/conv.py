@@ -14,8 +14,9 @@ product per group, ``Y = W · cols``. The VJP is the transpose of that product::
 
 ``fold`` is the adjoint of ``unfold``: it adds every column entry back onto the pixel it came from.
 
-Three kernels compute this: stride 1 with ``groups = 1`` unfolds a cache-sized chunk of images at a
-time (``_conv_stride1``); depthwise stride 1 (``groups = C_in = C_out``, output at most
+Three kernels compute this: stride 1 with ``groups = 1`` unfolds only the kernel rows, a chunk of
+images at a time, and stacks the kernel columns as rows of the weight matrix (``_conv_stride1``);
+depthwise stride 1 (``groups = C_in = C_out``, output at most
 ``BANDED_MAX_WIDTH`` wide) runs each kernel row as a banded matrix product (``_depthwise_stride1``);
 everything else unfolds the whole batch (``_conv_unfold``). The two chunked kernels spread their
 chunks over one worker thread per core (``mfdnn.set_num_threads``). The loop-by-loop formula
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -197,35 +198,41 @@ def conv2d(
     kernel = (kh, kw)
     dtype = np.result_type(x.dtype, weight.dtype)
     xd, wd = x.data.astype(dtype, copy=False), weight.data.astype(dtype, copy=False)
+    bd = None if bias is None else bias.data.astype(dtype, copy=False)
     if stride == (1, 1) and groups == 1:
-        out, backward = _conv_stride1(xd, wd, kernel, dilation, pads)
+        out, backward = _conv_stride1(xd, wd, bd, kernel, dilation, pads)
     elif (
         stride == (1, 1)
         and groups == c_in == c_out
         and _Shifts.of(x.shape, kernel, dilation, pads).wo <= BANDED_MAX_WIDTH
     ):
-        out, backward = _depthwise_stride1(xd, wd, kernel, dilation, pads)
+        out, backward = _depthwise_stride1(xd, wd, bd, kernel, dilation, pads)
     else:
-        out, backward = _conv_unfold(xd, wd, kernel, stride, dilation, pads, groups)
-    if bias is not None:
-        out += bias.data.astype(dtype, copy=False).reshape(1, c_out, 1, 1)
+        out, backward = _conv_unfold(xd, wd, bd, kernel, stride, dilation, pads, groups)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        grad_x, grad_weight = backward(g, x.requires_grad, weight.requires_grad)
-        grads: tuple[np.ndarray | None, ...] = (grad_x, grad_weight)
-        if bias is not None:
-            grads += (g.sum(axis=(0, 2, 3)),)
-        return grads
+        grads = backward(g, x.requires_grad, weight.requires_grad)
+        return grads if bias is not None else grads[:2]
 
     return Tensor._make(out, parents, vjp, "conv2d")
 
 
-Backward = Callable[[np.ndarray, bool, bool], tuple[np.ndarray | None, np.ndarray | None]]
+# backward(∂L/∂Y, need_x, need_w) -> (∂L/∂X, ∂L/∂W, ∂L/∂bias); each None when not needed.
+Backward = Callable[[np.ndarray, bool, bool], tuple[np.ndarray | None, ...]]
+
+
+def _write_output(out: np.ndarray, y: np.ndarray, bias: np.ndarray | None) -> None:
+    """``out[n, l, i, j] = y[n, l, i, j] + bias[l]``: the kernels' last copy adds the bias."""
+    if bias is None:
+        np.copyto(out, y)
+    else:
+        np.add(y, bias.reshape(1, -1, 1, 1), out=out)
 
 
 def _conv_unfold(
     x: np.ndarray,
     weight: np.ndarray,
+    bias: np.ndarray | None,
     kernel: tuple[int, int],
     stride: tuple[int, int],
     dilation: tuple[int, int],
@@ -243,10 +250,11 @@ def _conv_unfold(
     w_groups = weight.reshape(groups, c_out // groups, -1)
     cols_groups = cols.reshape(groups, -1, cols.shape[1])
     y = np.matmul(w_groups, cols_groups).reshape(c_out, n, hg, wg)
-    out = np.ascontiguousarray(y[:, :, :ho, :wo].transpose(1, 0, 2, 3))
+    out = np.empty((n, c_out, ho, wo), dtype=x.dtype)
+    _write_output(out, y[:, :, :ho, :wo].transpose(1, 0, 2, 3), bias)
 
     def backward(g: np.ndarray, need_x: bool, need_w: bool):  # type: ignore[no-untyped-def]
-        grad_x = grad_weight = None
+        grad_x = grad_weight = grad_bias = None
         # ∂L/∂Y channel-major, (groups, Og, N·Hg·Wg), zero at the grid's garbage positions.
         g_grid = np.zeros((c_out, n, hg, wg), dtype=x.dtype)
         g_grid[:, :, :ho, :wo] = g.transpose(1, 0, 2, 3)
@@ -260,7 +268,9 @@ def _conv_unfold(
             # which broadcasting does several times faster than NumPy's matmul.
             grad_cols = w_t * g_groups if c_out == groups else np.matmul(w_t, g_groups)
             grad_x = fold(grad_cols.reshape(cols.shape), x.shape, kernel, stride, dilation, pads)
-        return grad_x, grad_weight
+        if bias is not None:
+            grad_bias = g_groups.reshape(c_out, -1).sum(axis=1)
+        return grad_x, grad_weight, grad_bias
 
     return out, backward
 
@@ -273,30 +283,31 @@ def _conv_unfold(
 CHUNK_BYTES = 1 << 23
 
 
-def _padded_planes(x: np.ndarray, pads: Pads, tail: int) -> np.ndarray:
-    """``X'`` as flat planes: ``(N·C·Hp·Wp + tail,)``, zero-padded, ``tail`` zeros at the end.
+def _padded_planes(x: np.ndarray, pads: Pads) -> np.ndarray:
+    """``X'`` as flat planes: ``(N·C·Hp·Wp,)``, zero-padded.
 
-    The pixel ``X'[n, c, p, q]`` sits at ``((n·C + c)·Hp + p)·Wp + q``, so moving a window by
-    ``(a, b)`` moves it by ``a·Wp + b``. The result is this thread's scratch buffer ``"planes"``.
+    The pixel ``X'[n, c, p, q]`` sits at ``((n·C + c)·Hp + p)·Wp + q``, so moving a window down by
+    ``a`` rows moves it by ``a·Wp``. Without padding this is ``x`` itself (made contiguous);
+    otherwise it is this thread's scratch buffer ``"planes"``.
     """
+    if not any(pads):
+        return np.ascontiguousarray(x).reshape(-1)
     n, c, h, w = x.shape
     top, bottom, left, right = pads
     hp, wp = h + top + bottom, w + left + right
-    flat = scratch("planes", (n * c * hp * wp + tail,), x.dtype)
+    flat = scratch("planes", (n * c * hp * wp,), x.dtype)
     flat.fill(0)
-    flat[: n * c * hp * wp].reshape(n, c, hp, wp)[:, :, top : top + h, left : left + w] = x
+    flat.reshape(n, c, hp, wp)[:, :, top : top + h, left : left + w] = x
     return flat
 
 
 class _Shifts(NamedTuple):
-    """Stride-1 geometry on flattened padded planes: the sizes, and the flat shift of each window
-    offset ``(a, b)`` (row-major), ``d·a·Wp + d·b``."""
+    """Stride-1 geometry: the padded and the output sizes."""
 
     hp: int
     wp: int
     ho: int
     wo: int
-    offsets: list[int]
 
     @classmethod
     def of(
@@ -308,24 +319,7 @@ class _Shifts(NamedTuple):
     ) -> _Shifts:
         (kh, kw), (dh, dw) = kernel, dilation
         hp, wp = x_shape[2] + pads[0] + pads[1], x_shape[3] + pads[2] + pads[3]
-        offsets = [dh * a * wp + dw * b for a in range(kh) for b in range(kw)]
-        return cls(hp, wp, hp - dh * (kh - 1), wp - dw * (kw - 1), offsets)
-
-
-def _add_shifted(
-    blocks: Iterable[np.ndarray], offsets: list[int], size: int, dtype: np.dtype
-) -> np.ndarray:
-    """``Σ_t`` (1-D block ``t`` moved forward by ``offsets[t]``), its first ``size`` entries.
-
-    The adjoint of reading flat planes at those shifts: one contiguous add per offset. What
-    crosses the end of a plane must come from a garbage position, and so be zero. The result is
-    this thread's scratch buffer ``"fold"``.
-    """
-    acc = scratch("fold", (size + offsets[-1],), dtype)
-    acc.fill(0)
-    for block, offset in zip(blocks, offsets, strict=True):
-        acc[offset : offset + size] += block
-    return acc[:size]
+        return cls(hp, wp, hp - dh * (kh - 1), wp - dw * (kw - 1))
 
 
 def _chunks(n: int, per_image_bytes: int) -> list[slice]:
@@ -351,50 +345,52 @@ def _zero_padded(
 def _conv_stride1(
     x: np.ndarray,
     weight: np.ndarray,
+    bias: np.ndarray | None,
     kernel: tuple[int, int],
     dilation: tuple[int, int],
     pads: Pads,
 ) -> tuple[np.ndarray, Backward]:
-    """groups = 1, stride 1: unfold a chunk of images at a time, one matrix product per chunk.
+    """groups = 1, stride 1: unfold the kernel rows only; the kernel columns are stacked weights.
 
-    The columns of a chunk run over the grid ``(n, i, j)`` with ``i < Ho`` and ``j < Wp`` (whole
-    padded rows; ``j ≥ Wo`` is garbage, cropped away or given a zero cotangent). On this grid the
-    window offset ``(a, b)`` is the flat shift ``d·a·Wp + d·b`` of a padded plane, so the columns of
-    ``(c, a, b)`` for one image are one contiguous run of ``X'``.
+    The columns hold whole padded rows, one per input channel and kernel row,
+    ``cols[(c, a), (n, i, q)] = X'[n, c, i + d·a, q]`` for ``i < Ho`` and every ``q < Wp``, and the
+    weight is stacked by kernel column, ``W_b[(b, l), (c, a)] = W[l, c, a, b]``. One matrix
+    product ``Z = W_b · cols`` holds the sums over ``(c, a)`` of every kernel column ``b``; along a
+    row, kernel column ``b`` is the flat shift by ``d·b``::
 
-    VJP per chunk: ``∂L/∂W += cols · (∂L/∂Y)ᵀ`` (columns recomputed, not stored) and
-    ``∂L/∂cols = Wᵀ · ∂L/∂Y``, folded back onto the pixels. The fold adds, for each offset
-    ``(a, b)``, the rows of that offset onto ``X'`` shifted by ``d·a·Wp + d·b``. It lays the chunk
-    out channel-major on the grid of whole padded planes, so that each of these adds is one
-    contiguous 1-D add over the chunk: an entry that crosses a plane's end comes from a garbage
-    position and is zero.
+        Y[l, (n, i, j)] = Σ_b Z[(b, l), (n, i, j + d·b)] + bias[l]      (j < Wo)
 
-    The chunks are spread over the worker threads (``_parallel.parallel_map``); each sums its own
-    part of ``∂L/∂W``.
+    The columns are ``kh`` copies of the input rather than ``kh·kw`` (full unfolding), and the
+    product has ``kw·C_out`` rows and ``C·kh`` columns, shapes OpenBLAS runs faster than
+    ``C_out × C·kh·kw``. Positions ``j ≥ Wo`` of the grid are garbage, cropped away or given a
+    zero cotangent. The VJP is that of the shifts and the product::
+
+        ∂L/∂Z[(b, l), q] = ∂L/∂Y[l, q − d·b]  (zero unless q − d·b is an output position),
+        ∂L/∂W_b = ∂L/∂Z · colsᵀ,   ∂L/∂cols = W_bᵀ · ∂L/∂Z,   ∂L/∂bias[l] = Σ_q ∂L/∂Y[l, q],
+
+    and the fold adds row ``(c, a)`` of ``∂L/∂cols`` onto ``X'`` moved down by ``d·a`` rows.
+    Chunks of images are spread over the worker threads (``_parallel.parallel_map``); each sums
+    its own part of ``∂L/∂W`` and ``∂L/∂bias``.
     """
     n, c, h, w = x.shape
     c_out = weight.shape[0]
     (kh, kw), (dh, dw) = kernel, dilation
     top, _, left, _ = pads
-    hp, wp, ho, wo, offsets = _Shifts.of(x.shape, kernel, dilation, pads)
+    hp, wp, ho, wo = _Shifts.of(x.shape, kernel, dilation, pads)
     m = ho * wp  # grid positions per image
-    k = c * kh * kw
+    k = c * kh
     item = x.itemsize
     plane = hp * wp
-    w_rows = weight.reshape(c_out, k)  # rows (c, a, b)
-    chunks = _chunks(n, k * m * item)
+    tail = dw * (kw - 1)  # the last positions of a chunk's grid, all garbage, that no shift reaches
+    w_stacked = np.ascontiguousarray(weight.transpose(3, 0, 1, 2)).reshape(kw * c_out, k)
+    chunks = _chunks(n, (k + kw * c_out) * m * item)
 
     def columns(s: slice) -> np.ndarray:
-        """``cols[(c, a, b), (n, i, j)] = X'[n, c, i + d·a, j + d·b]`` for the images ``s``.
-
-        A garbage position may read the start of the next plane; the tail covers the last one.
-        """
-        flat = _padded_planes(x[s], pads, dw * (kw - 1))
+        """``cols[(c, a), (n, i, q)] = X'[n, c, i + d·a, q]`` for the images ``s``."""
+        flat = _padded_planes(x[s], pads)
         nb = s.stop - s.start
         view = as_strided(
-            flat,
-            (c, kh, kw, nb, m),
-            (plane * item, dh * wp * item, dw * item, c * plane * item, item),
+            flat, (c, kh, nb, m), (plane * item, dh * wp * item, c * plane * item, item)
         )
         cols = scratch("cols", view.shape, x.dtype)
         np.copyto(cols, view)
@@ -404,46 +400,60 @@ def _conv_stride1(
 
     def forward(s: slice) -> None:
         cols = columns(s)
-        y = np.matmul(w_rows, cols, out=scratch("y", (c_out, cols.shape[1]), x.dtype))
-        out[s] = y.reshape(c_out, -1, ho, wp)[:, :, :, :wo].transpose(1, 0, 2, 3)
+        size = cols.shape[1]
+        z = np.matmul(w_stacked, cols, out=scratch("z", (kw * c_out, size), x.dtype))
+        y = scratch("y", (c_out, size), x.dtype)
+        if kw == 1:
+            np.copyto(y, z)
+        else:
+            span = size - tail
+            np.add(z[:c_out, :span], z[c_out : 2 * c_out, dw : dw + span], out=y[:, :span])
+            for b in range(2, kw):
+                y[:, :span] += z[b * c_out : (b + 1) * c_out, dw * b : dw * b + span]
+        grid = y.reshape(c_out, -1, ho, wp)[:, :, :, :wo]
+        _write_output(out[s], grid.transpose(1, 0, 2, 3), bias)
 
     parallel_map(forward, chunks)
 
     def backward(g: np.ndarray, need_x: bool, need_w: bool):  # type: ignore[no-untyped-def]
         grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
-        # Fold: rows (a, b, c) so that each offset's rows are one block; planes of Hp·Wp.
-        w_abc_t = weight.transpose(2, 3, 1, 0).reshape(k, c_out)
 
-        def chunk_vjp(s: slice) -> np.ndarray | None:
+        def chunk_vjp(s: slice) -> tuple[np.ndarray | None, np.ndarray | None]:
             g_s = g[s]
             nb = g_s.shape[0]
-            grad_w_t = None
-            if need_w:
-                # ∂L/∂Y as rows (n, i, j) × l on the columns' grid: the faster product layout.
-                g_rows = _zero_padded(
-                    "g_rows", (nb, ho, wp, c_out), g_s.transpose(0, 2, 3, 1), x.dtype
-                )
-                grad_w_t = columns(s) @ g_rows.reshape(-1, c_out)
+            size = nb * m
+            g_grid = _zero_padded(
+                "g_grid", (c_out, nb, ho, wp), g_s.transpose(1, 0, 2, 3), x.dtype
+            ).reshape(c_out, size)
+            grad_z = scratch("grad_z", (kw, c_out, size), x.dtype)
+            grad_z[0] = g_grid
+            for b in range(1, kw):
+                grad_z[b, :, : dw * b] = 0
+                grad_z[b, :, dw * b :] = g_grid[:, : size - dw * b]
+            grad_z = grad_z.reshape(kw * c_out, size)
+            grad_w_t = columns(s) @ grad_z.T if need_w else None  # (c, a) × (b, l)
             if grad_x is not None:
-                g_planes = _zero_padded(
-                    "g_planes", (c_out, nb, hp, wp), g_s.transpose(1, 0, 2, 3), x.dtype
-                )
-                size = c * nb * plane
-                grad_cols = np.matmul(  # (a·kw + b, c, n, p)
-                    w_abc_t,
-                    g_planes.reshape(c_out, -1),
-                    out=scratch("grad_cols", (k, nb * plane), x.dtype),
-                )
-                acc = _add_shifted(grad_cols.reshape(kh * kw, size), offsets, size, x.dtype)
-                acc = acc.reshape(c, nb, hp, wp)
-                grad_x[s] = acc[:, :, top : top + h, left : left + w].transpose(1, 0, 2, 3)
-            return grad_w_t
+                grad_cols = np.matmul(
+                    w_stacked.T, grad_z, out=scratch("grad_cols", (k, size), x.dtype)
+                ).reshape(c, kh, nb, ho, wp)
+                planes = scratch("fold", (nb, c, hp, wp), x.dtype)
+                planes.fill(0)
+                for a in range(kh):
+                    planes[:, :, dh * a : dh * a + ho] += grad_cols[:, a].transpose(1, 0, 2, 3)
+                grad_x[s] = planes[:, :, top : top + h, left : left + w]
+            grad_b = g_grid.sum(axis=1) if bias is not None else None
+            return grad_w_t, grad_b
 
         parts = parallel_map(chunk_vjp, chunks)
-        grad_weight = None
+        grad_weight = grad_bias = None
         if need_w:
-            grad_weight = functools.reduce(np.add, parts).T.reshape(weight.shape)
-        return grad_x, grad_weight
+            grad_w_t = functools.reduce(np.add, [p[0] for p in parts])
+            grad_weight = np.ascontiguousarray(
+                grad_w_t.reshape(c, kh, kw, c_out).transpose(3, 0, 1, 2)
+            )
+        if bias is not None:
+            grad_bias = functools.reduce(np.add, [p[1] for p in parts])
+        return grad_x, grad_weight, grad_bias
 
     return out, backward
 
@@ -456,6 +466,7 @@ BANDED_MAX_WIDTH = 64
 def _depthwise_stride1(
     x: np.ndarray,
     weight: np.ndarray,
+    bias: np.ndarray | None,
     kernel: tuple[int, int],
     dilation: tuple[int, int],
     pads: Pads,
@@ -484,7 +495,7 @@ def _depthwise_stride1(
     n, c, h, w = x.shape
     (kh, kw), (dh, dw) = kernel, dilation
     top, _, left, _ = pads
-    hp, _, ho, wo, _ = _Shifts.of(x.shape, kernel, dilation, pads)
+    hp, _, ho, wo = _Shifts.of(x.shape, kernel, dilation, pads)
     tail = dh * (kh - 1) * w
     diagonals = [_band_diagonal(w, wo, dw * b - left) for b in range(kw)]
     band = np.zeros((kh, c, w, wo), dtype=x.dtype)  # T_a[c, q, j]
@@ -518,14 +529,14 @@ def _depthwise_stride1(
         np.matmul(moved_down(q, 0, rows), band[0], out=y)
         for a in range(1, kh):
             y += np.matmul(moved_down(q, a, rows), band[a], out=term)
-        out[s] = y.reshape(c, -1, hp, wo)[:, :, :ho].transpose(1, 0, 2, 3)
+        _write_output(out[s], y.reshape(c, -1, hp, wo)[:, :, :ho].transpose(1, 0, 2, 3), bias)
 
     parallel_map(forward, chunks)
 
     def backward(g: np.ndarray, need_x: bool, need_w: bool):  # type: ignore[no-untyped-def]
         grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
 
-        def chunk_vjp(s: slice) -> np.ndarray | None:
+        def chunk_vjp(s: slice) -> tuple[np.ndarray | None, np.ndarray | None]:
             nb = s.stop - s.start
             rows = nb * hp
             g_rows = _zero_padded("g_rows", (c, nb, hp, wo), g[s].transpose(1, 0, 2, 3), x.dtype)
@@ -549,17 +560,20 @@ def _depthwise_stride1(
                     )
                 planes = grad_q[:, : rows * w].reshape(c, nb, hp, w)
                 grad_x[s] = planes[:, :, top : top + h].transpose(1, 0, 2, 3)
-            return grad_band
+            grad_b = g_rows.sum(axis=(1, 2)) if bias is not None else None
+            return grad_band, grad_b
 
         parts = parallel_map(chunk_vjp, chunks)
-        grad_weight = None
+        grad_weight = grad_bias = None
         if need_w:
-            grad_band = functools.reduce(np.add, parts)
+            grad_band = functools.reduce(np.add, [p[0] for p in parts])
             grad_weight = np.stack(
                 [grad_band[:, :, q, j].sum(axis=-1) for q, j in diagonals], axis=-1
             )  # (kh, C, kw)
             grad_weight = grad_weight.transpose(1, 0, 2).reshape(weight.shape)
-        return grad_x, grad_weight
+        if bias is not None:
+            grad_bias = functools.reduce(np.add, [p[1] for p in parts])
+        return grad_x, grad_weight, grad_bias
 
     return out, backward
 
