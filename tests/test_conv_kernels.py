@@ -142,3 +142,21 @@ def test_depthwise_takes_the_banded_kernel_up_to_its_width(monkeypatch, max_widt
     )
     check_against_reference(case, seed=5)
     assert len(calls) == (1 if max_width == 64 else 0)
+
+
+@pytest.mark.parametrize("padding", [0, 1], ids=["unpadded: read in place", "padded"])
+def test_stride1_kernel_reads_non_contiguous_input(padding):
+    """Without padding the kernel unfolds ``x`` itself, which must first be made contiguous."""
+    x = randn(0, (3, 9, 8, 2), np.float64).transpose(3, 0, 1, 2)  # (2, 3, 9, 8), not contiguous
+    w, b = randn(1, (4, 3, 3, 2), np.float64), randn(2, (4,), np.float64)
+    xt, wt, bt = (mfdnn.tensor(a, requires_grad=True) for a in (x, w, b))
+    assert not xt.data.flags.c_contiguous
+    y = F.conv2d(xt, wt, bt, padding=padding)
+    args = ((1, 1), (padding,) * 4, (1, 1), 1)
+    np.testing.assert_allclose(y.data, reference.conv2d(x, w, b, *args), atol=1e-12, rtol=0)
+    g = randn(3, y.shape, np.float64)
+    y.backward(g)
+    for ours, theirs in zip(
+        (xt.grad, wt.grad, bt.grad), reference.conv2d_vjp(x, w, g, *args), strict=True
+    ):
+        np.testing.assert_allclose(ours, theirs, atol=1e-12, rtol=0)
