@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -33,7 +34,7 @@ def chunk_bytes(value: int) -> Iterator[None]:
 
 @st.composite
 def kernel_cases(draw):
-    route = draw(st.sampled_from(["stride 1", "depthwise", "strided"]))
+    route = draw(st.sampled_from(["stride 1 rows", "stride 1 banded", "depthwise", "strided"]))
     c = draw(st.integers(1, 4))
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
@@ -44,7 +45,7 @@ def kernel_cases(draw):
         w_shape, groups, stride = (c, 1, kh, kw), c, (1, 1)
     else:
         w_shape, groups = (draw(st.integers(1, 4)), c, kh, kw), 1
-        stride = (1, 1) if route == "stride 1" else (draw(st.integers(2, 3)), 1)
+        stride = (1, 1) if route.startswith("stride 1") else (draw(st.integers(2, 3)), 1)
     return dict(
         x_shape=(draw(st.integers(1, 5)), c, h, w),
         w_shape=w_shape,
@@ -53,13 +54,22 @@ def kernel_cases(draw):
         dilation=dilation,
         groups=groups,
         chunk_bytes=draw(st.sampled_from([1, 2000, 1 << 21])),
+        banded=route == "stride 1 banded",
     )
+
+
+@contextmanager
+def stride1_kernel(banded: bool) -> Iterator[None]:
+    """Route stride-1, groups-1 convolutions to ``_conv_banded`` or ``_conv_stride1``."""
+    with mock.patch.object(conv, "_banded_is_faster", lambda *args: banded):
+        yield
 
 
 @given(case=kernel_cases(), seed=st.integers(0, 2**16))
 @settings(max_examples=150)
 def test_conv2d_kernels_match_the_loop_reference(case, seed):
-    with chunk_bytes(case["chunk_bytes"]):
+    banded = case["banded"]  # which of the two stride-1, groups-1 kernels to take
+    with chunk_bytes(case["chunk_bytes"]), stride1_kernel(banded):
         check_against_reference(case, seed)
 
 
@@ -90,9 +100,10 @@ def check_against_reference(case: dict, seed: int) -> None:
     ids=["stride 1", "depthwise", "strided"],
 )
 @pytest.mark.parametrize("grad", [[True, True], [True, False], [False, True]])
-def test_conv2d_kernels_match_torch_float32(size, w_shape, kwargs, grad):
+@pytest.mark.parametrize("banded", [True, False], ids=["banded", "rows"])
+def test_conv2d_kernels_match_torch_float32(size, w_shape, kwargs, grad, banded):
     x, w = randn(0, (6, 3, 11, 9)), randn(1, w_shape)
-    with chunk_bytes(size):
+    with chunk_bytes(size), stride1_kernel(banded):
         compare_with_torch(
             lambda *t: F.conv2d(*t, **kwargs),
             lambda *t: TF.conv2d(*t, **kwargs),

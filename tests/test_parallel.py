@@ -12,12 +12,14 @@ from test_conv_kernels import chunk_bytes
 
 import mfdnn
 import mfdnn.functional as F
-from mfdnn.functional import _parallel
+from mfdnn.functional import _parallel, conv
 
 CASES = [
-    ((5, 3, 9, 8), (4, 3, 3, 3), {"padding": 1}),  # stride 1, groups 1
+    ((5, 3, 9, 8), (4, 3, 3, 3), {"padding": 1}),  # stride 1, groups 1: banded (narrow)
+    ((5, 16, 9, 20), (8, 16, 3, 3), {"padding": 1}),  # stride 1, groups 1: rows (wider)
     ((5, 4, 9, 8), (4, 1, 3, 3), {"padding": 1, "groups": 4}),  # depthwise, banded
 ]
+IDS = ["stride 1 banded", "stride 1 rows", "depthwise"]
 
 
 def conv_results(x_shape, w_shape, kwargs, seed=0):
@@ -36,8 +38,11 @@ def threads():
     mfdnn.set_num_threads(saved)
 
 
-@pytest.mark.parametrize(("x_shape", "w_shape", "kwargs"), CASES, ids=["stride 1", "depthwise"])
+@pytest.mark.parametrize(("x_shape", "w_shape", "kwargs"), CASES, ids=IDS)
 def test_threads_give_the_same_results(threads, x_shape, w_shape, kwargs):
+    if "groups" not in kwargs:  # the stride-1 cases take the kernel they are named after
+        banded = conv._banded_is_faster(x_shape[1], w_shape[0], x_shape[3], w_shape[2:])
+        assert banded == (x_shape == CASES[0][0])
     results = {}
     for n in (1, 2, 3):
         mfdnn.set_num_threads(n)
@@ -48,7 +53,7 @@ def test_threads_give_the_same_results(threads, x_shape, w_shape, kwargs):
             np.testing.assert_allclose(ours, sequential, rtol=1e-13, atol=1e-13)
 
 
-@pytest.mark.parametrize(("x_shape", "w_shape", "kwargs"), CASES, ids=["stride 1", "depthwise"])
+@pytest.mark.parametrize(("x_shape", "w_shape", "kwargs"), CASES, ids=IDS)
 def test_results_do_not_share_scratch_memory(x_shape, w_shape, kwargs):
     """A later call with other shapes reuses the scratch buffers; earlier results must not move."""
     first = conv_results(x_shape, w_shape, kwargs)
