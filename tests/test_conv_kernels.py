@@ -55,6 +55,7 @@ def kernel_cases(draw):
         groups=groups,
         chunk_bytes=draw(st.sampled_from([1, 2000, 1 << 21])),
         banded=route == "stride 1 banded",
+        band_min_columns=draw(st.sampled_from([1, 8, 64])),  # 1, 8: several column blocks
     )
 
 
@@ -69,7 +70,11 @@ def stride1_kernel(banded: bool) -> Iterator[None]:
 @settings(max_examples=150)
 def test_conv2d_kernels_match_the_loop_reference(case, seed):
     banded = case["banded"]  # which of the two stride-1, groups-1 kernels to take
-    with chunk_bytes(case["chunk_bytes"]), stride1_kernel(banded):
+    with (
+        chunk_bytes(case["chunk_bytes"]),
+        stride1_kernel(banded),
+        mock.patch.object(conv, "BANDED_MIN_COLUMNS", case["band_min_columns"]),
+    ):
         check_against_reference(case, seed)
 
 
@@ -130,6 +135,17 @@ def test_chunks_partition_the_batch_evenly_among_the_workers(size, threads):
     assert max(lengths) * 1000 <= max(size, 1000) + 1000
     if size == 1 << 21:
         assert len(chunks) == threads
+
+
+@pytest.mark.parametrize(
+    ("wo", "c_out", "span", "width"),
+    [(10, 16, 4, 5), (10, 64, 4, 1), (28, 6, 4, 11), (7, 2, 2, 7)],
+    ids=["LeNet C3: two blocks", "wide product: one column", "LeNet C1", "narrow: one block"],
+)
+def test_band_block_width_balances_waste_and_product_width(wo, c_out, span, width):
+    """Blocks of wb columns multiply blocks·wb·(wb + span) times; products need 64 columns."""
+    with mock.patch.object(conv, "BANDED_MIN_COLUMNS", 64):
+        assert conv._band_block_width(wo, c_out, span) == width
 
 
 @pytest.mark.parametrize("max_width", [1, 64], ids=["too wide: unfold", "banded"])

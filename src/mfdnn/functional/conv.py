@@ -201,7 +201,7 @@ def conv2d(
     xd, wd = x.data.astype(dtype, copy=False), weight.data.astype(dtype, copy=False)
     bd = None if bias is None else bias.data.astype(dtype, copy=False)
     if stride == (1, 1) and groups == 1:
-        stride1 = _conv_banded if _banded_is_faster(c_in, c_out, w, kernel) else _conv_stride1
+        stride1 = _conv_banded if _banded_is_faster(c_in, kernel) else _conv_stride1
         out, backward = stride1(xd, wd, bd, kernel, dilation, pads)
     elif (
         stride == (1, 1)
@@ -469,24 +469,37 @@ def _conv_stride1(
     return out, backward
 
 
-# The banded kernel multiplies W/kw times the useful amount, but in one large, well-shaped matrix
-# product per chunk with little copying; the rows kernel multiplies (W + pads)/Wo times the useful
-# amount in three awkwardly shaped products and moves more memory. Measured here (forward +
-# backward, two threads, ms rows -> banded): LeNet C1 (1 -> 6 channels, 28x28, 5x5) 8.0 -> 3.5;
-# LeNet C3 (6 -> 16, 14x14, 5x5) 3.9 -> 3.5; 8 -> 8 channels 12x12 5x5: 2.7 -> 2.2;
-# 16 -> 32 channels 8x8 3x3: 2.4 -> 2.6; 32 -> 32 channels 16x16 3x3: 8.6 -> 22;
-# 64 -> 64 channels 7x7 3x3: 3.5 -> 6.5. The banded kernel wins where few numbers go into each
-# product (C·kh·W small) or where the band is narrow (W ≤ 3·kw) and the channels few.
-BANDED_MAX_INPUTS = 256  # C·kh·W
-BANDED_MAX_CHANNEL_PAIRS = 1024  # C·C_out, for W ≤ 3·kw
+# Which stride-1, groups-1 kernel: the rows kernel's three products have depth C·kh (or output
+# height C·kh), which OpenBLAS runs slowly when small; the banded kernel's products are deep
+# (C·kh·wq) and wide (C_out·wb), at the price of wq/kw times the useful multiplications. Measured
+# here (forward + backward, two threads, ms, rows -> banded), by C·kh:
+#    3  finite differences, 1 -> 2, 512x512 3x3: 5.1 -> 5.0;  1 -> 8, 16 x 128x128 3x3: 15 -> 8.3
+#    5  LeNet C1, 1 -> 6 channels 28x28 5x5 pad 2: 8.2 -> 3.8
+#    9  3 -> 16, 32x32 3x3: 8.7 -> 5.4;  3 -> 32, 64x64 3x3: 23 -> 26
+#   21  3 -> 16, 8 x 224x224 7x7 pad 3: 95 -> 80
+#   30  LeNet C3, 6 -> 16, 14x14 5x5: 4.6 -> 3.3
+#   40  8 -> 8, 12x12 5x5 pad 2: 2.7 -> 2.6
+#   48  16 -> 32, 8x8 3x3: 2.5 -> 2.8;  16 -> 16, 32x32 3x3: 12 -> 19
+#   96+ 32 -> 32 at 16x16, 32x32; 64 -> 64 at 7x7, 4x4 (3x3): the rows kernel, by 5-100 %
+BANDED_MAX_DEPTH = 40  # C·kh
 
 
-def _banded_is_faster(c: int, c_out: int, w: int, kernel: tuple[int, int]) -> bool:
+def _banded_is_faster(c: int, kernel: tuple[int, int]) -> bool:
     """Whether ``_conv_banded`` beats ``_conv_stride1`` (the measured rule above)."""
-    kh, kw = kernel
-    return c * kh * w <= BANDED_MAX_INPUTS or (
-        w <= 3 * kw and c * c_out <= BANDED_MAX_CHANNEL_PAIRS
-    )
+    return c * kernel[0] <= BANDED_MAX_DEPTH
+
+
+def _band_block_width(wo: int, c_out: int, span: int) -> int:
+    """The output columns per block of ``_conv_banded``: fewest multiplications (blocks ×
+    width × (width + span)), keeping at least ``BANDED_MIN_COLUMNS`` columns in the product."""
+    widths = [wb for wb in range(1, wo + 1) if c_out * wb >= BANDED_MIN_COLUMNS or wb == wo]
+    return min(widths, key=lambda wb: (-(-wo // wb) * wb * (wb + span), -wb))
+
+
+# A block's product has C_out·wb columns. Narrower blocks multiply less but copy more, in shorter
+# runs; measured here, 128 columns was best or within 3 % of best on LeNet C1 (wb = 28 of 28),
+# LeNet C3 (10 of 10), 3 -> 16 channels 32x32 3x3 (8 of 32) and 8 -> 8 channels 12x12 5x5 (12).
+BANDED_MIN_COLUMNS = 128
 
 
 def _conv_banded(
@@ -497,46 +510,75 @@ def _conv_banded(
     dilation: tuple[int, int],
     pads: Pads,
 ) -> tuple[np.ndarray, Backward]:
-    """groups = 1, stride 1, narrow images: one banded matrix product per chunk.
+    """groups = 1, stride 1, narrow images: banded matrix products over blocks of output columns.
 
     Along a row, the sum over the kernel columns is a product with a banded matrix (as in
-    ``_depthwise_stride1``); here the band also sums over the input channels and kernel rows. With
-    the input padded by zero rows only, each output row ``(n, i)`` reads the ``kh`` input rows below
-    it, ``R[(n, i), (a, c, q)] = X'[n, c, i + d·a, left + q]`` (``q < W``), and::
+    ``_depthwise_stride1``); here the band also sums over the input channels and kernel rows.
+    The output columns are cut into ``B`` blocks of ``wb``; block ``β`` reads the
+    ``wq = wb + d·(kw−1)`` padded input columns from ``β·wb`` on, and each output row ``(n, i)``
+    reads the ``kh`` input rows below it::
 
-        Y[n, l, i, j] = Σ_{a,c,q} R[(n, i), (a, c, q)] · T[(a, c, q), (l, j)] + bias[l],
-        T[(a, c, q), (l, j)] = W[l, c, a, b]  where q = j + d·b − left  (zero off the band)
+        R[(β, n, i), (a, c, q)] = X'[n, c, i + d·a, β·wb + q]                        (q < wq)
+        Y[n, l, i, β·wb + j] = Σ_{a,c,q} R[(β, n, i), (a, c, q)] · T[(a, c, q), (l, j)] + bias[l]
+        T[(a, c, q), (l, j)] = W[l, c, a, b]  where q = j + d·b  (zero off the band)
 
-    The VJP is that of the product: ``∂L/∂T = Rᵀ · ∂L/∂Y``, whose diagonal ``b`` sums to
-    ``∂L/∂W[:, :, :, b]``; ``∂L/∂R = ∂L/∂Y · Tᵀ``, and each kernel row ``a`` of ``∂L/∂R`` is added
-    back onto the input rows ``d·a`` further down. ``R`` is kept from the forward pass.
+    The same ``T`` serves every block, so all blocks are one matrix product. It does ``wq / kw``
+    times the useful multiplications; narrower blocks waste less but copy more input, and
+    ``_band_block_width`` picks ``wb``. The VJP is that of the product: ``∂L/∂T = Rᵀ · ∂L/∂Y``,
+    whose diagonal ``b`` sums to ``∂L/∂W[:, :, :, b]``; ``∂L/∂R = ∂L/∂Y · Tᵀ``, each kernel row
+    ``a`` of which is added back onto the input rows ``d·a`` further down, and each block onto its
+    input columns. Output columns past ``Wo`` in the last block are garbage, cropped or given a zero
+    cotangent. ``R`` is kept from the forward pass.
     """
     n, c, h, w = x.shape
     c_out = weight.shape[0]
     (kh, kw), (dh, dw) = kernel, dilation
     top, _, left, _ = pads
     hp, _, ho, wo = _Shifts.of(x.shape, kernel, dilation, pads)
-    k = kh * c * w
+    wb = _band_block_width(wo, c_out, dw * (kw - 1))
+    blocks = -(-wo // wb)
+    wq = wb + dw * (kw - 1)
+    k = kh * c * wq
     item = x.itemsize
-    diagonals = [_band_diagonal(w, wo, dw * b - left) for b in range(kw)]
-    band = np.zeros((kh, c, w, c_out, wo), dtype=x.dtype)  # T
+    diagonals = [_band_diagonal(wq, wb, dw * b) for b in range(kw)]
+    band = np.zeros((kh, c, wq, c_out, wb), dtype=x.dtype)  # T
     for b, (q, j) in enumerate(diagonals):
         band[:, :, q, :, j] = weight[:, :, :, b].transpose(2, 1, 0)
-    band = band.reshape(k, c_out * wo)
-    chunks = _chunks(n, (k + 2 * c_out * wo) * ho * item)
-    rows = np.empty((n * ho, k), dtype=x.dtype)  # R, kept for ∂L/∂T
+    band = band.reshape(k, c_out * wb)
+    # Block β's input columns: its q, and the columns of x they are, where they are inside x.
+    inside = []
+    for beta in range(blocks):
+        first = max(0, left - beta * wb)  # the first q inside x
+        last = max(first, min(wq, left + w - beta * wb))  # first = last: none inside x
+        start = beta * wb - left
+        inside.append((slice(first, last), slice(start + first, start + last)))
+    chunks = _chunks(n, blocks * (k + 2 * c_out * wb) * ho * item)
+    rows = np.empty((blocks * n * ho, k), dtype=x.dtype)  # R, chunk by chunk, kept for ∂L/∂T
+
+    def chunk_rows(s: slice) -> np.ndarray:
+        return rows[blocks * ho * s.start : blocks * ho * s.stop]
 
     def forward(s: slice) -> None:
         nb = s.stop - s.start
-        padded = scratch("row_planes", (nb, hp, c, w), x.dtype)  # X' by rows: (n, p, c, q)
-        padded[:, :top] = 0
-        padded[:, top : top + h] = x[s].transpose(0, 2, 1, 3)
-        padded[:, top + h :] = 0
-        p_n, p_row = padded.strides[:2]
-        r = rows[s.start * ho : s.stop * ho].reshape(nb, ho, kh, c * w)
-        np.copyto(r, as_strided(padded, r.shape, (p_n, p_row, dh * p_row, item)))
-        y = np.matmul(r.reshape(-1, k), band, out=scratch("y", (nb * ho, c_out * wo), x.dtype))
-        _write_output(out[s], y.reshape(nb, ho, c_out, wo).transpose(0, 2, 1, 3), bias)
+        # X' block by block, by rows: (β, n, p, c, q).
+        padded = scratch("row_blocks", (blocks, nb, hp, c, wq), x.dtype)
+        padded.fill(0)
+        x_rows = x[s].transpose(0, 2, 1, 3)
+        for beta, (q, columns) in enumerate(inside):
+            padded[beta, :, top : top + h, :, q] = x_rows[..., columns]
+        r = chunk_rows(s).reshape(blocks, nb, ho, kh, c * wq)
+        s_beta, s_n, s_row = padded.strides[:3]
+        np.copyto(r, as_strided(padded, r.shape, (s_beta, s_n, s_row, dh * s_row, item)))
+        y = np.matmul(
+            r.reshape(-1, k), band, out=scratch("y", (r.shape[0] * nb * ho, c_out * wb), x.dtype)
+        ).reshape(blocks, nb, ho, c_out, wb)
+        for beta in range(blocks):
+            width = min(wb, wo - beta * wb)
+            _write_output(
+                out[s, :, :, beta * wb : beta * wb + width],
+                y[beta, ..., :width].transpose(0, 2, 1, 3),
+                bias,
+            )
 
     out = np.empty((n, c_out, ho, wo), dtype=x.dtype)
     parallel_map(forward, chunks)
@@ -546,26 +588,37 @@ def _conv_banded(
 
         def chunk_vjp(s: slice) -> tuple[np.ndarray | None, np.ndarray | None]:
             nb = s.stop - s.start
-            g_rows = scratch("g_rows", (nb, ho, c_out, wo), x.dtype)  # ∂L/∂Y by rows
-            np.copyto(g_rows, g[s].transpose(0, 2, 1, 3))
-            g_rows = g_rows.reshape(nb * ho, c_out * wo)
-            grad_band = rows[s.start * ho : s.stop * ho].T @ g_rows if need_w else None
+            g_rows = scratch("g_rows", (blocks, nb, ho, c_out, wb), x.dtype)  # ∂L/∂Y by rows
+            for beta in range(blocks):
+                width = min(wb, wo - beta * wb)
+                g_rows[beta, ..., :width] = g[s, :, :, beta * wb : beta * wb + width].transpose(
+                    0, 2, 1, 3
+                )
+                g_rows[beta, ..., width:] = 0
+            g_rows = g_rows.reshape(-1, c_out * wb)
+            grad_band = chunk_rows(s).T @ g_rows if need_w else None
             if grad_x is not None:
                 grad_r = np.matmul(
-                    g_rows, band.T, out=scratch("grad_rows", (nb * ho, k), x.dtype)
-                ).reshape(nb, ho, kh, c * w)
-                planes = scratch("fold", (nb, hp, c * w), x.dtype)
+                    g_rows, band.T, out=scratch("grad_rows", (g_rows.shape[0], k), x.dtype)
+                ).reshape(blocks, nb, ho, kh, c * wq)
+                planes = scratch("fold", (blocks, nb, hp, c * wq), x.dtype)
                 planes.fill(0)
                 for a in range(kh):
-                    planes[:, dh * a : dh * a + ho] += grad_r[:, :, a]
-                grad_x[s] = planes[:, top : top + h].reshape(nb, h, c, w).transpose(0, 2, 1, 3)
-            grad_b = g_rows.reshape(-1, c_out, wo).sum(axis=(0, 2)) if bias is not None else None
+                    planes[:, :, dh * a : dh * a + ho] += grad_r[:, :, :, a]
+                planes = planes.reshape(blocks, nb, hp, c, wq)[:, :, top : top + h]
+                grad_rows = grad_x[s].transpose(0, 2, 1, 3)  # (n, p, c, q), a view
+                grad_rows[...] = 0
+                for beta, (q, columns) in enumerate(inside):
+                    grad_rows[..., columns] += planes[beta, ..., q]
+            grad_b = None
+            if bias is not None:  # rows first: summing a contiguous axis is several times faster
+                grad_b = g_rows.sum(axis=0).reshape(c_out, wb).sum(axis=1)
             return grad_band, grad_b
 
         grad_band, grad_bias = _sum_over_chunks(chunk_vjp, chunks)
         grad_weight = None
         if grad_band is not None:
-            grad_band = grad_band.reshape(kh, c, w, c_out, wo)
+            grad_band = grad_band.reshape(kh, c, wq, c_out, wb)
             grad_weight = np.stack(
                 [grad_band[:, :, q, :, j].sum(axis=0) for q, j in diagonals], axis=-1
             )  # (kh, c, c_out, kw)
