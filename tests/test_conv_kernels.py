@@ -187,3 +187,13 @@ def test_stride1_kernel_reads_non_contiguous_input(padding):
         (xt.grad, wt.grad, bt.grad), reference.conv2d_vjp(x, w, g, *args), strict=True
     ):
         np.testing.assert_allclose(ours, theirs, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("run", [1, 5, 10, 16, 32])
+def test_copy_runs_is_a_plain_copy(dtype, run):
+    """The transposing copy that moves short runs as single items copies exactly, in any layout."""
+    src = randn(0, (3, 7, 4, run), dtype).transpose(1, 0, 2, 3)
+    dst = np.zeros((7, 3, 4, run + 2), dtype)[..., 1 : run + 1]  # runs inside longer rows
+    conv._copy_runs(dst, src)
+    np.testing.assert_array_equal(dst, src)

@@ -224,11 +224,13 @@ Backward = Callable[[np.ndarray, bool, bool], tuple[np.ndarray | None, ...]]
 
 
 def _copy_runs(dst: np.ndarray, src: np.ndarray) -> None:
-    """``dst[...] = src``, moving each run along the last axis (contiguous in both) as one item:
-    a transposing copy with short runs goes about twice as fast that way."""
+    """``dst[...] = src``, moving each short run along the last axis (contiguous in both, at most
+    64 bytes) as one item: a transposing copy with runs of 5-10 floats goes 1.5-2× as fast that
+    way (measured here; runs of 32 floats go 15 % slower, so they are copied as they are)."""
     run = src.shape[-1]
-    if run > 1 and dst.strides[-1] == src.strides[-1] == dst.itemsize == src.itemsize:
-        whole = np.dtype((np.void, run * dst.itemsize))
+    item = dst.itemsize
+    if run > 1 and run * item <= 64 and dst.strides[-1] == src.strides[-1] == item == src.itemsize:
+        whole = np.dtype((np.void, run * item))
         np.copyto(dst.view(whole), src.view(whole))
     else:
         np.copyto(dst, src)
