@@ -4,6 +4,7 @@ several, nothing returned that a later call overwrites, and bad settings rejecte
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -78,7 +79,27 @@ def test_parallel_map_keeps_order_and_runs_nested_calls_inline(threads):
     assert _parallel.parallel_map(outer, list(range(5))) == [
         [i * i, (i + 1) ** 2] for i in range(5)
     ]
-    assert all(name.startswith("mfdnn") for name in names)
+    # The caller takes one share and the pool thread the other; nested calls add no threads.
+    caller = threading.current_thread().name
+    pool_threads = {name for name in names if name.startswith("mfdnn")}
+    assert caller in names and len(pool_threads) == 1 and names == {caller} | pool_threads
+
+
+def test_no_share_outlives_a_failure_in_the_callers_share(threads):
+    """The caller's own share raises at once; the call returns only after the pool's share ends."""
+    mfdnn.set_num_threads(2)
+    finished = []
+
+    def work(i):
+        if i == 0:  # the caller's share: items 0, 2, ...
+            raise ValueError("zero")
+        time.sleep(0.05)
+        finished.append(i)
+        return i
+
+    with pytest.raises(ValueError, match="zero"):
+        _parallel.parallel_map(work, [0, 1])
+    assert finished == [1]
 
 
 def test_parallel_map_passes_on_a_workers_exception(threads):
