@@ -541,7 +541,8 @@ def _conv_banded(
     whose diagonal ``b`` sums to ``∂L/∂W[:, :, :, b]``; ``∂L/∂R = ∂L/∂Y · Tᵀ``, each kernel row
     ``a`` of which is added back onto the input rows ``d·a`` further down, and each block onto its
     input columns. Output columns past ``Wo`` in the last block are garbage, cropped or given a zero
-    cotangent. ``R`` is kept from the forward pass. The bias rides in the product, as a column of
+    cotangent. ``R`` is recomputed in the VJP (a fresh buffer to keep it in costs more, in page
+    faults, than the copies). The bias rides in the product, as a column of
     ones in ``R`` and a last row of ``T`` holding ``bias[l]`` at ``(l, j)``; that row of ``∂L/∂T``
     sums to ``∂L/∂bias``.
     """
@@ -571,13 +572,9 @@ def _conv_banded(
         start = beta * wb - left
         inside.append((slice(first, last), slice(start + first, start + last)))
     chunks = _chunks(n, blocks * (depth + 2 * c_out * wb) * ho * item)
-    rows = np.empty((blocks * n * ho, depth), dtype=x.dtype)  # R by chunks, kept for ∂L/∂T
-    rows[:, k:] = 1
 
-    def chunk_rows(s: slice) -> np.ndarray:
-        return rows[blocks * ho * s.start : blocks * ho * s.stop]
-
-    def forward(s: slice) -> None:
+    def band_rows(s: slice) -> np.ndarray:
+        """``R`` for the images ``s``: this thread's scratch ``"rows"``."""
         nb = s.stop - s.start
         # X' block by block, by rows: (β, n, p, c, q).
         padded = scratch("row_blocks", (blocks, nb, hp, c, wq), x.dtype)
@@ -585,13 +582,19 @@ def _conv_banded(
         x_rows = x[s].transpose(0, 2, 1, 3)
         for beta, (q, columns) in enumerate(inside):
             padded[beta, :, top : top + h, :, q] = x_rows[..., columns]
-        r = chunk_rows(s)
+        r = scratch("rows", (blocks * nb * ho, depth), x.dtype)
+        r[:, k:] = 1
         s_beta, s_n, s_row = padded.strides[:3]
         shape = (blocks, nb, ho, kh, c * wq)
         np.copyto(
             r[:, :k].reshape(shape),
             as_strided(padded, shape, (s_beta, s_n, s_row, dh * s_row, item)),
         )
+        return r
+
+    def forward(s: slice) -> None:
+        nb = s.stop - s.start
+        r = band_rows(s)
         y = np.matmul(r, band, out=scratch("y", (r.shape[0], c_out * wb), x.dtype))
         y = y.reshape(blocks, nb, ho, c_out, wb)
         for beta in range(blocks):
@@ -618,7 +621,7 @@ def _conv_banded(
                 )
                 g_rows[beta, ..., width:] = 0
             g_rows = g_rows.reshape(-1, c_out * wb)
-            grad_band = chunk_rows(s).T @ g_rows if need_w else None
+            grad_band = band_rows(s).T @ g_rows if need_w else None
             grad_b = None
             if not need_w and bias is not None:  # else in the last row of grad_band
                 grad_b = g_rows.sum(axis=0).reshape(c_out, wb).sum(axis=1)
