@@ -1,9 +1,10 @@
 """Running the fast kernels on every core, and the scratch memory they reuse.
 
 NumPy runs elementwise work (copies, adds) on one core; only its matrix products (OpenBLAS) use
-more. The chunked kernels in ``conv.py`` therefore split their chunks among a pool of worker
-threads, one per core, each computing whole chunks with a single-threaded BLAS: NumPy releases
-the GIL in large copies, ufuncs and products, so the workers really run at once.
+more. The chunked kernels in ``conv.py`` therefore split their chunks among one thread per core
+(the calling thread and a pool of the others), each computing whole chunks with a
+single-threaded BLAS: NumPy releases the GIL in large copies, ufuncs and products, so the threads
+really run at once.
 ``set_num_threads(1)`` turns this off (the results agree up to the grouping of floating-point
 sums, e.g. of the per-worker parts of ∂L/∂W).
 
