@@ -197,3 +197,18 @@ def test_copy_runs_is_a_plain_copy(dtype, run):
     dst = np.zeros((7, 3, 4, run + 2), dtype)[..., 1 : run + 1]  # runs inside longer rows
     conv._copy_runs(dst, src)
     np.testing.assert_array_equal(dst, src)
+
+
+@pytest.mark.parametrize(
+    ("c", "c_out", "wo", "kernel", "dilation", "banded"),
+    [
+        (1, 6, 28, (5, 5), (1, 1), True),  # LeNet C1: shallow
+        (6, 16, 10, (5, 5), (1, 1), True),  # LeNet C3: wastes 2.8x
+        (1, 2, 512, (3, 3), (1, 1), True),  # the finite-difference filter
+        (8, 16, 16, (3, 3), (4, 4), False),  # dilated: wastes 5.3x
+        (16, 32, 8, (3, 3), (1, 1), False),  # C*kh = 48
+        (32, 32, 32, (3, 3), (1, 1), False),  # the ResNet layer
+    ],
+)
+def test_stride1_kernel_choice_follows_the_measured_table(c, c_out, wo, kernel, dilation, banded):
+    assert conv._banded_is_faster(c, c_out, wo, kernel, dilation) == banded

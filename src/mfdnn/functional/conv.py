@@ -201,7 +201,9 @@ def conv2d(
     xd, wd = x.data.astype(dtype, copy=False), weight.data.astype(dtype, copy=False)
     bd = None if bias is None else bias.data.astype(dtype, copy=False)
     if stride == (1, 1) and groups == 1:
-        stride1 = _conv_banded if _banded_is_faster(c_in, kernel) else _conv_stride1
+        wo = _Shifts.of(x.shape, kernel, dilation, pads).wo
+        banded = _banded_is_faster(c_in, c_out, wo, kernel, dilation)
+        stride1 = _conv_banded if banded else _conv_stride1
         out, backward = stride1(xd, wd, bd, kernel, dilation, pads)
     elif (
         stride == (1, 1)
@@ -484,22 +486,35 @@ def _conv_stride1(
 
 # Which stride-1, groups-1 kernel: the rows kernel's three products have depth C·kh (or output
 # height C·kh), which OpenBLAS runs slowly when small; the banded kernel's products are deep
-# (C·kh·wq) and wide (C_out·wb), at the price of wq/kw times the useful multiplications. Measured
-# here (forward + backward, two threads, ms, rows -> banded), by C·kh:
+# (C·kh·wq) and wide (C_out·wb), at the price of wq/kw times the useful multiplications (its
+# "waste"). Measured here (forward + backward, two threads, ms, rows -> banded), by C·kh:
 #    3  finite differences, 1 -> 2, 512x512 3x3: 5.1 -> 5.0;  1 -> 8, 16 x 128x128 3x3: 15 -> 8.3
-#    5  LeNet C1, 1 -> 6 channels 28x28 5x5 pad 2: 8.2 -> 3.8
-#    9  3 -> 16, 32x32 3x3: 8.7 -> 5.4;  3 -> 32, 64x64 3x3: 23 -> 26
-#   21  3 -> 16, 8 x 224x224 7x7 pad 3: 95 -> 80
-#   30  LeNet C3, 6 -> 16, 14x14 5x5: 4.6 -> 3.3
-#   40  8 -> 8, 12x12 5x5 pad 2: 2.7 -> 2.6
+#    5  LeNet C1, 1 -> 6 channels 28x28 5x5 pad 2 (waste 6.4): 8.2 -> 3.8
+#    9  3 -> 16, 32x32 3x3: 8.7 -> 5.4;  3 -> 32, 64x64 3x3: 23 -> 26;  3 -> 16, 64x64 3x3,
+#       dilation 2 (waste 4): 17.3 -> 14.3;  the same, dilation 8 (waste 8): 20.3 -> 20.4
+#   20  4 -> 8, 32x32 5x5, dilation 4 (waste 6.4): 3.2 -> 4.0
+#   21  3 -> 16, 8 x 224x224 7x7 pad 3 (waste 2): 95 -> 80
+#   24  8 -> 16, 16x16 3x3, dilation 4 (waste 5.3): 3.6 -> 4.7
+#   30  LeNet C3, 6 -> 16, 14x14 5x5 (waste 2.8): 4.6 -> 3.3
+#   40  8 -> 8, 12x12 5x5 pad 2 (waste 3.2): 2.7 -> 2.6
 #   48  16 -> 32, 8x8 3x3: 2.5 -> 2.8;  16 -> 16, 32x32 3x3: 12 -> 19
 #   96+ 32 -> 32 at 16x16, 32x32; 64 -> 64 at 7x7, 4x4 (3x3): the rows kernel, by 5-100 %
-BANDED_MAX_DEPTH = 40  # C·kh
+# So: the banded kernel when C·kh ≤ 10, or when C·kh ≤ 40 and it wastes at most 3.2×.
+BANDED_SHALLOW_DEPTH = 10  # C·kh
+BANDED_MAX_DEPTH = 40
+BANDED_MAX_WASTE = 3.2
 
 
-def _banded_is_faster(c: int, kernel: tuple[int, int]) -> bool:
+def _banded_is_faster(
+    c: int, c_out: int, wo: int, kernel: tuple[int, int], dilation: tuple[int, int]
+) -> bool:
     """Whether ``_conv_banded`` beats ``_conv_stride1`` (the measured rule above)."""
-    return c * kernel[0] <= BANDED_MAX_DEPTH
+    (kh, kw), span = kernel, dilation[1] * (kernel[1] - 1)
+    depth = c * kh
+    waste = (_band_block_width(wo, c_out, span) + span) / kw
+    return depth <= BANDED_SHALLOW_DEPTH or (
+        depth <= BANDED_MAX_DEPTH and waste <= BANDED_MAX_WASTE
+    )
 
 
 def _band_block_width(wo: int, c_out: int, span: int) -> int:
