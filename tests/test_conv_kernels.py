@@ -144,8 +144,7 @@ def test_chunks_partition_the_batch_evenly_among_the_workers(size, threads):
 )
 def test_band_block_width_balances_waste_and_product_width(wo, c_out, span, width):
     """Blocks of wb columns multiply blocks·wb·(wb + span) times; products need 64 columns."""
-    with mock.patch.object(conv, "BANDED_MIN_COLUMNS", 64):
-        assert conv._band_block_width(wo, c_out, span) == width
+    assert conv._band_block_width(wo, c_out, span, 64) == width
 
 
 @pytest.mark.parametrize("max_width", [1, 64], ids=["too wide: unfold", "banded"])

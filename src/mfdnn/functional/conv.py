@@ -511,16 +511,21 @@ def _banded_is_faster(
     """Whether ``_conv_banded`` beats ``_conv_stride1`` (the measured rule above)."""
     (kh, kw), span = kernel, dilation[1] * (kernel[1] - 1)
     depth = c * kh
-    waste = (_band_block_width(wo, c_out, span) + span) / kw
-    return depth <= BANDED_SHALLOW_DEPTH or (
-        depth <= BANDED_MAX_DEPTH and waste <= BANDED_MAX_WASTE
-    )
+    if depth <= BANDED_SHALLOW_DEPTH:
+        return True
+    if depth > BANDED_MAX_DEPTH:
+        return False
+    waste = (_band_block_width(wo, c_out, span, BANDED_MIN_COLUMNS) + span) / kw
+    return waste <= BANDED_MAX_WASTE
 
 
-def _band_block_width(wo: int, c_out: int, span: int) -> int:
+@functools.lru_cache(maxsize=256)
+def _band_block_width(wo: int, c_out: int, span: int, min_columns: int) -> int:
     """The output columns per block of ``_conv_banded``: fewest multiplications (blocks ×
-    width × (width + span)), keeping at least ``BANDED_MIN_COLUMNS`` columns in the product."""
-    widths = [wb for wb in range(1, wo + 1) if c_out * wb >= BANDED_MIN_COLUMNS or wb == wo]
+    width × (width + span)), keeping at least ``min_columns`` columns in the product.
+
+    Cached: the kernel rule and the kernel both ask, and a wide layer has hundreds of widths."""
+    widths = [wb for wb in range(1, wo + 1) if c_out * wb >= min_columns or wb == wo]
     return min(widths, key=lambda wb: (-(-wo // wb) * wb * (wb + span), -wb))
 
 
@@ -566,7 +571,7 @@ def _conv_banded(
     (kh, kw), (dh, dw) = kernel, dilation
     top, _, left, _ = pads
     hp, _, ho, wo = _Shifts.of(x.shape, kernel, dilation, pads)
-    wb = _band_block_width(wo, c_out, dw * (kw - 1))
+    wb = _band_block_width(wo, c_out, dw * (kw - 1), BANDED_MIN_COLUMNS)
     blocks = -(-wo // wb)
     wq = wb + dw * (kw - 1)
     k = kh * c * wq
