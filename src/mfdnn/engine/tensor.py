@@ -140,6 +140,14 @@ class Tensor:
             out._vjp = None
         return out
 
+    @classmethod
+    def _leaf(cls, data: np.ndarray) -> Tensor:
+        """A leaf without gradient over ``data`` itself, not a copy (``detach``, ``from_numpy``)."""
+        out = cls.__new__(cls)
+        out.data, out.grad, out.requires_grad = data, None, False
+        out._parents, out._vjp, out.op = (), None, ""
+        return out
+
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
@@ -156,10 +164,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph (shares memory, like ``torch.Tensor.detach``)."""
-        out = Tensor.__new__(Tensor)
-        out.data, out.grad, out.requires_grad = self.data, None, False
-        out._parents, out._vjp, out.op = (), None, ""
-        return out
+        return Tensor._leaf(self.data)
 
     def backward(self, grad: ArrayLike | None = None, retain_graph: bool = False) -> None:
         """Accumulate ``∂self/∂leaf`` (times ``grad``) into the ``.grad`` of every leaf.
@@ -613,10 +618,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
         raise TypeError(
             f"from_numpy: array must be of a float, integer or bool dtype, got {array.dtype}"
         )
-    out = Tensor.__new__(Tensor)
-    out.data, out.grad, out.requires_grad = array, None, False
-    out._parents, out._vjp, out.op = (), None, ""
-    return out
+    return Tensor._leaf(array)
 
 
 def as_tensor(data: ArrayLike, dtype: Any = None) -> Tensor:
