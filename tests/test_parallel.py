@@ -115,6 +115,39 @@ def test_parallel_map_passes_on_a_workers_exception(threads):
         _parallel.parallel_map(fail_on_three, list(range(6)))
 
 
+@pytest.mark.parametrize("fail", [False, True], ids=["returns", "raises"])
+def test_parallel_map_limits_blas_to_one_thread_and_restores_it(threads, fail):
+    """Inside the shares BLAS runs single-threaded; afterwards it has its threads back."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    mfdnn.set_num_threads(2)
+    before = blas_threads()
+
+    def work(i):
+        if fail and i == 1:
+            raise ValueError("one")
+        return blas_threads()
+
+    if fail:
+        with pytest.raises(ValueError, match="one"):
+            _parallel.parallel_map(work, [0, 1])
+    else:
+        assert _parallel.parallel_map(work, [0, 1]) == [[1] * len(before)] * 2
+    assert blas_threads() == before
+
+
+def test_set_num_threads_stops_the_old_pool_threads(threads):
+    mfdnn.set_num_threads(3)
+    _parallel.parallel_map(lambda i: i, [0, 1, 2])
+    old = [t for t in threading.enumerate() if t.name.startswith("mfdnn")]
+    assert len(old) == 2
+    mfdnn.set_num_threads(2)
+    assert not any(t.is_alive() for t in old)
+
+
 def test_scratch_reuses_a_buffer_and_grows_it():
     a = _parallel.scratch("test", (4, 5), np.float32)
     b = _parallel.scratch("test", (2, 3), np.float32)
