@@ -1,6 +1,6 @@
-"""conv2d's three kernels — stride 1 (chunked unfold), depthwise (banded matrix products), and
-strided/grouped (whole-batch unfold) — against the loop reference and PyTorch, with chunks of
-every size: one image per chunk, a few, and the whole batch."""
+"""conv2d's five kernels — stride 1 (rows, banded, per-row banded), depthwise (banded matrix
+products), and strided/grouped (whole-batch unfold) — against the loop reference and PyTorch, with
+chunks of every size: one image per chunk, a few, and the whole batch."""
 
 from __future__ import annotations
 
@@ -34,7 +34,11 @@ def chunk_bytes(value: int) -> Iterator[None]:
 
 @st.composite
 def kernel_cases(draw):
-    route = draw(st.sampled_from(["stride 1 rows", "stride 1 banded", "depthwise", "strided"]))
+    route = draw(
+        st.sampled_from(
+            ["stride 1 rows", "stride 1 banded", "stride 1 per_row", "depthwise", "strided"]
+        )
+    )
     c = draw(st.integers(1, 4))
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
@@ -54,26 +58,28 @@ def kernel_cases(draw):
         dilation=dilation,
         groups=groups,
         chunk_bytes=draw(st.sampled_from([1, 2000, 1 << 21])),
-        banded=route == "stride 1 banded",
+        stride1=route.removeprefix("stride 1 ") if route.startswith("stride 1") else "rows",
         band_min_columns=draw(st.sampled_from([1, 8, 64])),  # 1, 8: several column blocks
+        per_row_min_width=draw(st.sampled_from([1, 2, 4])),  # 1, 2: several column blocks
     )
 
 
 @contextmanager
-def stride1_kernel(banded: bool) -> Iterator[None]:
-    """Route stride-1, groups-1 convolutions to ``_conv_banded`` or ``_conv_stride1``."""
-    with mock.patch.object(conv, "_banded_is_faster", lambda *args: banded):
+def stride1_kernel(route: str) -> Iterator[None]:
+    """Route stride-1, groups-1 convolutions to ``"rows"`` (``_conv_stride1``), ``"banded"``
+    (``_conv_banded``) or ``"per_row"`` (``_conv_banded_per_row``)."""
+    with mock.patch.object(conv, "_stride1_kernel", lambda *args: route):
         yield
 
 
 @given(case=kernel_cases(), seed=st.integers(0, 2**16))
 @settings(max_examples=150)
 def test_conv2d_kernels_match_the_loop_reference(case, seed):
-    banded = case["banded"]  # which of the two stride-1, groups-1 kernels to take
     with (
         chunk_bytes(case["chunk_bytes"]),
-        stride1_kernel(banded),
+        stride1_kernel(case["stride1"]),
         mock.patch.object(conv, "BANDED_MIN_COLUMNS", case["band_min_columns"]),
+        mock.patch.object(conv, "PER_ROW_MIN_WIDTH", case["per_row_min_width"]),
     ):
         check_against_reference(case, seed)
 
@@ -105,10 +111,10 @@ def check_against_reference(case: dict, seed: int) -> None:
     ids=["stride 1", "depthwise", "strided"],
 )
 @pytest.mark.parametrize("grad", [[True, True], [True, False], [False, True]])
-@pytest.mark.parametrize("banded", [True, False], ids=["banded", "rows"])
-def test_conv2d_kernels_match_torch_float32(size, w_shape, kwargs, grad, banded):
+@pytest.mark.parametrize("route", ["banded", "per_row", "rows"])
+def test_conv2d_kernels_match_torch_float32(size, w_shape, kwargs, grad, route):
     x, w = randn(0, (6, 3, 11, 9)), randn(1, w_shape)
-    with chunk_bytes(size), stride1_kernel(banded):
+    with chunk_bytes(size), stride1_kernel(route):
         compare_with_torch(
             lambda *t: F.conv2d(*t, **kwargs),
             lambda *t: TF.conv2d(*t, **kwargs),
@@ -170,14 +176,16 @@ def test_depthwise_takes_the_banded_kernel_up_to_its_width(monkeypatch, max_widt
     assert len(calls) == (1 if max_width == 64 else 0)
 
 
+@pytest.mark.parametrize("route", ["banded", "per_row", "rows"])
 @pytest.mark.parametrize("padding", [0, 1], ids=["unpadded: read in place", "padded"])
-def test_stride1_kernel_reads_non_contiguous_input(padding):
+def test_stride1_kernel_reads_non_contiguous_input(padding, route):
     """Without padding the kernel unfolds ``x`` itself, which must first be made contiguous."""
     x = randn(0, (3, 9, 8, 2), np.float64).transpose(3, 0, 1, 2)  # (2, 3, 9, 8), not contiguous
     w, b = randn(1, (4, 3, 3, 2), np.float64), randn(2, (4,), np.float64)
     xt, wt, bt = (mfdnn.tensor(a, requires_grad=True) for a in (x, w, b))
     assert not xt.data.flags.c_contiguous
-    y = F.conv2d(xt, wt, bt, padding=padding)
+    with stride1_kernel(route):
+        y = F.conv2d(xt, wt, bt, padding=padding)
     args = ((1, 1), (padding,) * 4, (1, 1), 1)
     np.testing.assert_allclose(y.data, reference.conv2d(x, w, b, *args), atol=1e-12, rtol=0)
     g = randn(3, y.shape, np.float64)
@@ -199,15 +207,18 @@ def test_copy_runs_is_a_plain_copy(dtype, run):
 
 
 @pytest.mark.parametrize(
-    ("c", "c_out", "wo", "kernel", "dilation", "banded"),
+    ("c", "c_out", "wo", "kernel", "dilation", "route"),
     [
-        (1, 6, 28, (5, 5), (1, 1), True),  # LeNet C1: shallow
-        (6, 16, 10, (5, 5), (1, 1), True),  # LeNet C3: wastes 2.8x
-        (1, 2, 512, (3, 3), (1, 1), True),  # the finite-difference filter
-        (8, 16, 16, (3, 3), (4, 4), False),  # dilated: wastes 5.3x
-        (16, 32, 8, (3, 3), (1, 1), False),  # C*kh = 48
-        (32, 32, 32, (3, 3), (1, 1), False),  # the ResNet layer
+        (1, 6, 28, (5, 5), (1, 1), "banded"),  # LeNet C1: shallow
+        (1, 2, 512, (3, 3), (1, 1), "banded"),  # the finite-difference filter
+        (3, 16, 224, (7, 7), (1, 1), "banded"),  # C*kh = 21: too shallow for per-row
+        (6, 16, 10, (5, 5), (1, 1), "per_row"),  # LeNet C3: per-row wastes 1.8x
+        (8, 8, 12, (5, 5), (1, 1), "per_row"),  # C*kh = 40
+        (6, 16, 10, (5, 5), (2, 2), "rows"),  # dilated: both banded kernels waste > 3x
+        (8, 16, 16, (3, 3), (4, 4), "rows"),  # dilated: C*kh = 24, banded wastes 5.3x
+        (16, 32, 8, (3, 3), (1, 1), "rows"),  # C*kh = 48
+        (32, 32, 32, (3, 3), (1, 1), "rows"),  # the ResNet layer
     ],
 )
-def test_stride1_kernel_choice_follows_the_measured_table(c, c_out, wo, kernel, dilation, banded):
-    assert conv._banded_is_faster(c, c_out, wo, kernel, dilation) == banded
+def test_stride1_kernel_choice_follows_the_measured_table(c, c_out, wo, kernel, dilation, route):
+    assert conv._stride1_kernel(c, c_out, wo, kernel, dilation) == route

@@ -16,11 +16,12 @@ import mfdnn.functional as F
 from mfdnn.functional import _parallel, conv
 
 CASES = [
-    ((5, 3, 9, 8), (4, 3, 3, 3), {"padding": 1}),  # stride 1, groups 1: banded (narrow)
-    ((5, 16, 9, 20), (8, 16, 3, 3), {"padding": 1}),  # stride 1, groups 1: rows (wider)
+    ((5, 3, 9, 8), (4, 3, 3, 3), {"padding": 1}),  # stride 1, groups 1: banded (few channels)
+    ((5, 6, 9, 12), (4, 6, 5, 5), {"padding": 1}),  # stride 1, groups 1: per-row banded
+    ((5, 16, 9, 20), (8, 16, 3, 3), {"padding": 1}),  # stride 1, groups 1: rows (more channels)
     ((5, 4, 9, 8), (4, 1, 3, 3), {"padding": 1, "groups": 4}),  # depthwise, banded
 ]
-IDS = ["stride 1 banded", "stride 1 rows", "depthwise"]
+IDS = ["stride 1 banded", "stride 1 per_row", "stride 1 rows", "depthwise"]
 
 
 def conv_results(x_shape, w_shape, kwargs, seed=0):
@@ -43,8 +44,8 @@ def threads():
 def test_threads_give_the_same_results(threads, x_shape, w_shape, kwargs):
     if "groups" not in kwargs:  # the stride-1 cases take the kernel they are named after
         wo = x_shape[3] + 2 * kwargs["padding"] - w_shape[3] + 1
-        banded = conv._banded_is_faster(x_shape[1], w_shape[0], wo, w_shape[2:], (1, 1))
-        assert banded == (x_shape == CASES[0][0])
+        route = conv._stride1_kernel(x_shape[1], w_shape[0], wo, w_shape[2:], (1, 1))
+        assert f"stride 1 {route}" == IDS[CASES.index((x_shape, w_shape, kwargs))]
     results = {}
     for n in (1, 2, 3):
         mfdnn.set_num_threads(n)

@@ -14,14 +14,17 @@ product per group, ``Y = W · cols``. The VJP is the transpose of that product::
 
 ``fold`` is the adjoint of ``unfold``: it adds every column entry back onto the pixel it came from.
 
-Four kernels compute this. Stride 1 with ``groups = 1`` either unfolds only the kernel rows, a
-chunk of images at a time, and stacks the kernel columns as rows of the weight matrix
-(``_conv_stride1``), or, for narrow images and few channels, runs each output row as one banded
-matrix product (``_conv_banded``); depthwise stride 1 (``groups = C_in = C_out``, output at most
-``BANDED_MAX_WIDTH`` wide) runs each kernel row as a banded matrix product (``_depthwise_stride1``);
-everything else unfolds the whole batch (``_conv_unfold``). The two chunked kernels spread their
-chunks over one worker thread per core (``mfdnn.set_num_threads``). The loop-by-loop formula
-``mfdnn.functional.reference.conv2d`` is the oracle all four are tested against.
+Five kernels compute this. Stride 1 with ``groups = 1`` takes one of three, by a rule measured
+on a table of layers (``_stride1_kernel``): the rows kernel unfolds only the kernel rows, a chunk
+of images at a time, and stacks the kernel columns as rows of the weight matrix
+(``_conv_stride1``); for few channels, the banded kernel runs each output row as one banded
+matrix product (``_conv_banded``); for a few more, the per-row banded kernel runs each kernel row
+as a banded matrix product, unfolding nothing (``_conv_banded_per_row``). Depthwise stride 1
+(``groups = C_in = C_out``, output at most ``BANDED_MAX_WIDTH`` wide) runs each kernel row as a
+banded matrix product per channel (``_depthwise_stride1``); everything else unfolds the whole
+batch (``_conv_unfold``). The chunked kernels spread their chunks over one worker thread per core
+(``mfdnn.set_num_threads``). The loop-by-loop formula ``mfdnn.functional.reference.conv2d`` is
+the oracle all five are tested against.
 """
 
 from __future__ import annotations
@@ -202,9 +205,9 @@ def conv2d(
     bd = None if bias is None else bias.data.astype(dtype, copy=False)
     if stride == (1, 1) and groups == 1:
         wo = _Shifts.of(x.shape, kernel, dilation, pads).wo
-        banded = _banded_is_faster(c_in, c_out, wo, kernel, dilation)
-        stride1 = _conv_banded if banded else _conv_stride1
-        out, backward = stride1(xd, wd, bd, kernel, dilation, pads)
+        stride1 = {"rows": _conv_stride1, "banded": _conv_banded, "per_row": _conv_banded_per_row}
+        route = _stride1_kernel(c_in, c_out, wo, kernel, dilation)
+        out, backward = stride1[route](xd, wd, bd, kernel, dilation, pads)
     elif (
         stride == (1, 1)
         and groups == c_in == c_out
@@ -484,39 +487,53 @@ def _conv_stride1(
     return out, backward
 
 
-# Which stride-1, groups-1 kernel: the rows kernel's three products have depth C·kh (or output
-# height C·kh), which OpenBLAS runs slowly when small; the banded kernel's products are deep
+# Which stride-1, groups-1 kernel. The rows kernel's three products have depth C·kh (or output
+# height C·kh), which OpenBLAS runs slowly when small. The banded kernel's products are deep
 # (C·kh·wq) and wide (C_out·wb), at the price of wq/kw times the useful multiplications (its
-# "waste"). Measured here (forward + backward, two threads, ms, rows -> banded), by C·kh:
-#    3  finite differences, 1 -> 2, 512x512 3x3: 5.1 -> 5.0;  1 -> 8, 16 x 128x128 3x3: 15 -> 8.3
-#    5  LeNet C1, 1 -> 6 channels 28x28 5x5 pad 2 (waste 6.4): 8.2 -> 3.8
-#    9  3 -> 16, 32x32 3x3: 8.7 -> 5.4;  3 -> 32, 64x64 3x3: 23 -> 26;  3 -> 16, 64x64 3x3,
-#       dilation 2 (waste 4): 17.3 -> 14.3;  the same, dilation 8 (waste 8): 20.3 -> 20.4
-#   20  4 -> 8, 32x32 5x5, dilation 4 (waste 6.4): 3.2 -> 4.0
-#   21  3 -> 16, 8 x 224x224 7x7 pad 3 (waste 2): 95 -> 80
-#   24  8 -> 16, 16x16 3x3, dilation 4 (waste 5.3): 3.6 -> 4.7
-#   30  LeNet C3, 6 -> 16, 14x14 5x5 (waste 2.8): 4.6 -> 3.3
-#   40  8 -> 8, 12x12 5x5 pad 2 (waste 3.2): 2.7 -> 2.6
-#   48  16 -> 32, 8x8 3x3: 2.5 -> 2.8;  16 -> 16, 32x32 3x3: 12 -> 19
-#   96+ 32 -> 32 at 16x16, 32x32; 64 -> 64 at 7x7, 4x4 (3x3): the rows kernel, by 5-100 %
-# So: the banded kernel when C·kh ≤ 10, or when C·kh ≤ 40 and it wastes at most 3.2×.
+# "waste") and of unfolding the kernel rows. The per-row banded kernel unfolds nothing and wastes
+# less (narrower blocks), but its products have depth C·wq only. Measured here on 2026-11-24
+# (forward + backward, two threads, ms: rows / banded / per-row), by C·kh:
+#    3  finite differences, 1 -> 2, 512x512 3x3: 5.7 / 5.5 / 11.5;  1 -> 8, 16 x 128x128 3x3:
+#       14.6 / 9.9 / 20.3
+#    5  LeNet C1, 1 -> 6 channels 28x28 5x5 pad 2 (banded waste 6.4): 8.1 / 4.2 / 6.1
+#    9  3 -> 16, 32x32 3x3: 8.9 / 6.0 / 7.4;  3 -> 32, 64x64 3x3: 57 / 58 / 69;  3 -> 16, 64x64
+#       3x3, dilation 2 (waste 4): 18.0 / 14.8 / 17.7;  the same, dilation 8 (waste 8): 20.9 /
+#       20.5 / 25.5
+#   20  4 -> 8, 32x32 5x5, dilation 4 (waste 6.4): 5.1 / 6.5 / 6.8
+#   21  3 -> 16, 8 x 224x224 7x7 pad 3 (waste 2; per-row 1.4): 94 / 78 / 109
+#   24  8 -> 16, 16x16 3x3, dilation 4 (waste 5.3; per-row 4): 3.7 / 4.7 / 4.6
+#   30  LeNet C3, 6 -> 16, 14x14 5x5 (waste 2.8; per-row 1.8): 3.9 / 3.7 / 3.5;  6 -> 16, 28x28
+#       5x5 pad 2 (waste 2.4; per-row 1.6): 11.3 / 13.6 / 10.7
+#   40  8 -> 8, 12x12 5x5 pad 2 (waste 3.2; per-row 1.6): 2.5 / 2.7 / 2.3
+#   48  16 -> 32, 8x8 3x3: 2.4 / 2.5 / 2.4;  16 -> 16, 32x32 3x3: 12.8 / 19.1 / 17.9
+#   96+ 32 -> 32 at 16x16: 8.8 / 12.7 / 11.3;  64 -> 64 at 7x7: 6.0 / 8.5 / 8.9
+# So: the banded kernel when C·kh ≤ 10; when 30 ≤ C·kh ≤ 40, the per-row kernel if it wastes at
+# most 2×; otherwise, when C·kh ≤ 40, the banded kernel if it wastes at most 3.2×; else rows.
 BANDED_SHALLOW_DEPTH = 10  # C·kh
 BANDED_MAX_DEPTH = 40
 BANDED_MAX_WASTE = 3.2
+PER_ROW_MIN_DEPTH = 30
+PER_ROW_MAX_WASTE = 2.0
 
 
-def _banded_is_faster(
+def _stride1_kernel(
     c: int, c_out: int, wo: int, kernel: tuple[int, int], dilation: tuple[int, int]
-) -> bool:
-    """Whether ``_conv_banded`` beats ``_conv_stride1`` (the measured rule above)."""
+) -> str:
+    """Which stride-1, groups-1 kernel is fastest, by the measured rule above: ``"rows"``
+    (``_conv_stride1``), ``"banded"`` (``_conv_banded``) or ``"per_row"``
+    (``_conv_banded_per_row``)."""
     (kh, kw), span = kernel, dilation[1] * (kernel[1] - 1)
     depth = c * kh
     if depth <= BANDED_SHALLOW_DEPTH:
-        return True
+        return "banded"
     if depth > BANDED_MAX_DEPTH:
-        return False
+        return "rows"
+    if depth >= PER_ROW_MIN_DEPTH:
+        wb = _band_block_width(wo, c_out, span, c_out * PER_ROW_MIN_WIDTH)
+        if (wb + span) / kw <= PER_ROW_MAX_WASTE:
+            return "per_row"
     waste = (_band_block_width(wo, c_out, span, BANDED_MIN_COLUMNS) + span) / kw
-    return waste <= BANDED_MAX_WASTE
+    return "banded" if waste <= BANDED_MAX_WASTE else "rows"
 
 
 @functools.lru_cache(maxsize=256)
@@ -533,6 +550,46 @@ def _band_block_width(wo: int, c_out: int, span: int, min_columns: int) -> int:
 # runs; measured here, 128 columns was best or within 3 % of best on LeNet C1 (wb = 28 of 28),
 # LeNet C3 (10 of 10), 3 -> 16 channels 32x32 3x3 (8 of 32) and 8 -> 8 channels 12x12 5x5 (12).
 BANDED_MIN_COLUMNS = 128
+
+
+class _ColumnBlocks(NamedTuple):
+    """The blocks of output columns of the two banded kernels, and the input columns they read.
+
+    Block ``β`` holds the output columns ``β·wb ... β·wb + wb − 1`` and reads the ``wq`` padded
+    input columns from ``β·wb`` on. ``inside[β]`` is ``(q, columns)``: the ``q`` of the block that
+    fall inside ``x`` (not in its padding), and the columns of ``x`` they are.
+    """
+
+    wb: int
+    wq: int
+    count: int
+    inside: list[tuple[slice, slice]]
+    diagonals: list[tuple[np.ndarray, np.ndarray]]  # (q, j) with q = j + d·b, for each b
+
+    @classmethod
+    def of(cls, w: int, wo: int, left: int, kw: int, dw: int, wb: int) -> _ColumnBlocks:
+        wq = wb + dw * (kw - 1)
+        count = -(-wo // wb)
+        inside = []
+        for beta in range(count):
+            first = max(0, left - beta * wb)  # the first q inside x
+            last = max(first, min(wq, left + w - beta * wb))  # first = last: none inside x
+            start = beta * wb - left
+            inside.append((slice(first, last), slice(start + first, start + last)))
+        return cls(wb, wq, count, inside, [_band_diagonal(wq, wb, dw * b) for b in range(kw)])
+
+    def band(self, weight: np.ndarray, out: np.ndarray) -> None:
+        """Fill ``out`` (zeros, ``(kh, C, wq, C_out, wb)``) with the band:
+        ``out[a, c, q, l, j] = W[l, c, a, b]`` where ``q = j + d·b``."""
+        for b, (q, j) in enumerate(self.diagonals):
+            out[:, :, q, :, j] = weight[:, :, :, b].transpose(2, 1, 0)
+
+    def weight_grad(self, grad_band: np.ndarray) -> np.ndarray:
+        """``∂L/∂W`` from ``∂L/∂band`` (``(kh, C, wq, C_out, wb)``): the sum of diagonal ``b``."""
+        grad_weight = np.stack(
+            [grad_band[:, :, q, :, j].sum(axis=0) for q, j in self.diagonals], axis=-1
+        )  # (kh, C, C_out, kw)
+        return np.ascontiguousarray(grad_weight.transpose(2, 1, 0, 3))
 
 
 def _conv_banded(
@@ -572,25 +629,15 @@ def _conv_banded(
     top, _, left, _ = pads
     hp, _, ho, wo = _Shifts.of(x.shape, kernel, dilation, pads)
     wb = _band_block_width(wo, c_out, dw * (kw - 1), BANDED_MIN_COLUMNS)
-    blocks = -(-wo // wb)
-    wq = wb + dw * (kw - 1)
+    column_blocks = _ColumnBlocks.of(w, wo, left, kw, dw, wb)
+    blocks, wq, inside = column_blocks.count, column_blocks.wq, column_blocks.inside
     k = kh * c * wq
     depth = k + (bias is not None)  # R's columns: the band's, and the ones for the bias
     item = x.itemsize
-    diagonals = [_band_diagonal(wq, wb, dw * b) for b in range(kw)]
     band = np.zeros((depth, c_out * wb), dtype=x.dtype)  # T
-    band_5d = band[:k].reshape(kh, c, wq, c_out, wb)
-    for b, (q, j) in enumerate(diagonals):
-        band_5d[:, :, q, :, j] = weight[:, :, :, b].transpose(2, 1, 0)
+    column_blocks.band(weight, band[:k].reshape(kh, c, wq, c_out, wb))
     if bias is not None:
         band[k] = np.repeat(bias, wb)
-    # Block β's input columns: its q, and the columns of x they are, where they are inside x.
-    inside = []
-    for beta in range(blocks):
-        first = max(0, left - beta * wb)  # the first q inside x
-        last = max(first, min(wq, left + w - beta * wb))  # first = last: none inside x
-        start = beta * wb - left
-        inside.append((slice(first, last), slice(start + first, start + last)))
     chunks = _chunks(n, blocks * (depth + 2 * c_out * wb) * ho * item)
 
     def band_rows(s: slice) -> np.ndarray:
@@ -665,11 +712,139 @@ def _conv_banded(
         if grad_band is not None:
             if bias is not None:
                 grad_bias = grad_band[k].reshape(c_out, wb).sum(axis=1)
-            grad_band = grad_band[:k].reshape(kh, c, wq, c_out, wb)
-            grad_weight = np.stack(
-                [grad_band[:, :, q, :, j].sum(axis=0) for q, j in diagonals], axis=-1
-            )  # (kh, c, c_out, kw)
-            grad_weight = np.ascontiguousarray(grad_weight.transpose(2, 1, 0, 3))
+            grad_weight = column_blocks.weight_grad(grad_band[:k].reshape(kh, c, wq, c_out, wb))
+        return grad_x, grad_weight, grad_bias
+
+    return out, backward
+
+
+# The per-row banded kernel's blocks are at least this many output columns wide: narrower ones
+# multiply less, but its input and output copies then move runs of only a few floats.
+PER_ROW_MIN_WIDTH = 4
+
+
+def _conv_banded_per_row(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    kernel: tuple[int, int],
+    dilation: tuple[int, int],
+    pads: Pads,
+) -> tuple[np.ndarray, Backward]:
+    """groups = 1, stride 1, some channels (C·kh of 30-40): each kernel row is a banded product.
+
+    Along a row, the sum over the kernel columns and the input channels is a product with a
+    banded matrix (as in ``_depthwise_stride1``). The output columns are cut into ``B`` blocks of
+    ``wb``; block ``β`` reads the ``wq = wb + d·(kw−1)`` padded input columns from ``β·wb`` on.
+    The input is laid out once as rows, ``Q[(p, β, n), (c, q)] = X'[n, c, p, β·wb + q]``, and
+    kernel row ``a`` is one matrix product with the rows of ``Q`` moved down by ``d·a`` (a flat
+    shift, since the row ``p`` is outermost)::
+
+        Y[n, l, i, β·wb + j] = Σ_{a,c,q} Q[(i + d·a, β, n), (c, q)] · T_a[(c, q), (l, j)] + bias[l]
+        T_a[(c, q), (l, j)] = W[l, c, a, b]  where q = j + d·b  (zero off the band)
+
+    It does ``wq / kw`` times the useful multiplications; narrower blocks waste less but make
+    narrower products and copy more, and ``_band_block_width`` picks ``wb``. Nothing is unfolded:
+    ``Q`` holds each input pixel ``wq / wb`` times. The VJP is that of the products::
+
+        ∂L/∂T_a = Q_a ᵀ · ∂L/∂Y,  whose diagonal ``b`` sums to ``∂L/∂W[:, :, a, b]``;
+        ∂L/∂Q[(i + d·a, β, n), :] += ∂L/∂Y[(i, β, n), :] · T_aᵀ,
+
+    and each block of ``∂L/∂Q`` is added back onto its input columns. Output columns past ``Wo``
+    in the last block are garbage, cropped or given a zero cotangent.
+    """
+    n, c, h, w = x.shape
+    c_out = weight.shape[0]
+    (kh, kw), (dh, dw) = kernel, dilation
+    top, _, left, _ = pads
+    hp, _, ho, wo = _Shifts.of(x.shape, kernel, dilation, pads)
+    wb = _band_block_width(wo, c_out, dw * (kw - 1), c_out * PER_ROW_MIN_WIDTH)
+    column_blocks = _ColumnBlocks.of(w, wo, left, kw, dw, wb)
+    blocks, wq, inside = column_blocks.count, column_blocks.wq, column_blocks.inside
+    width_in, width_out = c * wq, c_out * wb  # the products' depth and width
+    band = np.zeros((kh, c, wq, c_out, wb), dtype=x.dtype)  # T_a
+    column_blocks.band(weight, band)
+    band = band.reshape(kh, width_in, width_out)
+    bias_row = None if bias is None else np.repeat(bias, wb)  # bias[l] at (l, j)
+    per_image = blocks * (2 * hp * width_in + 3 * ho * width_out) * x.itemsize
+    chunks = _chunks(n, per_image)
+
+    def row_planes(s: slice) -> np.ndarray:
+        """``Q`` for the images ``s``, ``(Hp·B·nb, C·wq)``: this thread's scratch."""
+        nb = s.stop - s.start
+        planes = scratch("band_planes", (hp, blocks, nb, c, wq), x.dtype)
+        planes[:top] = 0
+        planes[top + h :] = 0
+        x_rows = x[s].transpose(2, 0, 1, 3)  # (p, n, c, q)
+        for beta, (q, columns) in enumerate(inside):
+            planes[top : top + h, beta, ..., : q.start] = 0
+            planes[top : top + h, beta, ..., q.stop :] = 0
+            _copy_runs(planes[top : top + h, beta, ..., q], x_rows[..., columns])
+        return planes.reshape(-1, width_in)
+
+    def moved_down(planes: np.ndarray, a: int, nb: int) -> np.ndarray:
+        """The rows of ``planes`` for output rows ``i`` of kernel row ``a``: ``p = i + d·a``."""
+        start = dh * a * blocks * nb
+        return planes[start : start + ho * blocks * nb]
+
+    out = np.empty((n, c_out, ho, wo), dtype=x.dtype)
+
+    def forward(s: slice) -> None:
+        nb = s.stop - s.start
+        planes = row_planes(s)
+        rows = ho * blocks * nb
+        y = np.matmul(planes[:rows], band[0], out=scratch("y", (rows, width_out), x.dtype))
+        term = scratch("term", (rows, width_out), x.dtype)
+        for a in range(1, kh):
+            y += np.matmul(moved_down(planes, a, nb), band[a], out=term)
+        if bias_row is not None:
+            y += bias_row
+        y = y.reshape(ho, blocks, nb, c_out, wb)
+        for beta in range(blocks):
+            width = min(wb, wo - beta * wb)
+            _copy_runs(
+                out[s, :, :, beta * wb : beta * wb + width],
+                y[:, beta, ..., :width].transpose(1, 2, 0, 3),
+            )
+
+    parallel_map(forward, chunks)
+
+    def backward(g: np.ndarray, need_x: bool, need_w: bool):  # type: ignore[no-untyped-def]
+        grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
+
+        def chunk_vjp(s: slice) -> tuple[np.ndarray | None, np.ndarray | None]:
+            nb = s.stop - s.start
+            rows = ho * blocks * nb
+            g_rows = scratch("g_rows", (ho, blocks, nb, c_out, wb), x.dtype)  # ∂L/∂Y by rows
+            g_s = g[s].transpose(2, 0, 1, 3)  # (i, n, l, j)
+            for beta in range(blocks):
+                width = min(wb, wo - beta * wb)
+                _copy_runs(g_rows[:, beta, ..., :width], g_s[..., beta * wb : beta * wb + width])
+                g_rows[:, beta, ..., width:] = 0
+            g_rows = g_rows.reshape(rows, width_out)
+            grad_band = None
+            if need_w:
+                planes = row_planes(s)
+                grad_band = np.stack([moved_down(planes, a, nb).T @ g_rows for a in range(kh)])
+            grad_b = None if bias is None else g_rows.sum(axis=0).reshape(c_out, wb).sum(axis=1)
+            if grad_x is not None:
+                grad_planes = scratch("grad_planes", (hp * blocks * nb, width_in), x.dtype)
+                np.matmul(g_rows, band[0].T, out=grad_planes[:rows])
+                grad_planes[rows:] = 0
+                term = scratch("grad_term", (rows, width_in), x.dtype)
+                for a in range(1, kh):
+                    moved_down(grad_planes, a, nb)[...] += np.matmul(g_rows, band[a].T, out=term)
+                grad_planes = grad_planes.reshape(hp, blocks, nb, c, wq)[top : top + h]
+                grad_rows = grad_x[s].transpose(2, 0, 1, 3)  # (p, n, c, q), a view
+                grad_rows[...] = 0
+                for beta, (q, columns) in enumerate(inside):
+                    grad_rows[..., columns] += grad_planes[:, beta, ..., q]
+            return grad_band, grad_b
+
+        grad_band, grad_bias = _sum_over_chunks(chunk_vjp, chunks)
+        grad_weight = None
+        if grad_band is not None:
+            grad_weight = column_blocks.weight_grad(grad_band.reshape(kh, c, wq, c_out, wb))
         return grad_x, grad_weight, grad_bias
 
     return out, backward
