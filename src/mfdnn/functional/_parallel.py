@@ -15,6 +15,7 @@ and reuses them from chunk to chunk and call to call (``scratch``).
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import threading
@@ -165,7 +166,7 @@ def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     The buffer is overwritten by the next request for the same name in the same thread, so a
     kernel must never return it (or a view of it).
     """
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     dtype = np.dtype(dtype)
     key = (name, dtype)
     buffer = _state.buffers.get(key)
