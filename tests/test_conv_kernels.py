@@ -23,13 +23,13 @@ from mfdnn.functional import conv, reference
 
 @contextmanager
 def chunk_bytes(value: int) -> Iterator[None]:
-    """Run with ``conv.CHUNK_BYTES = value`` (``1``: one image per chunk), then restore it."""
-    saved = conv.CHUNK_BYTES
-    conv.CHUNK_BYTES = value
-    try:
+    """Run with ``conv.CHUNK_BYTES = value`` (``1``: one image per chunk), and with the chunks of
+    any batch, however small, spread over the threads; then restore both."""
+    with (
+        mock.patch.object(conv, "CHUNK_BYTES", value),
+        mock.patch.object(conv, "PARALLEL_MIN_BYTES", 0),
+    ):
         yield
-    finally:
-        conv.CHUNK_BYTES = saved
 
 
 @st.composite
@@ -141,6 +141,20 @@ def test_chunks_partition_the_batch_evenly_among_the_workers(size, threads):
     assert max(lengths) * 1000 <= max(size, 1000) + 1000
     if size == 1 << 21:
         assert len(chunks) == threads
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_small_batches_run_as_one_chunk(threads):
+    """Under PARALLEL_MIN_BYTES in all, one chunk: the calling thread alone, BLAS on every core."""
+    previous = mfdnn.get_num_threads()
+    mfdnn.set_num_threads(threads)
+    try:
+        below = conv._chunks(8, (conv.PARALLEL_MIN_BYTES - 1) // 8)
+        at = conv._chunks(8, -(-conv.PARALLEL_MIN_BYTES // 8))
+    finally:
+        mfdnn.set_num_threads(previous)
+    assert below == [slice(0, 8)]
+    assert len(at) == threads
 
 
 @pytest.mark.parametrize(

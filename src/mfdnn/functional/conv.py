@@ -342,11 +342,24 @@ class _Shifts(NamedTuple):
         return cls(hp, wp, hp - dh * (kh - 1), wp - dw * (kw - 1))
 
 
+# Below this many bytes of chunks in all, a kernel runs as one chunk on the calling thread (with
+# BLAS using every core in its products): waking a pool thread costs 0.1-0.3 ms per call on this
+# VM. Measured here (forward + backward, ms, one thread -> two), by the kernel's bytes in all:
+#   LeNet C3 (31 KB per image): 8 images 0.25 MB 0.51 -> 0.78;  32: 1 MB 1.34 -> 1.61;
+#     48: 1.5 MB 1.82 -> 1.85;  64: 2 MB 2.30 -> 2.20;  128: 4 MB 4.08 -> 3.24
+#   LeNet C1 (56 KB per image): 32 images 1.8 MB 1.44 -> 1.64;  48: 2.7 MB 2.55 -> 2.08
+#   ResNet 3x3 (0.8 MB per image): 2 images 1.7 MB 1.46 -> 1.65;  4: 3.3 MB 2.67 -> 2.46
+#   depthwise 3x3 (0.4 MB per image): 2 images 0.8 MB 0.95 -> 1.32;  4: 1.7 MB 1.97 -> 1.89
+PARALLEL_MIN_BYTES = 1 << 21
+
+
 def _chunks(n: int, per_image_bytes: int) -> list[slice]:
     """The images ``0..n-1`` in nearly equal runs of at most about ``CHUNK_BYTES``, as many runs as
-    a multiple of the worker threads (so that each worker gets the same amount of work)."""
-    workers = get_num_threads()
-    rounds = -(-n * max(per_image_bytes, 1) // (workers * CHUNK_BYTES))
+    a multiple of the worker threads (so that each worker gets the same amount of work); one run
+    if they are less than ``PARALLEL_MIN_BYTES`` in all."""
+    total = n * max(per_image_bytes, 1)
+    workers = get_num_threads() if total >= PARALLEL_MIN_BYTES else 1
+    rounds = -(-total // (workers * CHUNK_BYTES))
     parts = min(n, workers * max(rounds, 1))
     bounds = [i * n // parts for i in range(parts + 1)]
     return [slice(a, b) for a, b in itertools.pairwise(bounds)]
