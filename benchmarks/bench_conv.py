@@ -4,9 +4,11 @@
 
 Each case computes the output and the gradients of every input (x, weight, bias) for the
 cotangent 1, in float32. Both frameworks wrap the same NumPy arrays without copying them
-(``mfdnn.from_numpy``, ``torch.from_numpy``). The two are timed alternately, so load from
-elsewhere on a shared machine hits both alike; the median of each is reported. Before timing, the
-outputs and gradients of the two are compared, so the benchmark never times a wrong answer.
+(``mfdnn.from_numpy``, ``torch.from_numpy``), the cotangent too: it is made once, like the inputs,
+so that neither step times the allocation of an array that is not part of the layer. The two
+are timed alternately, so load from elsewhere on a shared machine hits both alike; the median of
+each is reported. Before timing, the outputs and gradients of the two are compared, so the
+benchmark never times a wrong answer.
 
 They alternate in blocks of a few steps, the first of which is not counted, because a step right
 after the other framework's is distorted. NumPy's OpenBLAS keeps its worker threads
@@ -60,17 +62,18 @@ def make_steps(case: Case, rng: np.random.Generator):
         ]
     ours = getattr(F, case.op)
     theirs = getattr(torch.nn.functional, case.op)
+    ones = np.ones(ours(*[mfdnn.from_numpy(a) for a in arrays], **case.kwargs).shape, np.float32)
 
     def mfdnn_step() -> list[np.ndarray]:
         inputs = [mfdnn.from_numpy(a).requires_grad_() for a in arrays]
         y = ours(*inputs, **case.kwargs)
-        y.backward(np.ones_like(y.data))
+        y.backward(ones)
         return [y.data] + [t.grad for t in inputs]
 
     def torch_step() -> list[np.ndarray]:
         inputs = [torch.from_numpy(a).requires_grad_() for a in arrays]
         y = theirs(*inputs, **case.kwargs)
-        y.backward(torch.ones_like(y))
+        y.backward(torch.from_numpy(ones))
         return [y.detach().numpy()] + [t.grad.numpy() for t in inputs]
 
     return mfdnn_step, torch_step

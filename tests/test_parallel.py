@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -169,3 +170,24 @@ def test_default_thread_count_follows_the_environment(monkeypatch):
     assert _parallel._default_threads() == 3
     monkeypatch.setenv("MFDNN_NUM_THREADS", "zero")
     assert _parallel._default_threads() >= 1
+
+
+def test_empty_output_allocates_without_huge_pages_and_restores_numpys_setting():
+    """The arrays a kernel returns skip NumPy's huge-page request; NumPy's own setting is kept."""
+    switch = _parallel._set_madvise_hugepage
+    if switch is None:
+        pytest.skip("this NumPy has no huge-page switch")
+    calls = []
+
+    def spy(enabled):
+        calls.append(enabled)
+        return switch(enabled)
+
+    before = switch(True)
+    try:
+        with mock.patch.object(_parallel, "_set_madvise_hugepage", spy):
+            a = _parallel.empty_output((1 << 21,), np.float32)  # 8 MB: NumPy would ask
+        assert a.shape == (1 << 21,) and a.dtype == np.float32
+        assert calls == [False, True]
+    finally:
+        switch(before)

@@ -10,11 +10,13 @@ sums, e.g. of the per-worker parts of ∂L/∂W).
 
 Scratch memory: on a virtual machine, first touching a freshly allocated buffer of a few MB costs
 more in page faults than the arithmetic done on it, so each worker keeps its chunk-sized buffers
-and reuses them from chunk to chunk and call to call (``scratch``).
+and reuses them from chunk to chunk and call to call (``scratch``). The arrays a kernel returns
+are new each call; ``empty_output`` allocates them without NumPy's request for huge pages.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import queue
@@ -175,3 +177,36 @@ def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         if buffer.nbytes <= KEEP_BYTES:
             _state.buffers[key] = buffer
     return buffer[:size].reshape(shape)
+
+
+def _madvise_switch() -> Callable[[bool], bool] | None:
+    """NumPy's switch for asking Linux to back arrays of 4 MB or more with huge pages (private;
+    None where it is missing)."""
+    for module in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            return importlib.import_module(module)._set_madvise_hugepage  # type: ignore[no-any-return]
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
+_set_madvise_hugepage = _madvise_switch()
+
+
+def empty_output(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """``np.empty(shape, dtype)`` for an array returned to the caller, new each call.
+
+    NumPy asks Linux to back arrays of 4 MB or more with huge pages. For an array that is
+    allocated and freed every step that makes the first touch stall from time to time while the
+    kernel compacts memory (measured here: the ResNet layer's step took 50 ms instead of 34 in
+    about one run of three; with its outputs allocated this way, 35-38 ms in eight of eight).
+    The scratch buffers, allocated once, keep the huge pages. PyTorch does not ask for them either.
+    """
+    if _set_madvise_hugepage is None:
+        return np.empty(shape, dtype)
+    with _lock:
+        previous = _set_madvise_hugepage(False)
+        try:
+            return np.empty(shape, dtype)
+        finally:
+            _set_madvise_hugepage(previous)

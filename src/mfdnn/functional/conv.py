@@ -39,7 +39,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from mfdnn.engine import Tensor
 from mfdnn.functional._checks import check_ndim, float_tensor, output_size, pair, positive_int
-from mfdnn.functional._parallel import get_num_threads, parallel_map, scratch
+from mfdnn.functional._parallel import empty_output, get_num_threads, parallel_map, scratch
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
 
@@ -270,7 +270,7 @@ def _conv_unfold(
     w_groups = weight.reshape(groups, c_out // groups, -1)
     cols_groups = cols.reshape(groups, -1, cols.shape[1])
     y = np.matmul(w_groups, cols_groups).reshape(c_out, n, hg, wg)
-    out = np.empty((n, c_out, ho, wo), dtype=x.dtype)
+    out = empty_output((n, c_out, ho, wo), x.dtype)
     _write_output(out, y[:, :, :ho, :wo].transpose(1, 0, 2, 3), bias)
 
     def backward(g: np.ndarray, need_x: bool, need_w: bool):  # type: ignore[no-untyped-def]
@@ -441,7 +441,7 @@ def _conv_stride1(
         np.copyto(cols, view)
         return cols.reshape(k, nb * m)
 
-    out = np.empty((n, c_out, ho, wo), dtype=x.dtype)
+    out = empty_output((n, c_out, ho, wo), x.dtype)
 
     def forward(s: slice) -> None:
         cols = columns(s)
@@ -461,7 +461,7 @@ def _conv_stride1(
     parallel_map(forward, chunks)
 
     def backward(g: np.ndarray, need_x: bool, need_w: bool):  # type: ignore[no-untyped-def]
-        grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
+        grad_x = empty_output(x.shape, x.dtype) if need_x else None
 
         def chunk_vjp(s: slice) -> tuple[np.ndarray | None, np.ndarray | None]:
             g_s = g[s]
@@ -684,11 +684,11 @@ def _conv_banded(
                 y[beta, ..., :width].transpose(0, 2, 1, 3),
             )
 
-    out = np.empty((n, c_out, ho, wo), dtype=x.dtype)
+    out = empty_output((n, c_out, ho, wo), x.dtype)
     parallel_map(forward, chunks)
 
     def backward(g: np.ndarray, need_x: bool, need_w: bool):  # type: ignore[no-untyped-def]
-        grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
+        grad_x = empty_output(x.shape, x.dtype) if need_x else None
 
         def chunk_vjp(s: slice) -> tuple[np.ndarray | None, np.ndarray | None]:
             nb = s.stop - s.start
@@ -800,7 +800,7 @@ def _conv_banded_per_row(
         start = dh * a * blocks * nb
         return planes[start : start + ho * blocks * nb]
 
-    out = np.empty((n, c_out, ho, wo), dtype=x.dtype)
+    out = empty_output((n, c_out, ho, wo), x.dtype)
 
     def forward(s: slice) -> None:
         nb = s.stop - s.start
@@ -823,7 +823,7 @@ def _conv_banded_per_row(
     parallel_map(forward, chunks)
 
     def backward(g: np.ndarray, need_x: bool, need_w: bool):  # type: ignore[no-untyped-def]
-        grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
+        grad_x = empty_output(x.shape, x.dtype) if need_x else None
 
         def chunk_vjp(s: slice) -> tuple[np.ndarray | None, np.ndarray | None]:
             nb = s.stop - s.start
@@ -939,7 +939,7 @@ def _depthwise_stride1(
     parallel_map(forward, chunks)
 
     def backward(g: np.ndarray, need_x: bool, need_w: bool):  # type: ignore[no-untyped-def]
-        grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
+        grad_x = empty_output(x.shape, x.dtype) if need_x else None
 
         def chunk_vjp(s: slice) -> tuple[np.ndarray | None, np.ndarray | None]:
             nb = s.stop - s.start
