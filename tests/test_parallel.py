@@ -141,6 +141,36 @@ def test_parallel_map_limits_blas_to_one_thread_and_restores_it(threads, fail):
     assert blas_threads() == before
 
 
+def test_parallel_map_from_two_threads_at_once_restores_blas_after_both(threads):
+    """Two callers overlap, one of them not the main thread (which set BLAS's threads before, in
+    the other tests): BLAS stays single-threaded until the last one ends."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    mfdnn.set_num_threads(2)
+    before = blas_threads()
+    both_inside = threading.Barrier(2, timeout=10)
+    seen = []
+
+    def work(i):
+        if i == 0:  # each caller's own share
+            both_inside.wait()
+            time.sleep(0.02)
+        seen.append(blas_threads())
+        return i * i
+
+    results = []
+    other = threading.Thread(target=lambda: results.append(_parallel.parallel_map(work, [0, 1])))
+    other.start()
+    results.append(_parallel.parallel_map(work, [0, 1]))
+    other.join()
+    assert results == [[0, 1], [0, 1]]
+    assert all(counts == [1] * len(before) for counts in seen)
+    assert blas_threads() == before
+
+
 def test_set_num_threads_stops_the_old_pool_threads(threads):
     mfdnn.set_num_threads(3)
     _parallel.parallel_map(lambda i: i, [0, 1, 2])

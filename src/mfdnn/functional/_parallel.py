@@ -33,6 +33,8 @@ R = TypeVar("R")
 _lock = threading.Lock()
 _pool: list[_Worker] | None = None
 _blas: list[Any] | None = None  # threadpoolctl's controllers of the BLAS libraries
+_blas_saved: list[int] = []  # their thread counts before the first running parallel_map
+_blas_users = 0  # parallel_map calls running (from different threads of the caller)
 
 
 def _default_threads() -> int:
@@ -115,6 +117,40 @@ def get_num_threads() -> int:
     return _num_threads
 
 
+def _set_blas_threads(libs: list[Any], counts: list[int]) -> None:
+    """Set each BLAS library's thread count, from whichever thread calls ``parallel_map``.
+
+    threadpoolctl ≥ 3.6 lets only one "controlling" thread set OpenBLAS's process-wide count and
+    ignores the others; its documented ``clear_controlling_thread(force=True)`` hands control to
+    this thread, and control is handed back the same way afterwards."""
+    for lib, n in zip(libs, counts, strict=True):
+        release = getattr(type(lib), "clear_controlling_thread", None)
+        if release is not None:
+            release(force=True)
+        lib.set_num_threads(n)
+        if release is not None:
+            release(force=True)
+
+
+def _limit_blas() -> None:
+    """BLAS on one thread while any ``parallel_map`` runs (call under ``_lock``)."""
+    global _blas, _blas_saved, _blas_users
+    if _blas is None:
+        _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    if _blas_users == 0:
+        _blas_saved = [lib.num_threads for lib in _blas]
+        _set_blas_threads(_blas, [1] * len(_blas))
+    _blas_users += 1
+
+
+def _unlimit_blas() -> None:
+    """The last running ``parallel_map`` gives BLAS its threads back (call under ``_lock``)."""
+    global _blas_users
+    _blas_users -= 1
+    if _blas_users == 0 and _blas is not None:
+        _set_blas_threads(_blas, _blas_saved)
+
+
 def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """``[fn(item) for item in items]``, the items dealt out to the threads in turn.
 
@@ -124,22 +160,19 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     per pool thread: a call costs about 0.1 ms more than the shares' work, mostly the pool
     thread's waking (``concurrent.futures`` took 0.2-0.25 ms). While they run, BLAS is limited to
     one thread, so the threads' products do not compete for the cores. Called from inside a
-    share, or with one thread or one item, it simply loops.
+    share, or with one thread or one item, it simply loops. Calls from several threads of the
+    caller at once are safe: their shares queue up, and BLAS gets its threads back when the last
+    one ends.
     """
-    global _pool, _blas
+    global _pool
     workers = min(_num_threads, len(items))
     if workers < 2 or _state.inside:
         return [fn(item) for item in items]
     with _lock:
         if _pool is None:
             _pool = [_Worker(i) for i in range(1, _num_threads)]
-        if _blas is None:
-            _blas = ThreadpoolController().select(user_api="blas").lib_controllers
-        pool, blas = _pool, _blas
-
-    blas_threads = [lib.num_threads for lib in blas]
-    for lib in blas:
-        lib.set_num_threads(1)
+        pool = _pool
+        _limit_blas()
     try:
         shares = [_Share(fn, items[i::workers]) for i in range(1, workers)]
         for worker, share in zip(pool, shares, strict=False):
@@ -153,8 +186,8 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
             for share in shares:
                 share.done.acquire()
     finally:
-        for lib, n in zip(blas, blas_threads, strict=True):
-            lib.set_num_threads(n)
+        with _lock:
+            _unlimit_blas()
     for i, share in enumerate(shares, start=1):
         if share.error is not None:
             raise share.error
