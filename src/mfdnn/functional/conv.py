@@ -575,12 +575,14 @@ class _ColumnBlocks(NamedTuple):
 
     wb: int
     wq: int
+    dw: int  # the dilation along the rows
     count: int
     inside: list[tuple[slice, slice]]
-    diagonals: list[tuple[np.ndarray, np.ndarray]]  # (q, j) with q = j + d·b, for each b
 
     @classmethod
+    @functools.lru_cache(maxsize=256)
     def of(cls, w: int, wo: int, left: int, kw: int, dw: int, wb: int) -> _ColumnBlocks:
+        """The blocks of an input ``w`` wide after ``left`` padding columns (cached; read-only)."""
         wq = wb + dw * (kw - 1)
         count = -(-wo // wb)
         inside = []
@@ -589,20 +591,35 @@ class _ColumnBlocks(NamedTuple):
             last = max(first, min(wq, left + w - beta * wb))  # first = last: none inside x
             start = beta * wb - left
             inside.append((slice(first, last), slice(start + first, start + last)))
-        return cls(wb, wq, count, inside, [_band_diagonal(wq, wb, dw * b) for b in range(kw)])
+        return cls(wb, wq, dw, count, inside)
 
     def band(self, weight: np.ndarray, out: np.ndarray) -> None:
-        """Fill ``out`` (zeros, ``(kh, C, wq, C_out, wb)``) with the band:
+        """Fill ``out`` (zeros, contiguous, ``(kh, C, wq, C_out, wb)``) with the band:
         ``out[a, c, q, l, j] = W[l, c, a, b]`` where ``q = j + d·b``."""
-        for b, (q, j) in enumerate(self.diagonals):
-            out[:, :, q, :, j] = weight[:, :, :, b].transpose(2, 1, 0)
+        c_out, c, kh, kw = weight.shape
+        band_at, weight_at = _band_index(kh, c, c_out, kw, self.wq, self.wb, self.dw)
+        out.reshape(-1)[band_at] = np.ravel(weight)[weight_at]
 
-    def weight_grad(self, grad_band: np.ndarray) -> np.ndarray:
-        """``∂L/∂W`` from ``∂L/∂band`` (``(kh, C, wq, C_out, wb)``): the sum of diagonal ``b``."""
-        grad_weight = np.stack(
-            [grad_band[:, :, q, :, j].sum(axis=0) for q, j in self.diagonals], axis=-1
-        )  # (kh, C, C_out, kw)
-        return np.ascontiguousarray(grad_weight.transpose(2, 1, 0, 3))
+    def weight_grad(self, grad_band: np.ndarray, kw: int) -> np.ndarray:
+        """``∂L/∂W`` from ``∂L/∂band`` (contiguous, ``(kh, C, wq, C_out, wb)``): the sum of the band
+        entries that hold each weight (its diagonal)."""
+        kh, c, _, c_out, _ = grad_band.shape
+        band_at, weight_at = _band_index(kh, c, c_out, kw, self.wq, self.wb, self.dw)
+        sums = np.bincount(weight_at, weights=grad_band.reshape(-1)[band_at])
+        return sums.astype(grad_band.dtype).reshape(c_out, c, kh, kw)
+
+
+@functools.lru_cache(maxsize=256)
+def _band_index(
+    kh: int, c: int, c_out: int, kw: int, wq: int, wb: int, dw: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For the band ``(kh, C, wq, C_out, wb)`` of a weight ``(C_out, C, kh, kw)``: the flat index
+    of each band entry ``(a, c, q, l, j)`` with ``q = j + d·b``, and the flat index of the weight
+    ``W[l, c, a, b]`` it holds (cached; read-only)."""
+    a, ch, l, j, b = np.meshgrid(*map(np.arange, (kh, c, c_out, wb, kw)), indexing="ij")
+    band_at = (((a * c + ch) * wq + j + dw * b) * c_out + l) * wb + j
+    weight_at = ((l * c + ch) * kh + a) * kw + b
+    return band_at.ravel(), weight_at.ravel()
 
 
 def _conv_banded(
@@ -725,7 +742,7 @@ def _conv_banded(
         if grad_band is not None:
             if bias is not None:
                 grad_bias = grad_band[k].reshape(c_out, wb).sum(axis=1)
-            grad_weight = column_blocks.weight_grad(grad_band[:k].reshape(kh, c, wq, c_out, wb))
+            grad_weight = column_blocks.weight_grad(grad_band[:k].reshape(kh, c, wq, c_out, wb), kw)
         return grad_x, grad_weight, grad_bias
 
     return out, backward
@@ -857,7 +874,7 @@ def _conv_banded_per_row(
         grad_band, grad_bias = _sum_over_chunks(chunk_vjp, chunks)
         grad_weight = None
         if grad_band is not None:
-            grad_weight = column_blocks.weight_grad(grad_band.reshape(kh, c, wq, c_out, wb))
+            grad_weight = column_blocks.weight_grad(grad_band.reshape(kh, c, wq, c_out, wb), kw)
         return grad_x, grad_weight, grad_bias
 
     return out, backward
