@@ -143,6 +143,37 @@ def test_chunks_partition_the_batch_evenly_among_the_workers(size, threads):
         assert len(chunks) == threads
 
 
+@pytest.mark.parametrize("route", ["banded", "per_row"])
+def test_banded_vjp_reuses_the_forward_rows_only_while_they_are_intact(route, monkeypatch):
+    """The VJP takes the rows its forward pass left in scratch; after another call of the same
+    shapes has overwritten them, it lays them out again. The gradients are right either way."""
+    hits = []
+    holding = conv.scratch_holding
+
+    def spy(*args):
+        kept = holding(*args)
+        hits.append(kept is not None)
+        return kept
+
+    monkeypatch.setattr(conv, "scratch_holding", spy)
+    x1, x2 = randn(0, (3, 6, 9, 12), np.float64), randn(1, (3, 6, 9, 12), np.float64)
+    w, b = randn(2, (4, 6, 5, 5), np.float64), randn(3, (4,), np.float64)
+    args = ((1, 1), (1, 1, 1, 1), (1, 1), 1)
+    g = randn(4, (3, 4, 7, 10), np.float64)
+    with stride1_kernel(route):
+        for overwrite in (False, True):
+            xt, wt, bt = (mfdnn.tensor(a, requires_grad=True) for a in (x1, w, b))
+            y = F.conv2d(xt, wt, bt, padding=1)
+            if overwrite:  # same shapes, other input: the same scratch buffer, other rows
+                F.conv2d(mfdnn.tensor(x2), mfdnn.tensor(w), padding=1)
+            y.backward(g)
+            for ours, theirs in zip(
+                (xt.grad, wt.grad, bt.grad), reference.conv2d_vjp(x1, w, g, *args), strict=True
+            ):
+                np.testing.assert_allclose(ours, theirs, atol=1e-12, rtol=0)
+    assert hits == [True, False]
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_small_batches_run_as_one_chunk(threads):
     """Under PARALLEL_MIN_BYTES in all, one chunk: the calling thread alone, BLAS on every core."""

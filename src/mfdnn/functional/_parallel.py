@@ -53,6 +53,7 @@ class _WorkerState(threading.local):
     def __init__(self) -> None:
         self.inside = False  # running a parallel task: nested calls run sequentially
         self.buffers: dict[tuple[str, np.dtype], np.ndarray] = {}
+        self.tags: dict[tuple[str, np.dtype], Any] = {}  # what each buffer last held
 
 
 _state = _WorkerState()
@@ -195,11 +196,12 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     return results
 
 
-def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype, tag: Any = None) -> np.ndarray:
     """An uninitialised array of ``shape``, reusing this thread's buffer called ``name``.
 
     The buffer is overwritten by the next request for the same name in the same thread, so a
-    kernel must never return it (or a view of it).
+    kernel must never return it (or a view of it). ``tag`` names what the caller will write into
+    it, for ``scratch_holding``.
     """
     size = math.prod(shape)
     dtype = np.dtype(dtype)
@@ -209,6 +211,21 @@ def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         buffer = np.empty(size, dtype=dtype)
         if buffer.nbytes <= KEEP_BYTES:
             _state.buffers[key] = buffer
+    _state.tags[key] = tag if _state.buffers.get(key) is buffer else None
+    return buffer[:size].reshape(shape)
+
+
+def scratch_holding(
+    name: str, shape: tuple[int, ...], dtype: np.dtype, tag: Any
+) -> np.ndarray | None:
+    """This thread's buffer ``name`` as the last ``scratch`` request left it, if that request
+    carried ``tag`` (so nothing has been written to it since), else None: a kernel's VJP reads
+    what its forward pass laid out there, if no other call has used the buffer in between."""
+    key = (name, np.dtype(dtype))
+    buffer = _state.buffers.get(key)
+    size = math.prod(shape)
+    if tag is None or buffer is None or buffer.size < size or _state.tags.get(key) != tag:
+        return None
     return buffer[:size].reshape(shape)
 
 

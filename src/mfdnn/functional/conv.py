@@ -39,7 +39,13 @@ from numpy.lib.stride_tricks import as_strided
 
 from mfdnn.engine import Tensor
 from mfdnn.functional._checks import check_ndim, float_tensor, output_size, pair, positive_int
-from mfdnn.functional._parallel import empty_output, get_num_threads, parallel_map, scratch
+from mfdnn.functional._parallel import (
+    empty_output,
+    get_num_threads,
+    parallel_map,
+    scratch,
+    scratch_holding,
+)
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
 
@@ -648,10 +654,11 @@ def _conv_banded(
     whose diagonal ``b`` sums to ``∂L/∂W[:, :, :, b]``; ``∂L/∂R = ∂L/∂Y · Tᵀ``, each kernel row
     ``a`` of which is added back onto the input rows ``d·a`` further down, and each block onto its
     input columns. Output columns past ``Wo`` in the last block are garbage, cropped or given a zero
-    cotangent. ``R`` is recomputed in the VJP (a fresh buffer to keep it in costs more, in page
-    faults, than the copies). The bias rides in the product, as a column of
-    ones in ``R`` and a last row of ``T`` holding ``bias[l]`` at ``(l, j)``; that row of ``∂L/∂T``
-    sums to ``∂L/∂bias``.
+    cotangent. ``R`` lives in the thread's scratch (a fresh buffer per call costs more, in page
+    faults, than the copies): the VJP reads it there if no other call has used the buffer since,
+    and lays it out again otherwise. The bias rides in the product, as a column of ones in ``R``
+    and a last row of ``T`` holding ``bias[l]`` at ``(l, j)``; that row of ``∂L/∂T`` sums to
+    ``∂L/∂bias``.
     """
     n, c, h, w = x.shape
     c_out = weight.shape[0]
@@ -670,16 +677,23 @@ def _conv_banded(
         band[k] = np.repeat(bias, wb)
     chunks = _chunks(n, blocks * (depth + 2 * c_out * wb) * ho * item)
 
-    def band_rows(s: slice) -> np.ndarray:
-        """``R`` for the images ``s``: this thread's scratch ``"rows"``."""
+    call = object()  # tags this call's rows in the scratch buffer
+
+    def band_rows(s: slice, again: bool = False) -> np.ndarray:
+        """``R`` for the images ``s``: this thread's scratch ``"rows"``. ``again``: the VJP's
+        request, which takes the forward pass's rows if nothing has overwritten them."""
         nb = s.stop - s.start
+        shape_r = (blocks * nb * ho, depth)
+        kept = scratch_holding("rows", shape_r, x.dtype, (call, s.start)) if again else None
+        if kept is not None:
+            return kept
         # X' block by block, by rows: (β, n, p, c, q).
         padded = scratch("row_blocks", (blocks, nb, hp, c, wq), x.dtype)
         padded.fill(0)
         x_rows = x[s].transpose(0, 2, 1, 3)
         for beta, (q, columns) in enumerate(inside):
             padded[beta, :, top : top + h, :, q] = x_rows[..., columns]
-        r = scratch("rows", (blocks * nb * ho, depth), x.dtype)
+        r = scratch("rows", shape_r, x.dtype, tag=(call, s.start))
         r[:, k:] = 1
         s_beta, s_n, s_row = padded.strides[:3]
         shape = (blocks, nb, ho, kh, c * wq)
@@ -718,7 +732,7 @@ def _conv_banded(
                 )
                 g_rows[beta, ..., width:] = 0
             g_rows = g_rows.reshape(-1, c_out * wb)
-            grad_band = band_rows(s).T @ g_rows if need_w else None
+            grad_band = band_rows(s, again=True).T @ g_rows if need_w else None
             grad_b = None
             if not need_w and bias is not None:  # else in the last row of grad_band
                 grad_b = g_rows.sum(axis=0).reshape(c_out, wb).sum(axis=1)
@@ -781,7 +795,8 @@ def _conv_banded_per_row(
         ∂L/∂Q[(i + d·a, β, n), :] += ∂L/∂Y[(i, β, n), :] · T_aᵀ,
 
     and each block of ``∂L/∂Q`` is added back onto its input columns. Output columns past ``Wo``
-    in the last block are garbage, cropped or given a zero cotangent.
+    in the last block are garbage, cropped or given a zero cotangent. The VJP reads ``Q`` where
+    the forward pass laid it out, in the thread's scratch, if no other call has used it since.
     """
     n, c, h, w = x.shape
     c_out = weight.shape[0]
@@ -799,10 +814,17 @@ def _conv_banded_per_row(
     per_image = blocks * (2 * hp * width_in + 3 * ho * width_out) * x.itemsize
     chunks = _chunks(n, per_image)
 
-    def row_planes(s: slice) -> np.ndarray:
-        """``Q`` for the images ``s``, ``(Hp·B·nb, C·wq)``: this thread's scratch."""
+    call = object()  # tags this call's planes in the scratch buffer
+
+    def row_planes(s: slice, again: bool = False) -> np.ndarray:
+        """``Q`` for the images ``s``, ``(Hp·B·nb, C·wq)``: this thread's scratch. ``again``: the
+        VJP's request, which takes the forward pass's planes if nothing has overwritten them."""
         nb = s.stop - s.start
-        planes = scratch("band_planes", (hp, blocks, nb, c, wq), x.dtype)
+        shape = (hp, blocks, nb, c, wq)
+        kept = scratch_holding("band_planes", shape, x.dtype, (call, s.start)) if again else None
+        if kept is not None:
+            return kept.reshape(-1, width_in)
+        planes = scratch("band_planes", shape, x.dtype, tag=(call, s.start))
         planes[:top] = 0
         planes[top + h :] = 0
         x_rows = x[s].transpose(2, 0, 1, 3)  # (p, n, c, q)
@@ -854,7 +876,7 @@ def _conv_banded_per_row(
             g_rows = g_rows.reshape(rows, width_out)
             grad_band = None
             if need_w:
-                planes = row_planes(s)
+                planes = row_planes(s, again=True)
                 grad_band = np.stack([moved_down(planes, a, nb).T @ g_rows for a in range(kh)])
             grad_b = None if bias is None else g_rows.sum(axis=0).reshape(c_out, wb).sum(axis=1)
             if grad_x is not None:
