@@ -599,6 +599,37 @@ class _ColumnBlocks(NamedTuple):
             inside.append((slice(first, last), slice(start + first, start + last)))
         return cls(wb, wq, dw, count, inside)
 
+    def lay_out(self, dst: np.ndarray, x_rows: np.ndarray, zeroed: bool = False) -> None:
+        """``dst[β, ..., q] = X'[..., β·wb + q]`` for the rows of ``x`` (``x_rows``, its columns
+        last): each block's input columns, zero where they fall in the padding (already zero if
+        ``zeroed``: one fill of a whole buffer beats the narrow strided ones)."""
+        for beta, (q, columns) in enumerate(self.inside):
+            if not zeroed:
+                dst[beta, ..., : q.start] = 0
+                dst[beta, ..., q.stop :] = 0
+            _copy_runs(dst[beta, ..., q], x_rows[..., columns])
+
+    def add_back(self, dst: np.ndarray, src: np.ndarray) -> None:
+        """The adjoint of ``lay_out``: ``dst`` (the rows of ``∂L/∂X``) = the sum of each block
+        ``src[β]`` over the columns of ``x`` it read."""
+        dst[...] = 0
+        for beta, (q, columns) in enumerate(self.inside):
+            dst[..., columns] += src[beta, ..., q]
+
+    def copy_out(self, out: np.ndarray, y: np.ndarray) -> None:
+        """``out[..., β·wb + j] = y[β, ..., j]`` for every output column ``< Wo``
+        (``out.shape[-1]``); the columns of the last block past it are dropped."""
+        for beta in range(self.count):
+            width = min(self.wb, out.shape[-1] - beta * self.wb)
+            _copy_runs(out[..., beta * self.wb : beta * self.wb + width], y[beta, ..., :width])
+
+    def gather(self, dst: np.ndarray, g: np.ndarray) -> None:
+        """The adjoint of ``copy_out``: ``dst[β, ..., j] = g[..., β·wb + j]``, zero past ``Wo``."""
+        for beta in range(self.count):
+            width = min(self.wb, g.shape[-1] - beta * self.wb)
+            _copy_runs(dst[beta, ..., :width], g[..., beta * self.wb : beta * self.wb + width])
+            dst[beta, ..., width:] = 0
+
     def band(self, weight: np.ndarray, out: np.ndarray) -> None:
         """Fill ``out`` (zeros, contiguous, ``(kh, C, wq, C_out, wb)``) with the band:
         ``out[a, c, q, l, j] = W[l, c, a, b]`` where ``q = j + d·b``."""
@@ -667,7 +698,7 @@ def _conv_banded(
     hp, _, ho, wo = _Shifts.of(x.shape, kernel, dilation, pads)
     wb = _band_block_width(wo, c_out, dw * (kw - 1), BANDED_MIN_COLUMNS)
     column_blocks = _ColumnBlocks.of(w, wo, left, kw, dw, wb)
-    blocks, wq, inside = column_blocks.count, column_blocks.wq, column_blocks.inside
+    blocks, wq = column_blocks.count, column_blocks.wq
     k = kh * c * wq
     depth = k + (bias is not None)  # R's columns: the band's, and the ones for the bias
     item = x.itemsize
@@ -690,9 +721,7 @@ def _conv_banded(
         # X' block by block, by rows: (β, n, p, c, q).
         padded = scratch("row_blocks", (blocks, nb, hp, c, wq), x.dtype)
         padded.fill(0)
-        x_rows = x[s].transpose(0, 2, 1, 3)
-        for beta, (q, columns) in enumerate(inside):
-            padded[beta, :, top : top + h, :, q] = x_rows[..., columns]
+        column_blocks.lay_out(padded[:, :, top : top + h], x[s].transpose(0, 2, 1, 3), zeroed=True)
         r = scratch("rows", shape_r, x.dtype, tag=(call, s.start))
         r[:, k:] = 1
         s_beta, s_n, s_row = padded.strides[:3]
@@ -707,13 +736,9 @@ def _conv_banded(
         nb = s.stop - s.start
         r = band_rows(s)
         y = np.matmul(r, band, out=scratch("y", (r.shape[0], c_out * wb), x.dtype))
-        y = y.reshape(blocks, nb, ho, c_out, wb)
-        for beta in range(blocks):
-            width = min(wb, wo - beta * wb)
-            _copy_runs(
-                out[s, :, :, beta * wb : beta * wb + width],
-                y[beta, ..., :width].transpose(0, 2, 1, 3),
-            )
+        column_blocks.copy_out(
+            out[s], y.reshape(blocks, nb, ho, c_out, wb).transpose(0, 1, 3, 2, 4)
+        )
 
     out = empty_output((n, c_out, ho, wo), x.dtype)
     parallel_map(forward, chunks)
@@ -724,13 +749,7 @@ def _conv_banded(
         def chunk_vjp(s: slice) -> tuple[np.ndarray | None, np.ndarray | None]:
             nb = s.stop - s.start
             g_rows = scratch("g_rows", (blocks, nb, ho, c_out, wb), x.dtype)  # ∂L/∂Y by rows
-            for beta in range(blocks):
-                width = min(wb, wo - beta * wb)
-                _copy_runs(
-                    g_rows[beta, ..., :width],
-                    g[s, :, :, beta * wb : beta * wb + width].transpose(0, 2, 1, 3),
-                )
-                g_rows[beta, ..., width:] = 0
+            column_blocks.gather(g_rows.transpose(0, 1, 3, 2, 4), g[s])
             g_rows = g_rows.reshape(-1, c_out * wb)
             grad_band = band_rows(s, again=True).T @ g_rows if need_w else None
             grad_b = None
@@ -745,10 +764,7 @@ def _conv_banded(
                 for a in range(kh):
                     planes[:, :, dh * a : dh * a + ho] += grad_r[:, :, :, a]
                 planes = planes.reshape(blocks, nb, hp, c, wq)[:, :, top : top + h]
-                grad_rows = grad_x[s].transpose(0, 2, 1, 3)  # (n, p, c, q), a view
-                grad_rows[...] = 0
-                for beta, (q, columns) in enumerate(inside):
-                    grad_rows[..., columns] += planes[beta, ..., q]
+                column_blocks.add_back(grad_x[s].transpose(0, 2, 1, 3), planes)
             return grad_band, grad_b
 
         grad_band, grad_bias = _sum_over_chunks(chunk_vjp, chunks)
@@ -805,7 +821,7 @@ def _conv_banded_per_row(
     hp, _, ho, wo = _Shifts.of(x.shape, kernel, dilation, pads)
     wb = _band_block_width(wo, c_out, dw * (kw - 1), c_out * PER_ROW_MIN_WIDTH)
     column_blocks = _ColumnBlocks.of(w, wo, left, kw, dw, wb)
-    blocks, wq, inside = column_blocks.count, column_blocks.wq, column_blocks.inside
+    blocks, wq = column_blocks.count, column_blocks.wq
     width_in, width_out = c * wq, c_out * wb  # the products' depth and width
     band = np.zeros((kh, c, wq, c_out, wb), dtype=x.dtype)  # T_a
     column_blocks.band(weight, band)
@@ -827,11 +843,9 @@ def _conv_banded_per_row(
         planes = scratch("band_planes", shape, x.dtype, tag=(call, s.start))
         planes[:top] = 0
         planes[top + h :] = 0
-        x_rows = x[s].transpose(2, 0, 1, 3)  # (p, n, c, q)
-        for beta, (q, columns) in enumerate(inside):
-            planes[top : top + h, beta, ..., : q.start] = 0
-            planes[top : top + h, beta, ..., q.stop :] = 0
-            _copy_runs(planes[top : top + h, beta, ..., q], x_rows[..., columns])
+        column_blocks.lay_out(
+            planes[top : top + h].transpose(1, 0, 2, 3, 4), x[s].transpose(2, 0, 1, 3)
+        )
         return planes.reshape(-1, width_in)
 
     def moved_down(planes: np.ndarray, a: int, nb: int) -> np.ndarray:
@@ -851,13 +865,9 @@ def _conv_banded_per_row(
             y += np.matmul(moved_down(planes, a, nb), band[a], out=term)
         if bias_row is not None:
             y += bias_row
-        y = y.reshape(ho, blocks, nb, c_out, wb)
-        for beta in range(blocks):
-            width = min(wb, wo - beta * wb)
-            _copy_runs(
-                out[s, :, :, beta * wb : beta * wb + width],
-                y[:, beta, ..., :width].transpose(1, 2, 0, 3),
-            )
+        column_blocks.copy_out(
+            out[s], y.reshape(ho, blocks, nb, c_out, wb).transpose(1, 2, 3, 0, 4)
+        )
 
     parallel_map(forward, chunks)
 
@@ -868,11 +878,7 @@ def _conv_banded_per_row(
             nb = s.stop - s.start
             rows = ho * blocks * nb
             g_rows = scratch("g_rows", (ho, blocks, nb, c_out, wb), x.dtype)  # ∂L/∂Y by rows
-            g_s = g[s].transpose(2, 0, 1, 3)  # (i, n, l, j)
-            for beta in range(blocks):
-                width = min(wb, wo - beta * wb)
-                _copy_runs(g_rows[:, beta, ..., :width], g_s[..., beta * wb : beta * wb + width])
-                g_rows[:, beta, ..., width:] = 0
+            column_blocks.gather(g_rows.transpose(1, 2, 3, 0, 4), g[s])
             g_rows = g_rows.reshape(rows, width_out)
             grad_band = None
             if need_w:
@@ -887,10 +893,9 @@ def _conv_banded_per_row(
                 for a in range(1, kh):
                     moved_down(grad_planes, a, nb)[...] += np.matmul(g_rows, band[a].T, out=term)
                 grad_planes = grad_planes.reshape(hp, blocks, nb, c, wq)[top : top + h]
-                grad_rows = grad_x[s].transpose(2, 0, 1, 3)  # (p, n, c, q), a view
-                grad_rows[...] = 0
-                for beta, (q, columns) in enumerate(inside):
-                    grad_rows[..., columns] += grad_planes[:, beta, ..., q]
+                column_blocks.add_back(
+                    grad_x[s].transpose(2, 0, 1, 3), grad_planes.transpose(1, 0, 2, 3, 4)
+                )
             return grad_band, grad_b
 
         grad_band, grad_bias = _sum_over_chunks(chunk_vjp, chunks)
