@@ -1,0 +1,77 @@
+"""The kernel switch: every primitive runs its formula ("reference") or a fast path ("fast").
+
+The formula path is the code in ``mfdnn.functional``: the formula of the docstring, written so a
+reader can put the two side by side. A fast path computes the same thing another way (by chunks
+on threads, or as banded matrix products); it lives in this package, one module per idea, with
+the same contract as the formula it stands in for: the same inputs, the same outputs (to
+floating-point rounding, with NaN and ±∞ in exactly the same places) and the same errors. The
+formula path is the oracle every fast path is tested against.
+
+One switch chooses between them for every primitive::
+
+    with mfdnn.kernels.use("reference"):
+        y = F.conv2d(x, w)              # the formula path, whatever the default
+
+    mfdnn.kernels.use("reference")      # from now on, in this process
+    MFDNN_KERNELS=reference mfdnn verify
+
+The default is ``"fast"``. The switch is process-wide (like ``torch.set_num_threads``), not
+per thread.
+"""
+
+from __future__ import annotations
+
+import os
+from types import TracebackType
+
+MODES = ("reference", "fast")
+ENV = "MFDNN_KERNELS"
+
+_mode: str | None = None  # None until first asked for: then $MFDNN_KERNELS, else "fast"
+
+
+def _check(fn: str, name: str, value: object) -> str:
+    if value not in MODES:
+        raise ValueError(f"{fn}: {name} must be 'reference' or 'fast', got {value!r}")
+    return str(value)
+
+
+def mode() -> str:
+    """The kernels in use: ``"reference"`` (the formulas) or ``"fast"``."""
+    global _mode
+    if _mode is None:
+        _mode = _check("mfdnn.kernels", f"${ENV}", os.environ.get(ENV, "fast") or "fast")
+    return _mode
+
+
+def fast() -> bool:
+    """Whether the primitives may take their fast paths."""
+    return mode() == "fast"
+
+
+class use:  # noqa: N801 - used like a function, as torch.set_grad_enabled
+    """Switch every primitive to ``"reference"`` or ``"fast"`` kernels.
+
+    Takes effect at once; used as a context manager, it restores the previous choice on exit.
+    """
+
+    def __init__(self, mode: str) -> None:
+        global _mode
+        new = _check("mfdnn.kernels.use", "mode", mode)
+        self.previous = globals()["mode"]()
+        _mode = new
+
+    def __enter__(self) -> use:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        global _mode
+        _mode = self.previous
+
+
+__all__ = ["ENV", "MODES", "fast", "mode", "use"]
