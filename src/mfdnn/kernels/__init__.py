@@ -49,7 +49,7 @@ def fast() -> bool:
     return mode() == "fast"
 
 
-class use:  # noqa: N801 - used like a function, as torch.set_grad_enabled
+class use:  # lower case: called like a function too, as torch.set_grad_enabled
     """Switch every primitive to ``"reference"`` or ``"fast"`` kernels.
 
     Takes effect at once; used as a context manager, it restores the previous choice on exit.
