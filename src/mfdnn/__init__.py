@@ -16,7 +16,7 @@ from mfdnn.engine import (
     tensor,
     zeros,
 )
-from mfdnn.functional._parallel import get_num_threads, set_num_threads
+from mfdnn.kernels.threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from mfdnn.kernels.threads import single_threaded_blas
+
 ArrayLike = Any
 VJP = Callable[[np.ndarray], tuple[np.ndarray | None, ...]]
 
@@ -402,7 +404,8 @@ class Tensor:
             raise ValueError(
                 f"matmul: inner dimensions do not match, got shapes {a.shape} and {b.shape}"
             )
-        out = a.data @ b.data
+        with single_threaded_blas():
+            out = a.data @ b.data
 
         def vjp(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
             a2 = a.data[None, :] if a.ndim == 1 else a.data
@@ -413,10 +416,11 @@ class Tensor:
             if a.ndim == 1:
                 g2 = np.expand_dims(g2, -2)
             ga = gb = None
-            if a.requires_grad:
-                ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
-            if b.requires_grad:
-                gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
+            with single_threaded_blas():
+                if a.requires_grad:
+                    ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+                if b.requires_grad:
+                    gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
             return ga, gb
 
         return Tensor._make(out, (a, b), vjp, "matmul")

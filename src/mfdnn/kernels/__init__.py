@@ -23,6 +23,13 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mfdnn.functional.conv import ConvGeometry
+    from mfdnn.kernels.chunks import Kernel
 
 MODES = ("reference", "fast")
 ENV = "MFDNN_KERNELS"
@@ -74,4 +81,41 @@ class use:  # lower case: called like a function too, as torch.set_grad_enabled
         _mode = self.previous
 
 
-__all__ = ["ENV", "MODES", "fast", "mode", "use"]
+def finite(a: np.ndarray) -> bool:
+    """Whether every entry of ``a`` is finite, by one sum (NaN and ±∞ make it non-finite; so may an
+    overflow, which only sends the work to the formula path)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.sum(a)))
+
+
+# The banded kernel's rule: stride 1, at most this many input channels per group, and an image
+# at most this many times as wide as the kernel (the band multiplies Wp/kw times the useful work).
+BANDED_MAX_CHANNELS = 16
+BANDED_MAX_WASTE = 12
+
+
+def conv2d_kernel(x: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> Kernel:
+    """The fast path for one ``conv2d`` call, by one rule:
+
+    - input or weight with a NaN or ±∞: the formula (a band's zeros times ∞ would spread them);
+    - stride 1, few channels per group, a narrow image: banded products (``conv_banded``);
+    - anything else: the formula;
+
+    either run on chunks of the batch on mfdnn's threads (``chunks``).
+    """
+    from mfdnn.functional.conv import conv2d_formula
+    from mfdnn.kernels.chunks import conv2d_chunked
+    from mfdnn.kernels.conv_banded import conv2d_banded
+
+    if not (finite(x) and finite(weight)):
+        return conv2d_formula
+    c_g, padded_width = weight.shape[1], x.shape[3] + geo.pads[2] + geo.pads[3]
+    banded = (
+        geo.stride == (1, 1)
+        and c_g <= BANDED_MAX_CHANNELS
+        and padded_width <= BANDED_MAX_WASTE * geo.kernel[1]
+    )
+    return conv2d_chunked(conv2d_banded if banded else conv2d_formula)
+
+
+__all__ = ["ENV", "MODES", "conv2d_kernel", "fast", "finite", "mode", "use"]

@@ -1,0 +1,78 @@
+"""Any conv2d kernel, run on chunks of the batch on mfdnn's threads.
+
+The images of a batch are independent: ``Y[s] = conv(X[s])`` for every run ``s`` of images, and
+the VJP of a chunk gives ``∂L/∂X[s]`` and that chunk's share of ``∂L/∂W`` and ``∂L/∂bias``, which
+sum over the chunks. Chunks of a few MB keep each chunk's unfolded matrices in the processor's
+cache and let the threads share the copies that NumPy runs on one core.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+
+from mfdnn.functional.conv import Backward, ConvGeometry
+from mfdnn.kernels.threads import get_num_threads, parallel_map
+
+Kernel = Callable[
+    [np.ndarray, np.ndarray, np.ndarray | None, ConvGeometry], tuple[np.ndarray, Backward]
+]
+
+# A chunk holds at most about this many bytes of unfolded input (C·kh·kw·Ho·Wo per image).
+CHUNK_BYTES = 4 << 20
+# Below this many bytes in all, one chunk on the calling thread: handing a share to a sleeping
+# pool thread costs about 0.1 ms, more than small layers gain from a second core.
+PARALLEL_MIN_BYTES = 2 << 20
+
+
+def batch_chunks(
+    n: int,
+    per_image_bytes: int,
+    chunk_bytes: int = CHUNK_BYTES,
+    parallel_min_bytes: int = PARALLEL_MIN_BYTES,
+) -> list[slice]:
+    """The images ``0 … n−1`` in nearly equal runs of at most about ``chunk_bytes``, as many runs
+    as a multiple of the threads; one run when they are under ``parallel_min_bytes`` in all."""
+    total = n * max(per_image_bytes, 1)
+    if total < parallel_min_bytes or n < 2:
+        return [slice(0, n)]
+    threads = get_num_threads()
+    parts = min(n, threads * max(1, -(-total // (threads * chunk_bytes))))
+    bounds = [i * n // parts for i in range(parts + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def conv2d_chunked(
+    kernel: Kernel, chunk_bytes: int = CHUNK_BYTES, parallel_min_bytes: int = PARALLEL_MIN_BYTES
+) -> Kernel:
+    """``kernel`` run on chunks of the batch, the chunks spread over mfdnn's threads."""
+
+    @functools.wraps(kernel)
+    def run(
+        x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry
+    ) -> tuple[np.ndarray, Backward]:
+        (kh, kw), (ho, wo) = geo.kernel, geo.out
+        per_image = x.shape[1] * kh * kw * ho * wo * x.itemsize
+        chunks = batch_chunks(x.shape[0], per_image, chunk_bytes, parallel_min_bytes)
+        if len(chunks) == 1:
+            return kernel(x, weight, bias, geo)
+        parts = parallel_map(lambda s: kernel(x[s], weight, bias, geo), chunks)
+        y = np.concatenate([y_s for y_s, _ in parts])
+
+        def backward(g: np.ndarray, need_x: bool, need_w: bool) -> tuple[np.ndarray | None, ...]:
+            grads = parallel_map(
+                lambda k: parts[k][1](g[chunks[k]], need_x, need_w), range(len(chunks))
+            )
+            grad_x, grad_w, grad_bias = zip(*grads, strict=True)
+            return (
+                np.concatenate(grad_x) if need_x else None,
+                functools.reduce(np.add, grad_w) if need_w else None,
+                None if bias is None else functools.reduce(np.add, grad_bias),
+            )
+
+        return y, backward
+
+    return run
