@@ -77,11 +77,13 @@ def test_forward_shapes_and_dtype():
         assert y.shape == (5, 10) and y.dtype == np.float32
 
 
-@pytest.mark.xfail(
-    strict=True, raises=ZeroDivisionError, reason="conv2d fails on an empty batch (conv.py _chunks)"
-)
-def test_empty_batch():
-    assert LeNet5(rng=0)(np.zeros((0, 1, 28, 28), dtype=np.float32)).shape == (0, 10)
+@pytest.mark.parametrize(("c3", "c3_form"), VARIANTS)
+def test_empty_batch(c3, c3_form):
+    model = LeNet5(c3, c3_form, rng=0)
+    y = model(np.zeros((0, 1, 28, 28), dtype=np.float32))
+    assert y.shape == (0, 10)
+    y.sum().backward()
+    assert all(np.array_equal(p.grad, np.zeros_like(p.data)) for p in model.parameters())
 
 
 @pytest.mark.parametrize(

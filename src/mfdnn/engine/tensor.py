@@ -14,6 +14,7 @@ unless ``retain_graph=True``; a second pass through a freed graph raises ``Runti
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -555,7 +556,8 @@ class Tensor:
         (s,), (e,) = (_normalize_dims("flatten", d, self.ndim) for d in (start_dim, end_dim))
         if s > e:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-        return self.reshape((*self.shape[:s], -1, *self.shape[e + 1 :]))
+        merged = math.prod(self.shape[s : e + 1])  # not -1: NumPy cannot infer it beside a 0
+        return self.reshape((*self.shape[:s], merged, *self.shape[e + 1 :]))
 
     def unsqueeze(self, dim: int) -> Tensor:
         if not -self.ndim - 1 <= dim <= self.ndim:
