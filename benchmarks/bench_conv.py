@@ -1,43 +1,35 @@
-"""conv2d and pooling, forward + backward: mfdnn time / PyTorch CPU time, measured in one run.
+"""conv2d and pooling, forward + backward: mfdnn's fast path and formula path against PyTorch
+CPU, and the convolutions against NumPy's own matrix-product throughput, all in one run.
 
-    python benchmarks/bench_conv.py [--repeats 16]
+    python benchmarks/bench_conv.py [--repeats 16] [--quick]
 
-Each case computes the output and the gradients of every input (x, weight, bias) for the
-cotangent 1, in float32. Both frameworks wrap the same NumPy arrays without copying them
-(``mfdnn.from_numpy``, ``torch.from_numpy``), the cotangent too: it is made once, like the inputs,
-so that neither step times the allocation of an array that is not part of the layer. The two
-are timed alternately, so load from elsewhere on a shared machine hits both alike; the median of
-each is reported. Before timing, the outputs and gradients of the two are compared, so the
-benchmark never times a wrong answer.
+Each case computes the output and the gradients of every input (x, weight, bias) for a fixed
+cotangent, in float32. Both frameworks wrap the same NumPy arrays without copying them
+(``mfdnn.from_numpy``, ``torch.from_numpy``). mfdnn runs once with ``mfdnn.kernels.use("fast")``
+and once with ``"reference"`` (the formula of ``functional/conv.py`` and ``pooling.py``); the
+three steps are timed alternately (``timing.py``) and the median of each is reported. Before
+timing, the outputs and gradients of all three are compared, so the benchmark never times a wrong
+answer.
 
-``--keep-memory`` asks glibc to keep the memory the two free instead of handing it back to the
-system. Without it, whether a step page-faults on its new arrays depends on what both frameworks
-allocated before (one process, one heap): PyTorch's ResNet step took 19-36 ms here, and 15.5 ms
-with the memory kept; its C3 step 2.0-2.9 ms, and 2.0 ms kept.
-
-They alternate in blocks of a few steps, the first of which is not counted, because a step right
-after the other framework's is distorted. NumPy's OpenBLAS keeps its worker threads
-spinning for a while after each matrix product, and on a 2-core machine they take a core from
-PyTorch's next step (measured here: a ResNet layer's step took PyTorch 50-85 ms right after an
-mfdnn step, against 20-37 ms alone). Within a block each framework runs as it would in a loop.
+The ceiling of a NumPy engine on a convolution is the speed of its matrix products. For each
+convolution the benchmark also times the three products of the formula path (``W · cols``,
+``∂L/∂Y · colsᵀ``, ``Wᵀ · ∂L/∂Y``) on ready-made arrays with NumPy's own BLAS threads, and a
+square 2048³ float32 product, and reports the fast path's useful GFLOP/s as a fraction of both.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
-import math
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from timing import geometric_mean, relative_error, time_alternately
 
 import mfdnn
 import mfdnn.functional as F
+from mfdnn import kernels
 
 
 @dataclass
@@ -60,104 +52,124 @@ CASES = [
 ]
 
 
-def make_steps(case: Case, rng: np.random.Generator):
-    """Return (mfdnn_step, torch_step), each computing the output and all gradients."""
+def make_steps(case: Case, rng: np.random.Generator) -> dict[str, Callable[[], list[np.ndarray]]]:
+    """The three steps, each computing the output and all gradients."""
     arrays = [rng.standard_normal(case.x_shape, dtype=np.float32)]
     if case.w_shape is not None:
         arrays += [
             rng.standard_normal(case.w_shape, dtype=np.float32),
             rng.standard_normal(case.w_shape[0], dtype=np.float32),
         ]
-    ours = getattr(F, case.op)
-    theirs = getattr(torch.nn.functional, case.op)
-    ones = np.ones(ours(*[mfdnn.from_numpy(a) for a in arrays], **case.kwargs).shape, np.float32)
+    ours, theirs = getattr(F, case.op), getattr(torch.nn.functional, case.op)
+    y_shape = ours(*[mfdnn.from_numpy(a) for a in arrays], **case.kwargs).shape
+    cotangent = rng.standard_normal(y_shape, dtype=np.float32)
 
-    def mfdnn_step() -> list[np.ndarray]:
-        inputs = [mfdnn.from_numpy(a).requires_grad_() for a in arrays]
-        y = ours(*inputs, **case.kwargs)
-        y.backward(ones)
-        return [y.data] + [t.grad for t in inputs]
+    def mfdnn_step(mode: str) -> Callable[[], list[np.ndarray]]:
+        def step() -> list[np.ndarray]:
+            with kernels.use(mode):
+                inputs = [mfdnn.from_numpy(a).requires_grad_() for a in arrays]
+                y = ours(*inputs, **case.kwargs)
+                y.backward(cotangent)
+            return [y.data] + [t.grad for t in inputs]
+
+        return step
 
     def torch_step() -> list[np.ndarray]:
         inputs = [torch.from_numpy(a).requires_grad_() for a in arrays]
         y = theirs(*inputs, **case.kwargs)
-        y.backward(torch.from_numpy(ones))
+        y.backward(torch.from_numpy(cotangent))
         return [y.detach().numpy()] + [t.grad.numpy() for t in inputs]
 
-    return mfdnn_step, torch_step
+    return {"fast": mfdnn_step("fast"), "formula": mfdnn_step("reference"), "torch": torch_step}
 
 
-def relative_error(ours: list[np.ndarray], theirs: list[np.ndarray]) -> float:
-    return max(
-        float(np.max(np.abs(a - b)) / (np.max(np.abs(b)) + 1e-30))
-        for a, b in zip(ours, theirs, strict=True)
+def conv_flops(case: Case) -> float:
+    """The useful multiply-adds of forward + backward, times 2: three products of
+    ``2 · N · C_out · Ho · Wo · C_in/groups · kh · kw`` operations each."""
+    n = case.x_shape[0]
+    c_out, c_g, kh, kw = case.w_shape
+    y = F.conv2d(
+        mfdnn.from_numpy(np.zeros((1, *case.x_shape[1:]), np.float32)),
+        mfdnn.from_numpy(np.zeros(case.w_shape, np.float32)),
+        **case.kwargs,
     )
+    ho, wo = y.shape[2:]
+    return 3 * 2.0 * n * c_out * ho * wo * c_g * kh * kw
 
 
-def time_alternately(
-    steps: tuple[Callable[[], object], Callable[[], object]], repeats: int, block: int = 4
-) -> tuple[float, float]:
-    """Median seconds per step of each, from alternating blocks of ``block`` + 1 steps."""
-    times: tuple[list[float], list[float]] = ([], [])
-    rounds = -(-repeats // block)
-    for _ in range(rounds):
-        for step, record in zip(steps, times, strict=True):
-            step()  # the first step after a switch is not counted
-            for _ in range(block):
-                start = time.perf_counter()
-                step()
-                record.append(time.perf_counter() - start)
-    return float(np.median(times[0])), float(np.median(times[1]))
+def gemm_step(case: Case, rng: np.random.Generator) -> Callable[[], object]:
+    """The formula path's three products for this layer, on ready arrays, NumPy's BLAS threads."""
+    c_out, c_g, kh, kw = case.w_shape
+    groups = case.kwargs.get("groups", 1)
+    n = case.x_shape[0]
+    flops = conv_flops(case)
+    columns = int(flops / (3 * 2 * c_out * c_g * kh * kw))  # N · Ho · Wo
+    k = c_g * kh * kw
+    w = rng.standard_normal((groups, c_out // groups, k), dtype=np.float32)
+    cols = rng.standard_normal((groups, k, columns), dtype=np.float32)
+    g = rng.standard_normal((groups, c_out // groups, columns), dtype=np.float32)
+    del n
+
+    def step() -> object:
+        return (w @ cols, g @ cols.swapaxes(1, 2), w.swapaxes(1, 2) @ g)
+
+    return step
 
 
-# glibc's mallopt parameters
-M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc (mallopt) to keep freed memory for reuse instead of returning it to the system:
-    blocks up to 32 MB from the heap, which it never trims. False where that is not possible."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        settings = [
-            (M_MMAP_THRESHOLD, 1 << 25),
-            (M_TRIM_THRESHOLD, 2**31 - 1),
-            (M_TOP_PAD, 1 << 26),
-        ]
-        return all(libc.mallopt(option, value) == 1 for option, value in settings)
-    except (OSError, AttributeError):
-        return False
+def square_gemm_gflops(rng: np.random.Generator, size: int = 2048) -> float:
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    seconds = time_alternately({"gemm": lambda: a @ b}, repeats=4, block=2)["gemm"]
+    return 2.0 * size**3 / seconds / 1e9
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=16, help="timed steps of each")
-    parser.add_argument(
-        "--keep-memory", action="store_true", help="glibc keeps freed memory (no page faults)"
-    )
+    parser.add_argument("--repeats", type=int, default=16, help="timed steps of each (default 16)")
+    parser.add_argument("--quick", action="store_true", help="2 repeats: a smoke test")
     args = parser.parse_args()
-    if args.keep_memory and not keep_freed_memory():
-        sys.exit("bench_conv.py: --keep-memory needs glibc's mallopt, which this system lacks")
+    repeats = 2 if args.quick else args.repeats
     rng = np.random.default_rng(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}")
-    if args.keep_memory:
-        print("freed memory kept by glibc (--keep-memory)")
-    print(f"{'case':<20} {'shapes':<34} {'mfdnn ms':>9} {'torch ms':>9} {'ratio':>6}  rel.err")
-    ratios = []
+    print(
+        f"mfdnn {mfdnn.__version__} ({mfdnn.get_num_threads()} threads), torch "
+        f"{torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}"
+    )
+    square = square_gemm_gflops(rng)
+    print(f"NumPy float32 GEMM 2048³: {square:.0f} GFLOP/s")
+    header = (
+        f"{'case':<20} {'fast ms':>8} {'formula':>8} {'torch':>8} {'fast/torch':>10} "
+        f"{'formula/torch':>13} {'fast gain':>9} {'GFLOP/s':>8} {'of GEMM':>8} {'of 2048³':>8}"
+    )
+    print(header)
+    fast_ratios, formula_ratios = {}, {}
     for case in CASES:
         steps = make_steps(case, rng)
-        error = relative_error(steps[0](), steps[1]())
-        ours, theirs = time_alternately(steps, args.repeats)
-        ratios.append(ours / theirs)
-        shapes = f"{case.x_shape}" + (f" * {case.w_shape}" if case.w_shape else "")
-        print(
-            f"{case.name:<20} {shapes:<34} {ours * 1e3:>9.2f} {theirs * 1e3:>9.2f} "
-            f"{ours / theirs:>6.2f}  {error:.1e}"
+        results = {name: step() for name, step in steps.items()}
+        error = max(relative_error(results[m], results["torch"]) for m in ("fast", "formula"))
+        if error > 1e-3:
+            raise SystemExit(f"bench_conv.py: {case.name}: mfdnn and PyTorch differ ({error:.1e})")
+        if case.op == "conv2d":
+            steps["gemm"] = gemm_step(case, rng)
+        t = time_alternately(steps, repeats)
+        fast_ratios[case.name] = t["fast"] / t["torch"]
+        formula_ratios[case.name] = t["formula"] / t["torch"]
+        line = (
+            f"{case.name:<20} {t['fast'] * 1e3:>8.2f} {t['formula'] * 1e3:>8.2f} "
+            f"{t['torch'] * 1e3:>8.2f} {fast_ratios[case.name]:>10.2f} "
+            f"{formula_ratios[case.name]:>13.2f} {t['formula'] / t['fast']:>8.2f}x"
         )
-    conv = ratios[: sum(c.op == "conv2d" for c in CASES)]
-    print(f"geometric mean ratio, conv2d cases: {math.exp(np.mean(np.log(conv))):.2f}")
-    print(f"geometric mean ratio, all cases:    {math.exp(np.mean(np.log(ratios))):.2f}")
-    print(f"worst ratio: {max(ratios):.2f}")
+        if case.op == "conv2d":
+            gflops = conv_flops(case) / t["fast"] / 1e9
+            line += f" {gflops:>8.0f} {t['gemm'] / t['fast']:>7.0%} {gflops / square:>8.0%}"
+        print(line, flush=True)
+    conv = [c.name for c in CASES if c.op == "conv2d"]
+    pools = [c.name for c in CASES if c.op != "conv2d"]
+    for label, names in (("conv2d", conv), ("pools", pools)):
+        print(
+            f"geometric mean, {label}: fast/torch "
+            f"{geometric_mean([fast_ratios[n] for n in names]):.2f}, formula/torch "
+            f"{geometric_mean([formula_ratios[n] for n in names]):.2f}"
+        )
 
 
 if __name__ == "__main__":

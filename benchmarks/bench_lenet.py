@@ -1,0 +1,283 @@
+"""One LeNet-5 training epoch: mfdnn time / PyTorch CPU time, measured in one run; where each
+framework's epoch goes; and the peak memory of each.
+
+    python benchmarks/bench_lenet.py [--repeats 5] [--quick] [--c3 full original]
+
+The epoch is the course's: the bundled 4,000 MNIST training digits, batch 100, SGD with lr 0.1,
+cross-entropy, for ``mfdnn.models.LeNet5(c3)`` and the same network in PyTorch (the original C3
+as the homework's hint, 16 convolutions on ``x[:, subset]``; mfdnn computes it as one masked
+convolution). Both start from the same parameters and see the same batches, and their parameters
+after one epoch are compared before anything is timed. The epochs of the two are timed
+alternately (``timing.py``); the median of each is reported.
+
+Where the time goes: mfdnn's primitives are timed, forward and VJP, by wrapping them for one extra
+epoch (what is left is the engine's own work and the SGD update); PyTorch's operators by its
+profiler. Peak memory: each framework trains one epoch in a fresh process, which reports how far
+its resident memory rose above where it stood after loading the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from timing import time_alternately
+
+import mfdnn
+import mfdnn.functional as F
+from mfdnn.data import load_mnist
+from mfdnn.hw4.p7_lenet_c3 import input_subsets
+from mfdnn.models import LeNet5
+
+BATCH, LR = 100, 0.1
+TF = torch.nn.functional
+
+
+def training_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bundled training images (N, 1, 28, 28) in [0, 1], their labels, and one batch order."""
+    mnist = load_mnist()
+    images = (mnist.train_images.astype(np.float32) / 255.0)[:, None]
+    order = np.random.default_rng(0).permutation(len(images))
+    return images, mnist.train_labels, order
+
+
+class TorchLeNet5(torch.nn.Module):
+    """The same network in PyTorch; the original C3 as the hint's 16 convolutions."""
+
+    def __init__(self, c3: str) -> None:
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(1, 6, 5, padding=2)
+        self.subsets = None if c3 == "full" else [torch.from_numpy(s) for s in input_subsets()]
+        if self.subsets is None:
+            self.c3 = torch.nn.Conv2d(6, 16, 5)
+        else:
+            self.c3 = torch.nn.ModuleList(torch.nn.Conv2d(len(s), 1, 5) for s in self.subsets)
+        self.c5 = torch.nn.Linear(400, 120)
+        self.f6 = torch.nn.Linear(120, 84)
+        self.f7 = torch.nn.Linear(84, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.tanh(TF.avg_pool2d(torch.tanh(self.c1(x)), 2))
+        if self.subsets is None:
+            y = self.c3(y)
+        else:
+            y = torch.cat([conv(y[:, s]) for conv, s in zip(self.c3, self.subsets, strict=True)], 1)
+        y = torch.tanh(TF.avg_pool2d(torch.tanh(y), 2))
+        return self.f7(torch.tanh(self.f6(torch.tanh(self.c5(y.flatten(1))))))
+
+
+def copy_parameters(model: LeNet5, twin: TorchLeNet5) -> None:
+    """Give the PyTorch network the mfdnn model's parameters."""
+    ours = dict(model.named_parameters())
+    with torch.no_grad():
+        for name in ("c1", "c5", "f6", "f7"):
+            getattr(twin, name).weight.copy_(torch.from_numpy(ours[f"{name}.weight"].data))
+            getattr(twin, name).bias.copy_(torch.from_numpy(ours[f"{name}.bias"].data))
+        if twin.subsets is None:
+            twin.c3.weight.copy_(torch.from_numpy(ours["c3.weight"].data))
+            twin.c3.bias.copy_(torch.from_numpy(ours["c3.bias"].data))
+        else:
+            full = model.c3.full_weight().data
+            for o, (conv, s) in enumerate(zip(twin.c3, twin.subsets, strict=True)):
+                conv.weight.copy_(torch.from_numpy(full[o : o + 1, s.numpy()]))
+                conv.bias.copy_(torch.from_numpy(ours["c3.bias"].data[o : o + 1]))
+
+
+def mfdnn_epoch(model: LeNet5, images: np.ndarray, labels: np.ndarray, order: np.ndarray) -> None:
+    parameters = model.parameters()
+    for start in range(0, len(order), BATCH):
+        batch = order[start : start + BATCH]
+        loss = F.cross_entropy(model(mfdnn.from_numpy(images[batch])), labels[batch])
+        loss.backward()
+        for p in parameters:
+            p.data -= LR * p.grad
+            p.grad = None
+
+
+def torch_epoch(
+    twin: TorchLeNet5, images: torch.Tensor, labels: torch.Tensor, order: np.ndarray
+) -> None:
+    optimizer = torch.optim.SGD(twin.parameters(), lr=LR)
+    for start in range(0, len(order), BATCH):
+        batch = torch.from_numpy(order[start : start + BATCH])
+        loss = TF.cross_entropy(twin(images[batch]), labels[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def epochs(c3: str) -> dict[str, Callable[[], None]]:
+    images, labels, order = training_data()
+    model = LeNet5(c3, rng=0)
+    twin = TorchLeNet5(c3)
+    copy_parameters(model, twin)
+    images_t, labels_t = torch.from_numpy(images), torch.from_numpy(labels)
+    return {
+        "mfdnn": lambda: mfdnn_epoch(model, images, labels, order),
+        "torch": lambda: torch_epoch(twin, images_t, labels_t, order),
+        "model": model,
+        "twin": twin,
+    }
+
+
+def check_agreement(c3: str) -> float:
+    """The largest relative difference of the parameters after one epoch from the same start."""
+    steps = epochs(c3)
+    steps["mfdnn"]()
+    steps["torch"]()
+    check = TorchLeNet5(c3)
+    copy_parameters(steps["model"], check)
+    error = 0.0
+    for (name, a), b in zip(
+        check.state_dict().items(), steps["twin"].state_dict().values(), strict=True
+    ):
+        if name.endswith("bias") and check.subsets is not None and name.startswith("c3"):
+            continue  # per-map biases compared through the full one below
+        error = max(error, float((a - b).abs().max() / (b.abs().max() + 1e-30)))
+    return error
+
+
+# ------------------------------------------------------------------------- where the time goes
+PRIMITIVES = ("conv2d", "avg_pool2d", "tanh", "linear", "cross_entropy")
+
+
+def mfdnn_breakdown(c3: str) -> dict[str, float]:
+    """Seconds per epoch in each primitive (forward + VJP), and the rest ("engine and SGD")."""
+    spent: dict[str, float] = collections.defaultdict(float)
+    originals = {name: getattr(F, name) for name in PRIMITIVES}
+
+    def timed(name: str, primitive: Callable) -> Callable:
+        def run(*args, **kwargs):
+            start = time.perf_counter()
+            out = primitive(*args, **kwargs)
+            spent[name] += time.perf_counter() - start
+            vjp = out._vjp
+            if vjp is not None:
+
+                def timed_vjp(g):
+                    start = time.perf_counter()
+                    grads = vjp(g)
+                    spent[name] += time.perf_counter() - start
+                    return grads
+
+                out._vjp = timed_vjp
+            return out
+
+        return run
+
+    steps = epochs(c3)
+    steps["mfdnn"]()  # warm up
+    for name, primitive in originals.items():
+        setattr(F, name, timed(name, primitive))
+    try:
+        start = time.perf_counter()
+        steps["mfdnn"]()
+        total = time.perf_counter() - start
+    finally:
+        for name, primitive in originals.items():
+            setattr(F, name, primitive)
+    spent["engine and SGD"] = total - sum(spent.values())
+    return dict(spent)
+
+
+TORCH_GROUPS = {
+    "conv2d": ("conv",),
+    "avg_pool2d": ("avg_pool",),
+    "tanh": ("tanh",),
+    "linear": ("addmm", "mm", "linear", "matmul"),
+    "cross_entropy": ("log_softmax", "nll_loss", "cross_entropy"),
+}
+
+
+def torch_breakdown(c3: str) -> dict[str, float]:
+    """Seconds per epoch in each group of PyTorch operators (self CPU time, by its profiler)."""
+    steps = epochs(c3)
+    steps["torch"]()
+    with torch.autograd.profiler.profile() as profile:
+        start = time.perf_counter()
+        steps["torch"]()
+        total = time.perf_counter() - start
+    spent: dict[str, float] = collections.defaultdict(float)
+    for event in profile.key_averages():
+        name = event.key.lower()
+        group = next((g for g, keys in TORCH_GROUPS.items() if any(k in name for k in keys)), None)
+        if group is not None:
+            spent[group] += event.self_cpu_time_total / 1e6
+    spent["engine and SGD"] = max(0.0, total - sum(spent.values()))
+    return dict(spent)
+
+
+# ------------------------------------------------------------------------------- peak memory
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
+def peak_memory_child(framework: str, c3: str) -> None:
+    """In a fresh process: train one epoch, print how far the resident memory rose (bytes)."""
+    steps = epochs(c3)
+    baseline = rss_bytes()
+    steps[framework]()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"rise": peak - baseline}))
+
+
+def peak_memory(framework: str, c3: str) -> int:
+    result = subprocess.run(
+        [sys.executable, __file__, "--peak-memory-of", framework, "--c3", c3],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.splitlines()[-1])["rise"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed epochs of each (default 5)")
+    parser.add_argument("--quick", action="store_true", help="1 repeat: a smoke test")
+    parser.add_argument("--c3", nargs="+", choices=("full", "original"), default=["full", "original"])
+    parser.add_argument("--peak-memory-of", choices=("mfdnn", "torch"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.peak_memory_of:
+        peak_memory_child(args.peak_memory_of, args.c3[0])
+        return
+    repeats = 1 if args.quick else args.repeats
+    print(
+        f"mfdnn {mfdnn.__version__} ({mfdnn.get_num_threads()} threads), torch "
+        f"{torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}; "
+        f"4,000 images, batch {BATCH}, SGD lr {LR}"
+    )
+    for c3 in args.c3:
+        error = check_agreement(c3)
+        if error > 1e-3:
+            raise SystemExit(f"bench_lenet.py: c3={c3}: parameters differ after an epoch ({error})")
+        steps = epochs(c3)
+        t = time_alternately({k: steps[k] for k in ("mfdnn", "torch")}, repeats, block=1)
+        print(
+            f"\nC3 {c3}: epoch mfdnn {t['mfdnn'] * 1e3:.0f} ms, PyTorch {t['torch'] * 1e3:.0f} ms, "
+            f"ratio {t['mfdnn'] / t['torch']:.2f} (parameters after one epoch agree to {error:.0e})"
+        )
+        ours, theirs = mfdnn_breakdown(c3), torch_breakdown(c3)
+        print(f"  {'where (ms per epoch)':<22} {'mfdnn':>8} {'PyTorch':>8}")
+        for group in (*PRIMITIVES, "engine and SGD"):
+            print(
+                f"  {group:<22} {ours.get(group, 0) * 1e3:>8.0f} "
+                f"{theirs.get(group, 0) * 1e3:>8.0f}"
+            )
+        print(
+            f"  peak memory rise: mfdnn {peak_memory('mfdnn', c3) / 2**20:.0f} MiB, PyTorch "
+            f"{peak_memory('torch', c3) / 2**20:.0f} MiB"
+        )
+
+
+if __name__ == "__main__":
+    main()
