@@ -123,14 +123,16 @@ def test_add_param_group_checks_like_the_constructor():
         ([1.0, 1.0], r"got list"),
     ],
 )
-def test_step_refuses_a_gradient_of_another_shape_or_dtype(grad, message):
-    p = param()
-    optimizer = Adam([param(), p])
-    p.grad = grad
+def test_step_refuses_a_gradient_of_another_shape_or_dtype_and_moves_nothing(grad, message):
+    first, p = param(), param()
+    optimizer = Adam([first, p])
+    first.grad, p.grad = np.ones(2), grad
     with pytest.raises(ValueError, match=r"Adam.step: the .grad of parameter 1 of param group 0 "):
         optimizer.step()
     with pytest.raises(ValueError, match=message):
         optimizer.step()
+    np.testing.assert_array_equal(first.data, np.ones(2))
+    assert len(optimizer.state) == 0
 
 
 def trained(optimizer):
@@ -189,8 +191,9 @@ def bad_state_dicts():
          r"the state_dict has state for parameter 5, which no group lists"),
         ("SGD", edit(sgd, lambda sd: sd["state"].update({"0": sd["state"].pop(0)})),
          r"state for parameter '0', which no group lists"),
-        ("SGD", {"state": {}}, r"SGD.load_state_dict: state_dict must be a dict with 'state' and"),
-        ("SGD", [1, 2], r"state_dict must be a dict .* got list"),
+        ("SGD", {"state": {}}, r"SGD.load_state_dict: state_dict must be a dict with 'state'"),
+        ("SGD", {"state": [], "param_groups": []}, r"state_dict must be a dict with 'state' \(a"),
+        ("SGD", [1, 2], r"state_dict must be a dict .* got \[1, 2\]"),
     ]  # fmt: skip
 
 

@@ -190,7 +190,9 @@ def test_load_state_dict_copies_and_casts():
         "state": {0: {"step": np.float32(3.0), "exp_avg": np.ones(2), "exp_avg_sq": np.ones(2)}},
         "param_groups": [copy.deepcopy(optimizer.state_dict()["param_groups"][0])],
     }
+    sd["state"][1] = {}  # an empty state, as PyTorch's defaultdict may hold, is no state
     optimizer.load_state_dict(sd)
+    assert list(optimizer.state) == [p]
     state = optimizer.state[p]
     assert state["step"] == 3 and type(state["step"]) is int
     assert (

@@ -87,13 +87,17 @@ class Optimizer:
         and its value returned.
         """
         loss = closure() if closure is not None else None
+        # Every gradient is checked first, so that a bad one leaves all parameters unchanged.
+        for i, group in enumerate(self.param_groups):
+            for j, p in enumerate(group["params"]):
+                if p.grad is not None:
+                    self._check_grad(p, f"parameter {j} of param group {i}")
         # IEEE arithmetic, as PyTorch: a NaN or inf gradient makes NaN or inf parameters, silently.
         with np.errstate(all="ignore"):
-            for i, group in enumerate(self.param_groups):
-                for j, p in enumerate(group["params"]):
+            for group in self.param_groups:
+                for p in group["params"]:
                     if p.grad is None:
                         continue
-                    self._check_grad(p, f"parameter {j} of param group {i}")
                     state = self.state.get(p, {})
                     self._update(p.data, p.grad, state, group)
                     if state:  # a rule without memory (SGD without momentum) keeps no entry
@@ -174,10 +178,14 @@ class Optimizer:
         counts.
         """
         fn = f"{type(self).__name__}.load_state_dict"
-        if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
+        if (
+            not isinstance(state_dict, Mapping)
+            or not {"state", "param_groups"} <= set(state_dict)
+            or not isinstance(state_dict["state"], Mapping)
+        ):
             raise TypeError(
-                f"{fn}: state_dict must be a dict with 'state' and 'param_groups', got "
-                f"{type(state_dict).__name__}"
+                f"{fn}: state_dict must be a dict with 'state' (a dict) and 'param_groups', got "
+                f"{state_dict!r:.200}"
             )
         saved_groups = list(state_dict["param_groups"])
         if len(saved_groups) != len(self.param_groups):
@@ -211,6 +219,8 @@ class Optimizer:
         group_of = {id(p): g for g in groups for p in g["params"]}
         state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         for k, saved in state_dict["state"].items():
+            if not saved:  # an empty state is no state (PyTorch's defaultdict can hold some)
+                continue
             if k not in param_of:
                 raise ValueError(
                     f"{fn}: the state_dict has state for parameter {k!r}, which no group lists"
