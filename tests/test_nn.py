@@ -80,7 +80,7 @@ def test_sequential_is_indexable_iterable_and_collects_parameters():
 
 def test_shared_parameters_are_listed_once():
     conv = nn.Conv2d(1, 1, 1, rng=0)
-    assert len(nn.Sequential(conv, conv).parameters()) == 2
+    assert len(list(nn.Sequential(conv, conv).parameters())) == 2
 
 
 @pytest.mark.parametrize(
@@ -89,6 +89,15 @@ def test_shared_parameters_are_listed_once():
         (lambda: nn.Conv2d(3, 4, 3, groups=2), ValueError, "Conv2d: in_channels 3"),
         (lambda: nn.Conv2d(0, 4, 3), ValueError, "Conv2d: in_channels must be positive"),
         (lambda: nn.Conv2d(1, 4, 0), ValueError, "Conv2d: kernel_size must be positive"),
+        (lambda: nn.Conv2d(1, 4, 3, stride=0), ValueError, "Conv2d: stride must be positive"),
+        (lambda: nn.Conv2d(1, 4, 3, dilation=(1,)), TypeError, "Conv2d: dilation must be an int"),
+        (lambda: nn.Conv2d(1, 4, 3, padding=-1), ValueError, "Conv2d: padding must be non-neg"),
+        (lambda: nn.Conv2d(1, 4, 3, padding="full"), ValueError, "Conv2d: padding must be an int"),
+        (
+            lambda: nn.Conv2d(1, 4, 3, stride=2, padding="same"),
+            ValueError,
+            "Conv2d: padding='same' needs stride 1",
+        ),
         (lambda: nn.Sequential(nn.ReLU(), 3), TypeError, "Sequential: argument 1"),
         (lambda: nn.Clamp(), ValueError, "Clamp: at least one"),
         (lambda: nn.Clamp(2.0, 1.0), ValueError, "Clamp: min must be at most max"),

@@ -1,6 +1,8 @@
-"""Data for the course: MNIST (bundled 5k subset or full IDX files) and the IDX reader."""
+"""Data for the course: MNIST (bundled 5k subset or full IDX files), the IDX reader, and
+``DataLoader``, which cuts arrays into (shuffled) minibatches."""
 
 from mfdnn.data.idx import read_idx
+from mfdnn.data.loader import DataLoader, nchw_scale
 from mfdnn.data.mnist import (
     MNIST,
     binary_digits,
@@ -12,10 +14,12 @@ from mfdnn.data.mnist import (
 
 __all__ = [
     "MNIST",
+    "DataLoader",
     "binary_digits",
     "flatten_scale",
     "load_bundled_subset",
     "load_mnist",
     "mnist_dir_from_env",
+    "nchw_scale",
     "read_idx",
 ]

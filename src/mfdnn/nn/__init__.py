@@ -1,10 +1,11 @@
 """Layers: modules that hold parameters and call the primitives of ``mfdnn.functional``.
 
-A small ``torch.nn``: ``Module`` (``parameters()``, ``zero_grad()``, calling it runs
-``forward``), ``Sequential``, ``Conv2d``, ``Linear``, ``Flatten``, the pools and the activation
-layers. Every activation layer says whether its function ``σ: R → R`` is non-decreasing
-(``monotone``); that is what Problem 4's rewrite ``mfdnn.filters.pool_before_activation`` needs
-to know to move a max-pool in front of it.
+A small ``torch.nn``: ``Module`` (``parameters()``, ``named_parameters()``, ``state_dict()`` /
+``load_state_dict()`` with PyTorch's key names, ``train()`` / ``eval()``, ``zero_grad()``; calling
+it runs ``forward``), ``Sequential``, ``ModuleList``, ``Conv2d``, ``Linear``, ``Flatten``, the
+pools and the activation layers. Every activation layer says whether its function ``σ: R → R``
+is non-decreasing (``monotone``); that is what Problem 4's rewrite
+``mfdnn.filters.pool_before_activation`` needs to know to move a max-pool in front of it.
 """
 
 from mfdnn.nn.layers import (
@@ -24,7 +25,7 @@ from mfdnn.nn.layers import (
     Step,
     Tanh,
 )
-from mfdnn.nn.module import Module, Sequential
+from mfdnn.nn.module import Module, ModuleList, Sequential
 
 __all__ = [
     "Activation",
@@ -38,6 +39,7 @@ __all__ = [
     "Linear",
     "MaxPool2d",
     "Module",
+    "ModuleList",
     "ReLU",
     "Sequential",
     "Sigmoid",

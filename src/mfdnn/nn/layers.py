@@ -16,6 +16,7 @@ import numpy as np
 import mfdnn.functional as F
 from mfdnn.engine import Tensor
 from mfdnn.functional._checks import pair, positive_int
+from mfdnn.functional.conv import conv_padding
 from mfdnn.nn.module import Module
 
 
@@ -55,8 +56,13 @@ class Conv2d(Module):
                 f"divisible by groups {groups}"
             )
         kh, kw = pair(fn, "kernel_size", kernel_size, minimum=1)
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        # Stored as PyTorch stores them: pairs (padding may also be "valid" or "same").
+        self.stride = pair(fn, "stride", stride, minimum=1)
+        self.dilation = pair(fn, "dilation", dilation, minimum=1)
+        conv_padding(fn, padding, (kh, kw), self.dilation, self.stride)
+        self.padding = padding if isinstance(padding, str) else pair(fn, "padding", padding, 0)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
+        self.groups = groups
         rng = np.random.default_rng(rng)
         fan_in = in_channels // groups * kh * kw
         self.weight = _uniform(rng, (out_channels, in_channels // groups, kh, kw), fan_in, dtype)
@@ -68,10 +74,20 @@ class Conv2d(Module):
         )
 
     def extra_repr(self) -> str:
-        return (
+        """PyTorch's: the arguments that differ from their defaults, after the sizes."""
+        s = (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding}"
+            f"stride={self.stride}"
         )
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
 
 
 class Linear(Module):
@@ -96,7 +112,10 @@ class Linear(Module):
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class Flatten(Module):
