@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from timing import time_alternately
 
 import mfdnn
 import mfdnn.functional as F
+import mfdnn.optim
 from mfdnn.data import load_mnist
 from mfdnn.hw4.p7_lenet_c3 import input_subsets
 from mfdnn.models import LeNet5
@@ -92,14 +92,13 @@ def copy_parameters(model: LeNet5, twin: TorchLeNet5) -> None:
 
 
 def mfdnn_epoch(model: LeNet5, images: np.ndarray, labels: np.ndarray, order: np.ndarray) -> None:
-    parameters = model.parameters()
+    optimizer = mfdnn.optim.SGD(model.parameters(), lr=LR)
     for start in range(0, len(order), BATCH):
         batch = order[start : start + BATCH]
         loss = F.cross_entropy(model(mfdnn.from_numpy(images[batch])), labels[batch])
+        optimizer.zero_grad()
         loss.backward()
-        for p in parameters:
-            p.data -= LR * p.grad
-            p.grad = None
+        optimizer.step()
 
 
 def torch_epoch(
@@ -216,18 +215,21 @@ def torch_breakdown(c3: str) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------- peak memory
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
+def memory_status(field: str) -> int:
+    """A field of /proc/self/status in bytes: ``VmRSS`` (resident now), ``VmHWM`` (its peak)."""
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(field + ":"))
+    return int(line.split()[1]) * 1024
 
 
 def peak_memory_child(framework: str, c3: str) -> None:
     """In a fresh process: train one epoch, print how far the resident memory rose (bytes)."""
     steps = epochs(c3)
-    baseline = rss_bytes()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # Linux: the peak (VmHWM) starts again from the resident memory now
+    baseline = memory_status("VmRSS")
     steps[framework]()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"rise": peak - baseline}))
+    print(json.dumps({"rise": memory_status("VmHWM") - baseline}))
 
 
 def peak_memory(framework: str, c3: str) -> int:
@@ -244,7 +246,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed epochs of each (default 5)")
     parser.add_argument("--quick", action="store_true", help="1 repeat: a smoke test")
-    parser.add_argument("--c3", nargs="+", choices=("full", "original"), default=["full", "original"])
+    parser.add_argument(
+        "--c3", nargs="+", choices=("full", "original"), default=["full", "original"]
+    )
     parser.add_argument("--peak-memory-of", choices=("mfdnn", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peak_memory_of:
@@ -270,8 +274,7 @@ def main() -> None:
         print(f"  {'where (ms per epoch)':<22} {'mfdnn':>8} {'PyTorch':>8}")
         for group in (*PRIMITIVES, "engine and SGD"):
             print(
-                f"  {group:<22} {ours.get(group, 0) * 1e3:>8.0f} "
-                f"{theirs.get(group, 0) * 1e3:>8.0f}"
+                f"  {group:<22} {ours.get(group, 0) * 1e3:>8.0f} {theirs.get(group, 0) * 1e3:>8.0f}"
             )
         print(
             f"  peak memory rise: mfdnn {peak_memory('mfdnn', c3) / 2**20:.0f} MiB, PyTorch "

@@ -59,7 +59,7 @@ class Conv2d(Module):
         # Stored as PyTorch stores them: pairs (padding may also be "valid" or "same").
         self.stride = pair(fn, "stride", stride, minimum=1)
         self.dilation = pair(fn, "dilation", dilation, minimum=1)
-        conv_padding(fn, padding, (kh, kw), self.dilation, self.stride)
+        conv_padding(fn, padding, (kh, kw), self.stride, self.dilation)
         self.padding = padding if isinstance(padding, str) else pair(fn, "padding", padding, 0)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.groups = groups
