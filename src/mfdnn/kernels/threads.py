@@ -17,11 +17,10 @@ number of CPUs this process may run on.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -72,6 +71,9 @@ def set_num_threads(n: int) -> None:
 _blas: list[Any] | None = None  # threadpoolctl's controllers of the loaded BLAS libraries
 _blas_saved: list[int] = []  # their thread counts before the first span began
 _blas_spans = 0  # spans running now, in any thread
+# OpenBLAS runs a product of fewer multiply-adds than this on one thread anyway (its
+# GEMM_MULTITHREAD_THRESHOLD of 4 × 65536): such products need no span.
+SMALL_PRODUCT = 4 * 65536
 
 
 def _set_blas_threads(counts: list[int]) -> None:
@@ -84,26 +86,38 @@ def _set_blas_threads(counts: list[int]) -> None:
         lib.set_num_threads(n)
 
 
-@contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """OpenBLAS on one thread for the span of the block, then its previous count. Spans may
-    overlap (nested, or from several threads): the first saves the count, the last restores it."""
-    global _blas, _blas_saved, _blas_spans
-    with _lock:
-        if _blas is None:
-            from threadpoolctl import ThreadpoolController
+class single_threaded_blas:  # lower case: used like a function, as contextlib's helpers
+    """OpenBLAS on one thread for the span of a ``with`` block, then its previous count. Spans
+    may overlap (nested, or from several threads): the first saves the count, the last restores
+    it. ``work``, the multiply-adds of the products inside, skips the span for small products."""
 
-            _blas = ThreadpoolController().select(user_api="blas").lib_controllers
-        if _blas_spans == 0:
-            _blas_saved = [lib.num_threads for lib in _blas]
-            _set_blas_threads([1] * len(_blas))
-        _blas_spans += 1
-    try:
-        yield
-    finally:
+    __slots__ = ("active",)
+
+    def __init__(self, work: int | None = None) -> None:
+        self.active = work is None or work >= SMALL_PRODUCT
+
+    def __enter__(self) -> None:
+        global _blas, _blas_saved, _blas_spans
+        if not self.active:
+            return
+        with _lock:
+            if _blas is None:
+                from threadpoolctl import ThreadpoolController
+
+                _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+            if _blas_spans == 0:
+                _blas_saved = [lib.num_threads for lib in _blas]
+                if any(n != 1 for n in _blas_saved):
+                    _set_blas_threads([1] * len(_blas))
+            _blas_spans += 1
+
+    def __exit__(self, *exc: object) -> None:
+        global _blas_spans
+        if not self.active:
+            return
         with _lock:
             _blas_spans -= 1
-            if _blas_spans == 0:
+            if _blas_spans == 0 and any(n != 1 for n in _blas_saved):
                 _set_blas_threads(_blas_saved)
 
 
