@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from mfdnn.engine import Tensor, no_grad
+from mfdnn.experiments import TrainingDiverged
 from mfdnn.losses import linear_score, logistic_loss, predict, sum_of_squares_loss
 
 __all__ = [
@@ -75,16 +76,30 @@ def sgd_epoch(
     batch_size: int,
     order: np.ndarray,
 ) -> float:
-    """One pass of minibatch SGD over the rows of ``X`` in ``order``; the mean batch loss."""
+    """One pass of minibatch SGD over the rows of ``X`` in ``order``; the mean batch loss.
+
+    Raises ``TrainingDiverged`` at the first step whose loss or updated parameters are not
+    finite.
+    """
     total = 0.0
     n_batches = 0
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
         value = loss(model.score(X[batch]), y[batch])
         value.backward()
-        for p in (model.a, model.b):
-            p.data -= lr * p.grad
-            p.grad = None
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked just below
+            for p in (model.a, model.b):
+                p.data -= lr * p.grad
+                p.grad = None
+        if not (
+            np.isfinite(value.data)
+            and np.isfinite(model.a.data).all()
+            and np.isfinite(model.b.data)
+        ):
+            raise TrainingDiverged(
+                f"sgd_epoch: at step {n_batches + 1} the loss ({float(value.data):g}) or the "
+                f"updated parameters are not finite: lr={lr:g} is too large"
+            )
         total += float(value.data)
         n_batches += 1
     return total / max(n_batches, 1)
@@ -168,9 +183,16 @@ def train(
     model = Model.init(X.shape[1], rng)
     X_t = Tensor(X)
     history = History(loss=loss, seed=seed, model=model)
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         order = rng.permutation(len(X))
-        history.train_loss.append(sgd_epoch(model, X_t, y, LOSSES[loss], lr, batch_size, order))
+        try:
+            mean_loss = sgd_epoch(model, X_t, y, LOSSES[loss], lr, batch_size, order)
+        except TrainingDiverged as err:
+            raise TrainingDiverged(
+                f"{fn}: the {LOSS_TITLES[loss]} run with seed {seed} diverged in epoch {epoch} "
+                f"({err})"
+            ) from None
+        history.train_loss.append(mean_loss)
         if X_test is not None:
             with no_grad():
                 z = model.score(Tensor(X_test))
