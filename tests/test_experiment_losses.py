@@ -10,6 +10,7 @@ import pytest
 
 from mfdnn.cli import main
 from mfdnn.data import binary_digits, load_mnist
+from mfdnn.experiments import TrainingDiverged
 from mfdnn.experiments.losses import compare, summarize, train
 
 
@@ -146,3 +147,10 @@ def test_cli_output_path_that_is_a_file(tmp_path, capsys):
     assert main(["losses", "-o", str(target), "--quiet"]) == 2
     assert capsys.readouterr().err.startswith("mfdnn losses: -o:")
     assert target.read_text() == "x"
+
+
+@pytest.mark.parametrize("loss", ["kl", "sos"])
+def test_divergence_stops_training_at_once(digits_4_9, loss):
+    X, y, X_test, y_test = digits_4_9
+    with pytest.raises(TrainingDiverged, match=r"train: .* seed 3 diverged in epoch 1 .*step 1"):
+        train(X, y, loss, lr=1e300, epochs=3, seed=3, X_test=X_test, y_test=y_test)
