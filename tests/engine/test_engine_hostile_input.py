@@ -134,3 +134,24 @@ def test_scalar_options_accept_ints_numpy_scalars_and_infinite_clamp_bounds():
         F.softplus(x, np.float32(2), np.int64(10)).data, F.softplus(x, 2.0).data
     )
     np.testing.assert_array_equal(F.clamp(x, -np.inf, 0.5).data, np.minimum(x.data, 0.5))
+
+
+# ---------------------------------------------------------------------------- shapes, dims
+BAD_SHAPES_AND_DIMS = [
+    (lambda: mfdnn.zeros(-1), r"zeros: the shape must be non-negative ints, got \(-1,\)"),
+    (lambda: mfdnn.zeros("a"), r"zeros: the shape must be non-negative ints, got \('a',\)"),
+    (lambda: mfdnn.ones((2, 1.5)), r"ones: the shape must be non-negative ints"),
+    (lambda: x64().unsqueeze("a"), r"unsqueeze: dim 'a' is out of range"),
+    (lambda: F.cross_entropy(x64(), [[0], [1, 2]]), r"cross_entropy: labels must be .*rectangular"),
+]
+
+
+@pytest.mark.parametrize("call, pattern", BAD_SHAPES_AND_DIMS)
+def test_bad_shapes_and_dims_name_the_function(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+def test_zeros_and_ones_take_a_shape_or_its_sizes():
+    assert mfdnn.zeros(2, 3).shape == mfdnn.ones((2, 3)).shape == (2, 3)
+    assert mfdnn.zeros(np.int64(4)).shape == (4,) and mfdnn.ones().shape == ()

@@ -614,9 +614,9 @@ class Tensor:
         return self.reshape((*self.shape[:s], -1, *self.shape[e + 1 :]))
 
     def unsqueeze(self, dim: int) -> Tensor:
-        if not -self.ndim - 1 <= dim <= self.ndim:
+        if not isinstance(dim, int | np.integer) or not -self.ndim - 1 <= dim <= self.ndim:
             raise ValueError(
-                f"unsqueeze: dim {dim} is out of range [{-self.ndim - 1}, {self.ndim}] for a "
+                f"unsqueeze: dim {dim!r} is out of range [{-self.ndim - 1}, {self.ndim}] for a "
                 f"tensor with {self.ndim} dimensions"
             )
         d = dim % (self.ndim + 1)
@@ -720,11 +720,19 @@ def concatenate(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 cat = concatenate
 
 
+def _size(fn: str, shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """The shape of ``zeros(2, 3)`` or ``zeros((2, 3))``: non-negative ints."""
+    size = shape[0] if len(shape) == 1 and not isinstance(shape[0], int | np.integer) else shape
+    if not isinstance(size, Sequence) or not all(
+        isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 0 for n in size
+    ):
+        raise ValueError(f"{fn}: the shape must be non-negative ints, got {shape!r}")
+    return tuple(int(n) for n in size)
+
+
 def zeros(*shape: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    size = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
-    return Tensor(np.zeros(size, dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.zeros(_size("zeros", shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones(*shape: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    size = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
-    return Tensor(np.ones(size, dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.ones(_size("ones", shape), dtype=dtype), requires_grad=requires_grad)

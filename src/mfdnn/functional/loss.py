@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from mfdnn.engine import Tensor, as_tensor
+from mfdnn.engine import Tensor
+from mfdnn.engine.tensor import as_numbers
 from mfdnn.functional._checks import check_ndim, float_tensor
 from mfdnn.functional.activation import log_softmax_array
 
@@ -62,7 +63,7 @@ def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tenso
     fn = "cross_entropy"
     logits = float_tensor(fn, "logits", logits)
     check_ndim(fn, "logits", logits, (2,), "(N, C)")
-    y = as_tensor(labels).data
+    y = as_numbers(fn, "labels", labels)
     if y.dtype.kind not in "iu":
         raise TypeError(f"{fn}: labels must be integer class indices, got dtype {y.dtype}")
     n, c = logits.shape
