@@ -78,30 +78,30 @@ def sgd_epoch(
 ) -> float:
     """One pass of minibatch SGD over the rows of ``X`` in ``order``; the mean batch loss.
 
-    Raises ``TrainingDiverged`` at the first step whose loss or updated parameters are not
-    finite.
+    Raises ``TrainingDiverged`` at the first step whose loss is not finite (a step that makes
+    the parameters infinite makes the next loss so), or if the parameters end up non-finite.
     """
     total = 0.0
     n_batches = 0
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
-        value = loss(model.score(X[batch]), y[batch])
-        value.backward()
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked just below
+    # An update that diverges overflows (inf, then inf − inf); the checks below report it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            value = loss(model.score(X[batch]), y[batch])
+            value.backward()
             for p in (model.a, model.b):
                 p.data -= lr * p.grad
                 p.grad = None
-        if not (
-            np.isfinite(value.data)
-            and np.isfinite(model.a.data).all()
-            and np.isfinite(model.b.data)
-        ):
-            raise TrainingDiverged(
-                f"sgd_epoch: at step {n_batches + 1} the loss ({float(value.data):g}) or the "
-                f"updated parameters are not finite: lr={lr:g} is too large"
-            )
-        total += float(value.data)
-        n_batches += 1
+            batch_loss = float(value.data)
+            if not math.isfinite(batch_loss):
+                raise TrainingDiverged(
+                    f"sgd_epoch: the loss is {batch_loss} at step {n_batches + 1}: lr={lr:g} is "
+                    "too large"
+                )
+            total += batch_loss
+            n_batches += 1
+    if not (np.isfinite(model.a.data).all() and np.isfinite(model.b.data)):
+        raise TrainingDiverged(f"sgd_epoch: the parameters are not finite: lr={lr:g} is too large")
     return total / max(n_batches, 1)
 
 
