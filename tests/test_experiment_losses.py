@@ -10,6 +10,7 @@ import pytest
 
 from mfdnn.cli import main
 from mfdnn.data import binary_digits, load_mnist
+from mfdnn.experiments import TrainingDiverged
 from mfdnn.experiments.losses import compare, summarize, train
 
 
@@ -62,6 +63,10 @@ def test_train_rejects_bad_arguments(digits_4_9, kwargs, message):
         train(X, y, **kwargs)
 
 
+def _refuse_non_json(constant: str) -> None:
+    raise AssertionError(f"results.json is not strict JSON: it holds {constant}")
+
+
 def test_cli_end_to_end(tmp_path, capsys):
     out = tmp_path / "tmp"
     assert main(["losses", "--epochs", "1", "--seeds", "2", "-o", str(out), "--quiet"]) == 0
@@ -75,7 +80,7 @@ def test_cli_end_to_end(tmp_path, capsys):
     ]
     for png in out.glob("*.png"):
         assert png.read_bytes().startswith(b"\x89PNG")
-    doc = json.loads((out / "results.json").read_text())
+    doc = json.loads((out / "results.json").read_text(), parse_constant=_refuse_non_json)
     assert set(doc) == {"config", "data", "kl", "sos", "summary"}
     assert doc["data"]["n_train"] == 800 and doc["data"]["n_test"] == 200
     for name in ("kl", "sos"):
@@ -146,3 +151,12 @@ def test_cli_output_path_that_is_a_file(tmp_path, capsys):
     assert main(["losses", "-o", str(target), "--quiet"]) == 2
     assert capsys.readouterr().err.startswith("mfdnn losses: -o:")
     assert target.read_text() == "x"
+
+
+@pytest.mark.parametrize("loss", ["kl", "sos"])
+def test_divergence_stops_training_at_once(digits_4_9, loss):
+    X, y, X_test, y_test = digits_4_9
+    with pytest.raises(
+        TrainingDiverged, match=r"train: .* seed 3 diverged in epoch 1 .*step [12]:"
+    ):
+        train(X, y, loss, lr=1e300, epochs=3, seed=3, X_test=X_test, y_test=y_test)

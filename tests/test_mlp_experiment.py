@@ -4,6 +4,7 @@ for step, and learns."""
 import numpy as np
 import pytest
 
+from mfdnn.experiments import TrainingDiverged
 from mfdnn.experiments.mlp import autodiff_gradients, compare_training, init_mlp
 from mfdnn.jacobians import mlp_gradients
 
@@ -39,3 +40,11 @@ def test_bad_arguments():
         compare_training(activation="gelu")
     with pytest.raises(ValueError, match=r"compare_training: batch_size must be .* got 0"):
         compare_training(batch_size=0)
+    for lr in (float("nan"), float("inf"), -0.1, 0, "0.1"):
+        with pytest.raises(ValueError, match=r"compare_training: lr must be a positive number"):
+            compare_training(lr=lr)
+
+
+def test_divergence_is_reported_as_divergence_not_as_a_difference():
+    with pytest.raises(TrainingDiverged, match=r"compare_training: at step \d+ .*lr=1e\+30"):
+        compare_training(hidden=(8,), lr=1e30)

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mfdnn.io import atomic_write
+from mfdnn.io import as_path, atomic_write
 
 # Pillow modes read as grey / as colour; anything else (e.g. "F", "LAB", "HSV") is refused.
 _GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N"}
 _COLOUR_MODES = {"P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"}
 _MAX_16_BIT = 65535
+_NOT_AN_IMAGE = "{path}: not an image Pillow can read (expected PNG or JPEG)"
 
 
 def default_photo_path() -> Path:
@@ -37,18 +39,45 @@ def default_photo_path() -> Path:
         ) from err
 
 
-def open_image(path: str | os.PathLike[str]) -> Image.Image:
-    """Open and decode ``path`` with Pillow, raising ``OSError``/``ValueError`` naming the file."""
-    path = Path(path)
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(width, height)`` of the image at ``path``, read from its header without decoding it.
+
+    Lets a caller refuse an image too large to process before it takes the memory; an image
+    beyond Pillow's decompression-bomb limit raises ``ValueError`` naming the file.
+    """
+    path = _existing_file(as_path("image_size", "path", path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the caller decides
+        try:
+            with Image.open(path) as image:
+                return image.size
+        except UnidentifiedImageError:
+            raise ValueError(_NOT_AN_IMAGE.format(path=path)) from None
+        except Image.DecompressionBombError:
+            raise ValueError(
+                f"{path}: more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, Pillow's limit "
+                "against decompression bombs"
+            ) from None
+        except (OSError, SyntaxError) as err:
+            raise ValueError(f"{path}: corrupt or truncated image ({err})") from None
+
+
+def _existing_file(path: Path) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
         raise IsADirectoryError(f"{path}: is a directory, not an image")
+    return path
+
+
+def open_image(path: str | os.PathLike[str]) -> Image.Image:
+    """Open and decode ``path`` with Pillow, raising ``OSError``/``ValueError`` naming the file."""
+    path = _existing_file(as_path("open_image", "path", path))
     try:
         image = Image.open(path)
         image.load()
     except UnidentifiedImageError:
-        raise ValueError(f"{path}: not an image Pillow can read (expected PNG or JPEG)") from None
+        raise ValueError(_NOT_AN_IMAGE.format(path=path)) from None
     except (OSError, SyntaxError, Image.DecompressionBombError) as err:
         raise ValueError(f"{path}: corrupt or truncated image ({err})") from None
     if image.mode not in _GREY_MODES | _COLOUR_MODES:
@@ -93,7 +122,7 @@ def load_image(path: str | os.PathLike[str] | None = None) -> np.ndarray:
     ``FileNotFoundError``; a file that is not a readable image or has an unsupported mode raises
     ``ValueError``; both messages name the file.
     """
-    path = default_photo_path() if path is None else Path(path)
+    path = default_photo_path() if path is None else as_path("load_image", "path", path)
     with open_image(path) as image:
         return image_to_array(image, str(path))
 

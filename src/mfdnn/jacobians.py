@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from mfdnn.engine.gradcheck import central_differences
+from mfdnn.kernels.threads import single_threaded_blas
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 Activation = str | tuple[ArrayFn, ArrayFn]
@@ -165,6 +166,7 @@ def _forward(
     return ys, zs
 
 
+@single_threaded_blas()
 def forward(As: Sequence[Any], bs: Sequence[Any], x: Any, activation: Activation) -> list[Any]:
     """The list ``y_0 … y_L``.
 
@@ -183,6 +185,7 @@ def _single_input(fn: str, x: np.ndarray) -> None:
         raise ValueError(f"{fn}: x must be one input of shape (n_0,), got {x.shape}")
 
 
+@single_threaded_blas()
 def layer_jacobians(
     As: Sequence[Any], bs: Sequence[Any], x: Any, activation: Activation
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -223,6 +226,7 @@ def _output_jacobians(pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.nda
     return J[::-1]
 
 
+@single_threaded_blas()
 def output_jacobians(
     As: Sequence[Any], bs: Sequence[Any], x: Any, activation: Activation
 ) -> list[np.ndarray]:
@@ -285,6 +289,7 @@ METHODS = ("backprop", "jacobian")
 REDUCTIONS = ("sum", "none")
 
 
+@single_threaded_blas()
 def mlp_gradients(
     As: Sequence[Any],
     bs: Sequence[Any],
@@ -332,6 +337,7 @@ def mlp_gradients(
     )
 
 
+@single_threaded_blas()
 def mlp_backprop(
     As: Sequence[Any],
     bs: Sequence[Any],

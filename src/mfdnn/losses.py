@@ -47,7 +47,9 @@ def linear_score(X: Any, a: Any, b: Any) -> Tensor:
     def vjp(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         return (np.outer(g, a.data) if X.requires_grad else None, g @ X.data, g.sum())
 
-    return Tensor._make(X.data @ a.data + b.data, (X, a, b), vjp, "linear_score")
+    with np.errstate(over="ignore", invalid="ignore"):  # inf·0 = NaN, as the engine's @
+        z = X.data @ a.data + b.data
+    return Tensor._make(z, (X, a, b), vjp, "linear_score")
 
 
 def _margin(fn: str, z: Any, y: Any) -> tuple[Tensor, np.ndarray, np.ndarray]:

@@ -5,15 +5,21 @@ which adds an ``argparse`` parser whose ``run`` default is called with the parse
 Subcommands call the library; they never re-implement math.
 
 Errors a user can cause (bad arguments, missing or corrupt files) are reported as one line on
-stderr, ``mfdnn <command>: <message>``, with exit status 2 and no traceback.
+stderr, ``mfdnn <command>: <message>``, with exit status 2 and no traceback. Ctrl-C, even during
+start-up, prints one line and exits 130: this module imports nothing heavy, and ``main`` imports
+the subcommands (NumPy, matplotlib) inside its ``try``. A reader that goes away (``mfdnn verify |
+head -1``) ends the command quietly with the status of a program killed by SIGPIPE (141).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import math
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from mfdnn import __version__
 
@@ -25,8 +31,15 @@ class CommandError(Exception):
     """A user-facing failure of a subcommand: printed as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, ``mfdnn <command>: <message>``, status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mfdnn",
         description="The mathematics of deep neural networks, executable.",
     )
@@ -37,20 +50,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def positive_int(flag: str, value: int) -> int:
+    if value < 1:
+        raise CommandError(f"{flag} must be a positive integer, got {value}")
+    return value
+
+
+def seed(flag: str, value: int) -> int:
+    """A seed of NumPy's generators: a non-negative integer."""
+    if value < 0:
+        raise CommandError(f"{flag} must be a non-negative integer, got {value}")
+    return value
+
+
+def learning_rate(flag: str, value: float) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise CommandError(f"{flag} must be a positive number, got {value}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    command = "mfdnn"
     try:
-        return int(args.run(args) or 0)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_usage(sys.stderr)
+            return 2
+        command = f"mfdnn {args.command}"
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, not in the interpreter's exit
+        return status
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the status of a program that signal ended
     except (CommandError, ValueError, TypeError, OSError) as err:
         message = str(err) or type(err).__name__
-        print(f"mfdnn {args.command}: {message}", file=sys.stderr)
+        print(f"{command}: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"mfdnn {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
 
 

@@ -15,13 +15,23 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mfdnn import filters
-from mfdnn.cli import CommandError
+from mfdnn.cli import CommandError, positive_int
 from mfdnn.engine import no_grad
-from mfdnn.images import default_photo_path, from_batch, load_image, save_figure, to_batch
+from mfdnn.images import (
+    default_photo_path,
+    from_batch,
+    image_size,
+    load_image,
+    save_figure,
+    to_batch,
+)
+from mfdnn.io import check_writable
 
 # Inches per image panel, and the robust range of the signed maps (ignores the 0.5 % extremes).
 _PANEL = 4.2
 _PERCENTILE = 99.5
+# A 4000×3000 photograph; `mfdnn edges` holds about 150 bytes per pixel (1.8 GB here).
+DEFAULT_MAX_PIXELS = 12_000_000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,6 +74,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             metavar="OUT.png",
             help=f"the PNG figure to write (default: {default})",
         )
+        parser.add_argument(
+            "--max-pixels",
+            type=int,
+            default=DEFAULT_MAX_PIXELS,
+            metavar="N",
+            help="refuse images of more than N pixels, checked before decoding (default "
+            f"{DEFAULT_MAX_PIXELS}, a 4000×3000 photograph; `edges` needs about 150 bytes of "
+            "memory per pixel)",
+        )
         parser.set_defaults(run=run)
 
 
@@ -73,12 +92,20 @@ def _output_path(value: str) -> Path:
         raise CommandError(f"output {value!r} must end in .png (the figure is a PNG)")
     if path.is_dir():
         raise CommandError(f"output {value!r} is a directory")
-    return path
+    return check_writable(path)
 
 
 def _input(args: argparse.Namespace) -> tuple[np.ndarray, str]:
-    """The image as floats in [0, 1] and the name to show for it."""
+    """The image as floats in [0, 1] and the name to show for it; too many pixels are refused
+    from the header, before the image is decoded."""
+    positive_int("--max-pixels", args.max_pixels)
     path = default_photo_path() if args.image is None else Path(args.image)
+    width, height = image_size(path)
+    if width * height > args.max_pixels:
+        raise CommandError(
+            f"{path.name} is {width}×{height} = {width * height:,} pixels, more than "
+            f"--max-pixels {args.max_pixels:,}; raise --max-pixels to process it"
+        )
     return load_image(path), path.name
 
 

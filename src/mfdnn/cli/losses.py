@@ -9,17 +9,18 @@ are written only at the end, each atomically.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 import time
 from pathlib import Path
 
-from mfdnn.cli import CommandError
+import numpy as np
+
+from mfdnn.cli import CommandError, learning_rate, positive_int
 from mfdnn.data import binary_digits, load_mnist, mnist_dir_from_env
+from mfdnn.experiments import TrainingDiverged
 from mfdnn.experiments.loss_plots import curves_png, loss_functions_png, misclassified_png
 from mfdnn.experiments.losses import LOSS_TITLES, Comparison, Summary, compare
-from mfdnn.io import atomic_write
+from mfdnn.io import atomic_write, check_writable, write_json
 
 OUTPUT_FILES = ("results.json", "curves.png", "loss_functions.png", "misclassified.png")
 
@@ -65,18 +66,14 @@ def _check_args(args: argparse.Namespace) -> None:
             raise CommandError(f"--digits: {name} must be a digit 0..9, got {d}")
     if neg == pos:
         raise CommandError(f"--digits: the two digits must differ, got {neg} {pos}")
-    for flag, value in (
-        ("--epochs", args.epochs),
-        ("--seeds", args.seeds),
-        ("--batch-size", args.batch_size),
-    ):
-        if value < 1:
-            raise CommandError(f"{flag} must be a positive integer, got {value}")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        raise CommandError(f"--lr must be a positive number, got {args.lr}")
+    positive_int("--epochs", args.epochs)
+    positive_int("--seeds", args.seeds)
+    positive_int("--batch-size", args.batch_size)
+    learning_rate("--lr", args.lr)
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise CommandError(f"-o: {out} exists and is not a directory")
+    check_writable(out / OUTPUT_FILES[0])
 
 
 def results_document(comparison: Comparison, summary: Summary, config: dict, data: dict) -> dict:
@@ -116,15 +113,23 @@ def run(args: argparse.Namespace) -> int:
     neg, pos = args.digits
     X, y = binary_digits(mnist.train_images, mnist.train_labels, neg, pos)
     X_test, y_test = binary_digits(mnist.test_images, mnist.test_labels, neg, pos)
-    if len(y) == 0 or len(y_test) == 0:
-        raise CommandError(f"no images of digits {neg} and {pos} in {mnist.source}")
+    for split, labels in (("training", y), ("test", y_test)):
+        missing = [d for d, label in ((neg, -1), (pos, 1)) if not np.any(labels == label)]
+        if missing:
+            raise CommandError(
+                f"the {split} set in {mnist.source} (--mnist-dir) has no images of digit "
+                f"{' or '.join(map(str, missing))}; --digits {neg} {pos} needs both"
+            )
     test_images = mnist.test_images[(mnist.test_labels == neg) | (mnist.test_labels == pos)]
 
     start = time.perf_counter()
     progress = not args.quiet and sys.stderr.isatty()
-    comparison = compare(
-        X, y, X_test, y_test, args.seeds, args.lr, args.batch_size, args.epochs, progress
-    )
+    try:
+        comparison = compare(
+            X, y, X_test, y_test, args.seeds, args.lr, args.batch_size, args.epochs, progress
+        )
+    except TrainingDiverged as err:
+        raise CommandError(f"training diverged: {err}; use a smaller --lr") from None
     seconds = time.perf_counter() - start
     summary = comparison.summary()
 
@@ -143,14 +148,14 @@ def run(args: argparse.Namespace) -> int:
         "n_test": len(y_test),
     }
     document = results_document(comparison, summary, config, data)
-    outputs = {
+    pictures = {
         "curves.png": curves_png(comparison),
         "loss_functions.png": loss_functions_png(),
         "misclassified.png": misclassified_png(comparison, test_images, y_test, (neg, pos)),
-        "results.json": (json.dumps(document, indent=2) + "\n").encode(),
     }
     out = Path(args.output)
-    for name, content in outputs.items():
+    write_json(out / "results.json", document)
+    for name, content in pictures.items():
         atomic_write(out / name, lambda f, content=content: f.write(content))
 
     print(

@@ -7,12 +7,14 @@ accuracy of each and the largest parameter difference between them over all step
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 from tqdm import tqdm
 
-from mfdnn.cli import CommandError
+from mfdnn.cli import CommandError, learning_rate, positive_int, seed
 from mfdnn.data import load_mnist, mnist_dir_from_env
+from mfdnn.experiments import TrainingDiverged
 from mfdnn.experiments.mlp import compare_training
 from mfdnn.jacobians import ACTIVATIONS
 
@@ -41,10 +43,16 @@ def run(args: argparse.Namespace) -> int:
         hidden = tuple(int(h) for h in args.hidden.split(","))
     except ValueError:
         raise CommandError(f"--hidden must be comma-separated ints, got {args.hidden!r}") from None
+    if min(hidden) < 1:
+        raise CommandError(f"--hidden widths must be positive, got {args.hidden!r}")
     if args.activation not in ACTIVATIONS:
         raise CommandError(
             f"unknown --activation {args.activation!r}; valid: {', '.join(ACTIVATIONS)}"
         )
+    positive_int("--epochs", args.epochs)
+    positive_int("--batch-size", args.batch_size)
+    learning_rate("--lr", args.lr)
+    seed("--seed", args.seed)
     data = load_mnist(mnist_dir_from_env())
     dtype = np.float64 if args.float64 else np.float32
     try:
@@ -57,8 +65,12 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             dtype=dtype,
             data=data,
-            progress=lambda steps: tqdm(steps, desc="SGD steps", unit="step", leave=False),
+            progress=lambda steps: tqdm(
+                steps, desc="SGD steps", unit="step", leave=False, disable=not sys.stderr.isatty()
+            ),
         )
+    except TrainingDiverged as err:
+        raise CommandError(f"training diverged: {err}; use a smaller --lr") from None
     except AssertionError as err:
         print(f"FAIL: {err}")
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from mfdnn.cli import seed
 from mfdnn.verification import run_all
 
 
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    checks = run_all(args.seed)
+    checks = run_all(seed("--seed", args.seed))
     width = max(len(c.name) for c in checks)
     print(f"{'problem':<10} {'check':<{width}} {'max error':>10} {'tolerance':>10}  status")
     for c in checks:

@@ -16,16 +16,20 @@ really decompresses to.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
 import os
 import stat
 import zlib
-from typing import BinaryIO
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 import numpy as np
 
-__all__ = ["IDX_DTYPES", "read_idx"]
+from mfdnn.io import as_path
+
+__all__ = ["IDX_DTYPES", "read_idx", "read_idx_header"]
 
 #: IDX dtype code -> NumPy dtype (big-endian, as stored on disk).
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -65,15 +69,35 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         dimensions, data shorter or longer than the header says, or a corrupt gzip stream.
         The message names ``read_idx``, the file and the problem.
     """
-    name = os.fspath(path)
+    with _idx_stream("read_idx", path) as (f, name, size):
+        dtype, shape = _read_header(f, name)
+        return _read_body(f, name, size, dtype, shape)
+
+
+def read_idx_header(path: str | os.PathLike[str]) -> tuple[np.dtype, tuple[int, ...]]:
+    """The dtype (big-endian, as stored) and shape an IDX file declares, reading only its header.
+
+    Lets a caller check the shapes of several files against each other before reading (and,
+    for gzip, decompressing) any of their data. Raises as :func:`read_idx` for a bad header.
+    """
+    with _idx_stream("read_idx_header", path) as (f, name, _):
+        return _read_header(f, name)
+
+
+@contextlib.contextmanager
+def _idx_stream(fn: str, path: Any) -> Iterator[tuple[BinaryIO, str, int | None]]:
+    """``(stream, name, size)``: the file decompressed if it is gzip, its name, and its length
+    if known (a plain regular file)."""
+    name = str(as_path(fn, "path", path))
     with open(name, "rb") as raw:
         compressed = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
         if not compressed:
-            return _read_stream(raw, name, _regular_file_size(raw))
+            yield raw, name, _regular_file_size(raw)
+            return
         try:
             with gzip.GzipFile(fileobj=raw, mode="rb") as f:
-                return _read_stream(f, name, None)
+                yield f, name, None
         except (gzip.BadGzipFile, EOFError, zlib.error) as e:
             raise ValueError(f"read_idx: {name} is not a valid gzip stream: {e}") from e
 
@@ -83,8 +107,8 @@ def _regular_file_size(f: BinaryIO) -> int | None:
     return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
-def _read_stream(f: BinaryIO, name: str, total_size: int | None) -> np.ndarray:
-    """Parse an IDX stream; ``total_size`` is the stream's length if known (plain files)."""
+def _read_header(f: BinaryIO, name: str) -> tuple[np.dtype, tuple[int, ...]]:
+    """Parse the magic and the sizes; leaves ``f`` at the first byte of data."""
     head = _read_bounded(f, 4)
     if len(head) < 4:
         raise ValueError(
@@ -108,10 +132,15 @@ def _read_stream(f: BinaryIO, name: str, total_size: int | None) -> np.ndarray:
             f"({4 * ndim} bytes of sizes), found {len(dims_raw)} bytes"
         )
     shape = tuple(int.from_bytes(dims_raw[4 * i : 4 * i + 4], "big") for i in range(ndim))
-    dtype = IDX_DTYPES[code]
-    nbytes = math.prod(shape) * dtype.itemsize  # Python int: no overflow
-    header_len = 4 + 4 * ndim
+    return IDX_DTYPES[code], shape
 
+
+def _read_body(
+    f: BinaryIO, name: str, total_size: int | None, dtype: np.dtype, shape: tuple[int, ...]
+) -> np.ndarray:
+    """Read the data the header declared; ``total_size`` is the stream's length if known."""
+    nbytes = math.prod(shape) * dtype.itemsize  # Python int: no overflow
+    header_len = 4 + 4 * len(shape)
     if total_size is not None:  # plain file: compare the claim with the file size first
         found = total_size - header_len
         if found != nbytes:

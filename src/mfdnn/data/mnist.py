@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mfdnn.data.idx import read_idx
+from mfdnn.data.idx import read_idx, read_idx_header
+from mfdnn.io import as_path
 
 __all__ = [
     "BUNDLED_SOURCE",
@@ -113,7 +115,7 @@ def load_mnist(path: str | os.PathLike[str] | None = None) -> MNIST:
             test_labels=m.test_labels.copy(),
             source=m.source,
         )
-    return _load_from_dir(Path(path))
+    return _load_from_dir(as_path("load_mnist", "path", path))
 
 
 def load_bundled_subset() -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +148,7 @@ def flatten_scale(images: np.ndarray) -> np.ndarray:
             f"flatten_scale: expected uint8 images of shape (n, h, w), "
             f"got dtype {images.dtype} and shape {images.shape}"
         )
-    flat = images.reshape(len(images), -1).astype(np.float32)
+    flat = images.reshape(len(images), math.prod(images.shape[1:])).astype(np.float32)
     flat /= np.float32(255.0)
     return flat
 
@@ -198,7 +200,9 @@ def _load_npz() -> tuple[np.ndarray, np.ndarray]:
     resource = importlib.resources.files(__package__).joinpath(_NPZ_NAME)
     with resource.open("rb") as f, np.load(f, allow_pickle=False) as npz:
         images, labels = npz["images"], npz["labels"]
-    _check_pair(images, labels, "load_mnist", f"bundled {_NPZ_NAME}")
+    where = f"bundled {_NPZ_NAME}"
+    _check_pair("load_mnist", where, (images.dtype, images.shape), (labels.dtype, labels.shape))
+    _check_digits("load_mnist", where, labels)
     if len(labels) != _SUBSET_SIZE:
         raise ValueError(f"load_mnist: bundled {_NPZ_NAME} has {len(labels)} images, not 5000")
     images.setflags(write=False)
@@ -253,11 +257,19 @@ def _load_from_dir(directory: Path) -> MNIST:
     if not directory.is_dir():
         raise FileNotFoundError(f"load_mnist: {directory} is not a directory")
     files = _find_files(directory)
+    where = {
+        split: f"{files[f'{split}_images']} and {files[f'{split}_labels'].name}"
+        for split in ("train", "test")
+    }
+    # The headers first: a forged count is caught before gigabytes are decompressed.
+    headers = {key: read_idx_header(p) for key, p in files.items()}
+    for split in ("train", "test"):
+        _check_pair(
+            "load_mnist", where[split], headers[f"{split}_images"], headers[f"{split}_labels"]
+        )
     arrays = {key: read_idx(p) for key, p in files.items()}
     for split in ("train", "test"):
-        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        where = f"{files[f'{split}_images']} and {files[f'{split}_labels'].name}"
-        _check_pair(images, labels, "load_mnist", where)
+        _check_digits("load_mnist", where[split], arrays[f"{split}_labels"])
     return MNIST(
         train_images=arrays["train_images"],
         train_labels=arrays["train_labels"].astype(np.int64),
@@ -292,19 +304,33 @@ def _find_files(directory: Path) -> dict[str, Path]:
     )
 
 
-def _check_pair(images: np.ndarray, labels: np.ndarray, func: str, where: str) -> None:
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+def _check_pair(
+    func: str,
+    where: str,
+    images: tuple[np.dtype, tuple[int, ...]],
+    labels: tuple[np.dtype, tuple[int, ...]],
+) -> None:
+    """The ``(dtype, shape)`` of images and labels: uint8 ``(n, 28, 28)`` and uint8 ``(n,)``.
+
+    Checked on the IDX headers, before any data is read (or decompressed).
+    """
+    (images_dtype, images_shape), (labels_dtype, labels_shape) = images, labels
+    if images_dtype != np.uint8 or len(images_shape) != 3 or images_shape[1:] != (28, 28):
         raise ValueError(
             f"{func}: {where}: images must be uint8 of shape (n, 28, 28), "
-            f"got {images.dtype} {images.shape}"
+            f"got {images_dtype} {images_shape}"
         )
-    if labels.dtype != np.uint8 or labels.ndim != 1:
+    if labels_dtype != np.uint8 or len(labels_shape) != 1:
         raise ValueError(
-            f"{func}: {where}: labels must be 1-D uint8, got {labels.dtype} {labels.shape}"
+            f"{func}: {where}: labels must be 1-D uint8, got {labels_dtype} {labels_shape}"
         )
-    if len(images) != len(labels):
+    if images_shape[0] != labels_shape[0]:
         raise ValueError(
-            f"{func}: {where}: {len(images)} images but {len(labels)} labels (counts differ)"
+            f"{func}: {where}: {images_shape[0]} images but {labels_shape[0]} labels "
+            "(counts differ)"
         )
+
+
+def _check_digits(func: str, where: str, labels: np.ndarray) -> None:
     if labels.size and int(labels.max()) > 9:
         raise ValueError(f"{func}: {where}: labels must be digits 0..9, found {int(labels.max())}")

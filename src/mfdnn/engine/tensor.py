@@ -52,31 +52,83 @@ def _freed(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
     )
 
 
+def _dtype_problem(dtype: np.dtype) -> str | None:
+    """Why mfdnn cannot hold numbers of ``dtype``, or None if it can.
+
+    mfdnn computes in float32 or float64 (``tensor`` widens float16 data to float32, which is
+    exact); it also holds integer and bool tensors (indices, labels, masks).
+    """
+    if dtype.kind == "c":
+        return (
+            "mfdnn computes with real numbers in float32 or float64; pass the real part (x.real) "
+            "or the magnitude (abs(x))"
+        )
+    if dtype.kind == "f" and dtype.itemsize > 8:
+        return (
+            "longdouble is more precise than mfdnn computes (float32 or float64); convert "
+            "explicitly, e.g. x.astype(np.float64)"
+        )
+    if dtype.kind not in "biuf":
+        return "mfdnn holds numbers only (bool, int or float)"
+    return None
+
+
+def as_numbers(fn: str, name: str, data: ArrayLike) -> np.ndarray:
+    """``data`` (an array, a number or a nested list) as a NumPy array of a dtype mfdnn holds,
+    without copying an array.
+
+    Raises ``ValueError`` for a ragged nested list and ``TypeError`` for strings, complex or
+    longdouble numbers, naming ``fn`` and ``name``.
+    """
+    try:
+        array = np.asarray(data.data if isinstance(data, Tensor) else data)
+    except ValueError as err:  # NumPy refuses ragged nested lists
+        raise ValueError(
+            f"{fn}: {name} must be a number or a rectangular nested list of numbers ({err})"
+        ) from None
+    problem = _dtype_problem(array.dtype)
+    if problem is not None:
+        raise TypeError(f"{fn}: {name} has dtype {array.dtype}: {problem}")
+    return array
+
+
+def real_number(fn: str, name: str, value: Any, allow_inf: bool = False) -> float:
+    """A scalar option such as ``negative_slope`` or ``min``: an int or float, not NaN, and
+    finite unless ``allow_inf``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{fn}: {name} must be a real number, got {value!r}")
+    if np.isnan(value) or (not allow_inf and np.isinf(value)):
+        kind = "a number" if allow_inf else "a finite number"
+        raise ValueError(f"{fn}: {name} must be {kind}, got {value!r}")
+    return float(value)
+
+
 def _as_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
-    """The array behind ``tensor(data, dtype)``: float32 for Python floats; float arrays keep
-    their dtype."""
+    """A copy of ``data`` for ``tensor(data, dtype)``: float32 for Python floats and float16
+    arrays (widening float16 is exact); float32, float64 and integer arrays keep their dtype."""
     if isinstance(data, Tensor):
         data = data.data
+    array = as_numbers("tensor", "data", data)
     if dtype is not None:
         try:
             dtype = np.dtype(dtype)
         except TypeError as err:
             raise TypeError(f"tensor: dtype must be a NumPy dtype, got {dtype!r}") from err
-        return np.array(data, dtype=dtype)
+        problem = _dtype_problem(dtype)
+        if dtype == np.float16:
+            problem = "mfdnn computes in float32 or float64 (float16 data is widened to float32)"
+        if problem is not None:
+            raise TypeError(f"tensor: dtype {dtype} is not supported: {problem}")
+        return np.array(array, dtype=dtype)
     from_numpy = isinstance(data, np.ndarray | np.generic)
-    array = np.array(data)
     kind = array.dtype.kind
-    if kind == "f":
-        if from_numpy and array.dtype in (np.float32, np.float64):
-            return array
-        return array.astype(np.float32)
-    if kind in "iu":
-        return array if from_numpy else array.astype(np.int64)
-    if kind == "b":
-        return array
-    raise TypeError(
-        f"tensor: data must be numbers (bool, int or float), got an array of dtype {array.dtype}"
-    )
+    if kind == "f" and not (from_numpy and array.dtype in (np.float32, np.float64)):
+        target = np.dtype(np.float32)
+    elif kind in "iu" and not from_numpy:
+        target = np.dtype(np.int64)
+    else:
+        target = array.dtype
+    return np.array(array, dtype=target)
 
 
 def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -187,7 +239,7 @@ class Tensor:
                 )
             seed = np.ones_like(self.data)
         else:
-            seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            seed = as_numbers("Tensor.backward", "grad", grad).astype(self.dtype, copy=False)
             if seed.shape != self.shape:
                 raise ValueError(
                     f"Tensor.backward: grad has shape {seed.shape}, expected the output's "
@@ -405,7 +457,9 @@ class Tensor:
             raise ValueError(
                 f"matmul: inner dimensions do not match, got shapes {a.shape} and {b.shape}"
             )
-        with single_threaded_blas():
+        work = a.data.size * (b.shape[-1] if b.ndim > 1 else 1)  # multiply-adds
+        # inf·0 = NaN, as in PyTorch, without NumPy's warning
+        with single_threaded_blas(work), np.errstate(invalid="ignore", over="ignore"):
             out = a.data @ b.data
 
         def vjp(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -417,7 +471,7 @@ class Tensor:
             if a.ndim == 1:
                 g2 = np.expand_dims(g2, -2)
             ga = gb = None
-            with single_threaded_blas():
+            with single_threaded_blas(work), np.errstate(invalid="ignore", over="ignore"):
                 if a.requires_grad:
                     ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
                 if b.requires_grad:
@@ -462,6 +516,9 @@ class Tensor:
         """``min(max(a, min), max)``; VJP: ``g`` where ``min ≤ a ≤ max``, else 0 (as PyTorch)."""
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
+        for name, bound in (("min", min), ("max", max)):
+            if bound is not None:
+                real_number("clamp", name, bound, allow_inf=True)
         out = np.clip(self.data, min, max).astype(self.dtype, copy=False)
 
         def vjp(g: np.ndarray) -> tuple[np.ndarray]:
@@ -478,7 +535,8 @@ class Tensor:
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """``Σ a`` over ``dim``; VJP: ``g`` broadcast back over the summed axes."""
         axes = _normalize_dims("sum", dim, self.ndim)
-        out = np.sum(self.data, axis=axes, keepdims=keepdim)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf + (−inf) = NaN, as in PyTorch
+            out = np.sum(self.data, axis=axes, keepdims=keepdim)
 
         def vjp(g: np.ndarray) -> tuple[np.ndarray]:
             g = g if keepdim else np.expand_dims(g, axes)
@@ -497,17 +555,19 @@ class Tensor:
     def max(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """``max a`` over ``dim``; VJP: ``g`` shared equally among the maximal entries.
 
-        (This is ``torch.amax``'s rule; ``torch.max(dim)`` sends it all to one index instead.)
+        (This is ``torch.amax``'s rule; ``torch.max(dim)`` sends it all to one index instead.
+        Where the maximum is NaN no entry equals it and the gradient is NaN, as in PyTorch.)
         """
-        if self.data.size == 0:
-            raise ValueError(f"max: the tensor is empty (shape {self.shape})")
         axes = _normalize_dims("max", dim, self.ndim)
+        if self.data.size == 0 and any(self.shape[d] == 0 for d in axes):
+            raise ValueError(f"max: cannot take the max over a dim of size 0 (shape {self.shape})")
         out = np.max(self.data, axis=axes, keepdims=True)
 
         def vjp(g: np.ndarray) -> tuple[np.ndarray]:
             g = g if keepdim else np.expand_dims(g, axes)
             mask = self.data == out
-            return (mask * (g / mask.sum(axis=axes, keepdims=True)),)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return (mask * (g / mask.sum(axis=axes, keepdims=True)),)
 
         value = out if keepdim else np.squeeze(out, axis=axes)
         return Tensor._make(np.asarray(value), (self,), vjp, "max")
@@ -560,9 +620,9 @@ class Tensor:
         return self.reshape((*self.shape[:s], merged, *self.shape[e + 1 :]))
 
     def unsqueeze(self, dim: int) -> Tensor:
-        if not -self.ndim - 1 <= dim <= self.ndim:
+        if not isinstance(dim, int | np.integer) or not -self.ndim - 1 <= dim <= self.ndim:
             raise ValueError(
-                f"unsqueeze: dim {dim} is out of range [{-self.ndim - 1}, {self.ndim}] for a "
+                f"unsqueeze: dim {dim!r} is out of range [{-self.ndim - 1}, {self.ndim}] for a "
                 f"tensor with {self.ndim} dimensions"
             )
         d = dim % (self.ndim + 1)
@@ -610,19 +670,24 @@ def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> T
     """A new leaf tensor holding a copy of ``data``.
 
     Python floats and lists become float32 (as in PyTorch); float32 and float64 arrays keep their
-    dtype; Python integers become int64. ``requires_grad=True`` needs a floating dtype.
+    dtype; float16 arrays are widened to float32 (exact: every float16 is a float32); Python
+    integers become int64. ``requires_grad=True`` needs a floating dtype. mfdnn computes in
+    float32 or float64 only: longdouble and complex data raise ``TypeError`` (convert first, e.g.
+    ``x.astype(np.float64)``), as does a ragged nested list (``ValueError``).
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)  # Tensor() copies the data
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing memory with ``array`` (as ``torch.from_numpy``): no copy is made, so
-    writing to either changes both. Works for float, integer and bool arrays."""
+    writing to either changes both. Works for float32, float64, integer and bool arrays."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
-    if array.dtype.kind not in "fiub":
+    if array.dtype not in (np.float32, np.float64) and array.dtype.kind not in "iub":
         raise TypeError(
-            f"from_numpy: array must be of a float, integer or bool dtype, got {array.dtype}"
+            f"from_numpy: array has dtype {array.dtype}, but only float32, float64, integer and "
+            "bool arrays can be shared (mfdnn computes in float32 or float64); convert it, e.g. "
+            "mfdnn.tensor(array) (a copy; float16 becomes float32) or array.astype(np.float64)"
         )
     return Tensor._leaf(array)
 
@@ -661,11 +726,19 @@ def concatenate(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 cat = concatenate
 
 
+def _size(fn: str, shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """The shape of ``zeros(2, 3)`` or ``zeros((2, 3))``: non-negative ints."""
+    size = shape[0] if len(shape) == 1 and not isinstance(shape[0], int | np.integer) else shape
+    if not isinstance(size, Sequence) or not all(
+        isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 0 for n in size
+    ):
+        raise ValueError(f"{fn}: the shape must be non-negative ints, got {shape!r}")
+    return tuple(int(n) for n in size)
+
+
 def zeros(*shape: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    size = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
-    return Tensor(np.zeros(size, dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.zeros(_size("zeros", shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones(*shape: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    size = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
-    return Tensor(np.ones(size, dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.ones(_size("ones", shape), dtype=dtype), requires_grad=requires_grad)

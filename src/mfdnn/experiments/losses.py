@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from mfdnn.engine import Tensor, no_grad
+from mfdnn.experiments import TrainingDiverged
 from mfdnn.losses import linear_score, logistic_loss, predict, sum_of_squares_loss
 
 __all__ = [
@@ -75,18 +76,32 @@ def sgd_epoch(
     batch_size: int,
     order: np.ndarray,
 ) -> float:
-    """One pass of minibatch SGD over the rows of ``X`` in ``order``; the mean batch loss."""
+    """One pass of minibatch SGD over the rows of ``X`` in ``order``; the mean batch loss.
+
+    Raises ``TrainingDiverged`` at the first step whose loss is not finite (a step that makes
+    the parameters infinite makes the next loss so), or if the parameters end up non-finite.
+    """
     total = 0.0
     n_batches = 0
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
-        value = loss(model.score(X[batch]), y[batch])
-        value.backward()
-        for p in (model.a, model.b):
-            p.data -= lr * p.grad
-            p.grad = None
-        total += float(value.data)
-        n_batches += 1
+    # An update that diverges overflows (inf, then inf − inf); the checks below report it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            value = loss(model.score(X[batch]), y[batch])
+            value.backward()
+            for p in (model.a, model.b):
+                p.data -= lr * p.grad
+                p.grad = None
+            batch_loss = float(value.data)
+            if not math.isfinite(batch_loss):
+                raise TrainingDiverged(
+                    f"sgd_epoch: the loss is {batch_loss} at step {n_batches + 1}: lr={lr:g} is "
+                    "too large"
+                )
+            total += batch_loss
+            n_batches += 1
+    if not (np.isfinite(model.a.data).all() and np.isfinite(model.b.data)):
+        raise TrainingDiverged(f"sgd_epoch: the parameters are not finite: lr={lr:g} is too large")
     return total / max(n_batches, 1)
 
 
@@ -168,9 +183,16 @@ def train(
     model = Model.init(X.shape[1], rng)
     X_t = Tensor(X)
     history = History(loss=loss, seed=seed, model=model)
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         order = rng.permutation(len(X))
-        history.train_loss.append(sgd_epoch(model, X_t, y, LOSSES[loss], lr, batch_size, order))
+        try:
+            mean_loss = sgd_epoch(model, X_t, y, LOSSES[loss], lr, batch_size, order)
+        except TrainingDiverged as err:
+            raise TrainingDiverged(
+                f"{fn}: the {LOSS_TITLES[loss]} run with seed {seed} diverged in epoch {epoch} "
+                f"({err})"
+            ) from None
+        history.train_loss.append(mean_loss)
         if X_test is not None:
             with no_grad():
                 z = model.score(Tensor(X_test))

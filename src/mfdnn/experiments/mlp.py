@@ -18,6 +18,7 @@ must agree after every step up to floating-point rounding; :func:`compare_traini
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ import numpy as np
 import mfdnn.functional as F
 from mfdnn.data import MNIST, flatten_scale, load_mnist
 from mfdnn.engine import Tensor
+from mfdnn.experiments import TrainingDiverged
 from mfdnn.jacobians import ACTIVATIONS, forward, mlp_backprop, softmax_cross_entropy
 
 __all__ = [
@@ -132,7 +134,8 @@ def compare_training(
     """Train the 784-hidden-10 classifier by backprop and by autodiff, in lockstep.
 
     Raises ``AssertionError`` if the parameters of the two paths ever differ by more than
-    ``tolerance`` (default 1e-5 for float32, 1e-10 for float64). ``data`` defaults to
+    ``tolerance`` (default 1e-5 for float32, 1e-10 for float64) times ``max(1, |parameter|)``:
+    the two sum their products in different orders, whose rounding grows with the parameters. ``data`` defaults to
     ``load_mnist()`` (the bundled subset); ``progress`` wraps the step iterator (e.g. ``tqdm``).
     """
     fn = "compare_training"
@@ -140,12 +143,19 @@ def compare_training(
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{fn}: {name} must be a positive int, got {value!r}")
+    if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"{fn}: lr must be a positive number, got {lr!r}")
     if any(not isinstance(n, int) or n < 1 for n in hidden):
         raise ValueError(f"{fn}: hidden must be positive ints, got {tuple(hidden)!r}")
     dtype = np.dtype(dtype)
     if tolerance is None:
         tolerance = 1e-5 if dtype == np.float32 else 1e-10
     data = load_mnist() if data is None else data
+    if len(data.train_labels) == 0 or len(data.test_labels) == 0:
+        raise ValueError(
+            f"{fn}: the data from {data.source} has {len(data.train_labels)} training and "
+            f"{len(data.test_labels)} test images; both sets must be non-empty"
+        )
     X_train = flatten_scale(data.train_images).astype(dtype)
     X_test = flatten_scale(data.test_images).astype(dtype)
     layers = (X_train.shape[1], *hidden, 10)
@@ -162,24 +172,33 @@ def compare_training(
     losses_bp, losses_ad, diffs = [], [], []
     for step, idx in enumerate(progress(batches) if progress else batches):
         X, labels = X_train[idx], data.train_labels[idx]
+        # A step that diverges overflows somewhere; it is reported by the check below.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            logits = forward(As_bp, bs_bp, X, activation)[-1]
+            loss, grad_output = softmax_cross_entropy(logits, labels)
+            grads_A, grads_b = mlp_backprop(As_bp, bs_bp, X, activation, grad_output)
+            for p, g in zip(As_bp + bs_bp, grads_A + grads_b, strict=True):
+                p -= dtype.type(lr) * g
+            losses_bp.append(loss)
 
-        logits = forward(As_bp, bs_bp, X, activation)[-1]
-        loss, grad_output = softmax_cross_entropy(logits, labels)
-        grads_A, grads_b = mlp_backprop(As_bp, bs_bp, X, activation, grad_output)
-        for p, g in zip(As_bp + bs_bp, grads_A + grads_b, strict=True):
-            p -= dtype.type(lr) * g
-        losses_bp.append(loss)
+            A_t = [Tensor(A, requires_grad=True) for A in As_ad]
+            b_t = [Tensor(b, requires_grad=True) for b in bs_ad]
+            loss_t = F.cross_entropy(tensor_mlp(A_t, b_t, Tensor(X), activation), labels)
+            loss_t.backward()
+            for p, t in zip(As_ad + bs_ad, A_t + b_t, strict=True):
+                p -= dtype.type(lr) * t.grad
+            losses_ad.append(loss_t.item())
 
-        A_t = [Tensor(A, requires_grad=True) for A in As_ad]
-        b_t = [Tensor(b, requires_grad=True) for b in bs_ad]
-        loss_t = F.cross_entropy(tensor_mlp(A_t, b_t, Tensor(X), activation), labels)
-        loss_t.backward()
-        for p, t in zip(As_ad + bs_ad, A_t + b_t, strict=True):
-            p -= dtype.type(lr) * t.grad
-        losses_ad.append(loss_t.item())
-
+        params = As_bp + bs_bp + As_ad + bs_ad
+        if not (
+            np.isfinite([loss, loss_t.item()]).all() and all(np.isfinite(p).all() for p in params)
+        ):
+            raise TrainingDiverged(
+                f"{fn}: at step {step} the loss ({loss:g}) or the updated parameters are not "
+                f"finite: lr={lr:g} is too large"
+            )
         pairs = zip(As_bp + bs_bp, As_ad + bs_ad, strict=True)
-        diff = max(float(np.max(np.abs(p - q))) for p, q in pairs)
+        diff = max(float(np.max(np.abs(p - q) / np.maximum(1, np.abs(q)))) for p, q in pairs)
         diffs.append(diff)
         if not diff <= tolerance:
             raise AssertionError(

@@ -6,12 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from mfdnn.engine import Tensor, as_tensor
+from mfdnn.engine import Tensor
+from mfdnn.engine.tensor import as_numbers
 
 
 def float_tensor(fn: str, name: str, value: Any) -> Tensor:
-    """``value`` as a Tensor, which must hold floating-point numbers."""
-    t = as_tensor(value)
+    """``value`` as a Tensor, which must hold floating-point numbers (float32 or float64; a
+    float16 array is widened to float32, longdouble and complex ones are refused)."""
+    t = value if isinstance(value, Tensor) else Tensor(as_numbers(fn, name, value))
     if t.dtype.kind != "f":
         raise TypeError(f"{fn}: {name} must be a floating-point tensor, got dtype {t.dtype}")
     return t

@@ -1,4 +1,8 @@
-"""Losses and the linear layer, with their VJPs."""
+"""Losses and the linear layer, with their VJPs.
+
+As in PyTorch, an empty batch has mean loss NaN and sum 0, and NaN/±inf inputs propagate by
+IEEE arithmetic (``inf − inf = NaN``), without NumPy warnings.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,21 @@ from typing import Any
 
 import numpy as np
 
-from mfdnn.engine import Tensor, as_tensor
+from mfdnn.engine import Tensor
+from mfdnn.engine.tensor import as_numbers
 from mfdnn.functional._checks import check_ndim, float_tensor
+from mfdnn.functional.activation import log_softmax_array
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
 def _reduce(fn: str, per_item: np.ndarray, reduction: str) -> tuple[np.ndarray, float]:
     """The reduced loss and the factor its VJP applies to each item's gradient."""
-    if reduction == "mean":
-        return np.asarray(per_item.mean()), 1.0 / max(per_item.size, 1)
-    if reduction == "sum":
-        return np.asarray(per_item.sum()), 1.0
+    with np.errstate(invalid="ignore", over="ignore"):  # the mean of no items is 0/0 = NaN
+        if reduction == "mean":
+            return np.asarray(per_item.sum() / per_item.size), 1.0 / max(per_item.size, 1)
+        if reduction == "sum":
+            return np.asarray(per_item.sum()), 1.0
     if reduction == "none":
         return per_item, 1.0
     raise ValueError(f"{fn}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -37,13 +44,13 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: x of shape {x.shape} does not match weight of shape {weight.shape} "
             f"(needs x.shape[-1] == {weight.shape[1]})"
         )
-    y = x @ weight.T
     if bias is None:
-        return y
+        return x @ weight.T
     bias = float_tensor("linear", "bias", bias)
     if bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
-    return y + bias
+    with np.errstate(invalid="ignore"):  # inf + (−inf) = NaN, as in PyTorch
+        return x @ weight.T + bias
 
 
 def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tensor:
@@ -56,7 +63,7 @@ def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tenso
     fn = "cross_entropy"
     logits = float_tensor(fn, "logits", logits)
     check_ndim(fn, "logits", logits, (2,), "(N, C)")
-    y = as_tensor(labels).data
+    y = as_numbers(fn, "labels", labels)
     if y.dtype.kind not in "iu":
         raise TypeError(f"{fn}: labels must be integer class indices, got dtype {y.dtype}")
     n, c = logits.shape
@@ -68,8 +75,7 @@ def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tenso
         raise ValueError(
             f"{fn}: labels must lie in [0, {c}), got values from {y.min()} to {y.max()}"
         )
-    shifted = logits.data - logits.data.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    log_p = log_softmax_array(logits.data, 1)
     rows = np.arange(n)
     value, scale = _reduce(fn, -log_p[rows, y], reduction)
 
@@ -94,8 +100,10 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
         raise ValueError(
             f"{fn}: input of shape {input.shape} and target of shape {target.shape} differ"
         )
-    diff = input.data - target.data
-    value, scale = _reduce(fn, diff * diff, reduction)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf − inf = NaN, as in PyTorch
+        diff = input.data - target.data
+        squares = diff * diff
+    value, scale = _reduce(fn, squares, reduction)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         grad = 2 * diff * (g * scale)

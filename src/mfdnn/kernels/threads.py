@@ -17,6 +17,7 @@ number of CPUs this process may run on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -86,10 +87,11 @@ def _set_blas_threads(counts: list[int]) -> None:
         lib.set_num_threads(n)
 
 
-class single_threaded_blas:  # lower case: used like a function, as contextlib's helpers
-    """OpenBLAS on one thread for the span of a ``with`` block, then its previous count. Spans
-    may overlap (nested, or from several threads): the first saves the count, the last restores
-    it. ``work``, the multiply-adds of the products inside, skips the span for small products."""
+class single_threaded_blas(contextlib.ContextDecorator):  # lower case: as contextlib's helpers
+    """OpenBLAS on one thread for the span of a ``with`` block (or of a call, as a decorator),
+    then its previous count. Spans may overlap (nested, or from several threads): the first saves
+    the count, the last restores it. ``work``, the multiply-adds of the products inside, skips the
+    span for small products."""
 
     __slots__ = ("active",)
 
