@@ -9,6 +9,7 @@ to know to move a max-pool in front of it.
 
 from mfdnn.nn.layers import (
     Activation,
+    AdaptiveAvgPool2d,
     AvgPool2d,
     Clamp,
     Conv2d,
@@ -28,6 +29,7 @@ from mfdnn.nn.module import Module, Sequential
 
 __all__ = [
     "Activation",
+    "AdaptiveAvgPool2d",
     "AvgPool2d",
     "Clamp",
     "Conv2d",
