@@ -56,30 +56,20 @@ class PoolGeometry:
                 f"{fn}: padding {self.padding} must be at most half of kernel_size {self.kernel}"
             )
         self.size: tuple[int, int] = x.shape[2:]
-        self.out = tuple(
-            output_size(fn, n, 2 * p, k, s, d, f"pooling window {what}", ceil_mode)
-            for n, p, k, s, d, what in zip(
-                self.size,
-                self.padding,
-                self.kernel,
-                self.stride,
-                self.dilation,
-                ("height", "width"),
-                strict=True,
-            )
-        )
-        self.overhang = tuple(
-            max(0, s * (o - 1) + d * (k - 1) + 1 - (n + 2 * p))
-            for n, p, k, s, d, o in zip(
-                self.size,
-                self.padding,
-                self.kernel,
-                self.stride,
-                self.dilation,
-                self.out,
-                strict=True,
-            )
-        )
+        out, overhang = [], []
+        for n, p, k, s, d, what in zip(
+            self.size,
+            self.padding,
+            self.kernel,
+            self.stride,
+            self.dilation,
+            ("height", "width"),
+            strict=True,
+        ):
+            out.append(output_size(fn, n, 2 * p, k, s, d, f"pooling window {what}", ceil_mode))
+            # how far the last window ends past the padding (only ever with ceil_mode)
+            overhang.append(max(0, s * (out[-1] - 1) + d * (k - 1) + 1 - (n + 2 * p)))
+        self.out, self.overhang = tuple(out), tuple(overhang)
         # reads_input[k, i, j]: whether offset k of window (i, j) is a pixel of the input.
         inside = self.pad(np.ones(self.size, dtype=bool), False)
         reads_input = np.stack([inside[window] for _, window in self.windows()])
@@ -118,15 +108,11 @@ class PoolGeometry:
     def input_index(self, offset: np.ndarray) -> np.ndarray:
         """PyTorch's pooling indices: the flat position ``h·W + w`` in its input plane of the
         pixel at window offset ``offset = a·kw + b`` of each window ``(i, j)``."""
-        (kw, w), (sh, sw), (ph, pw), (dh, dw) = (
-            (self.kernel[1], self.size[1]),
-            self.stride,
-            self.padding,
-            self.dilation,
-        )
-        i, j = np.arange(self.out[0])[:, None], np.arange(self.out[1])
-        h = sh * i + dh * (offset // kw) - ph
-        return (h * w + sw * j + dw * (offset % kw) - pw).astype(np.int64)
+        kw, w = self.kernel[1], self.size[1]
+        (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
+        row = sh * np.arange(self.out[0])[:, None] + dh * (offset // kw) - ph
+        col = sw * np.arange(self.out[1]) + dw * (offset % kw) - pw
+        return (row * w + col).astype(np.int64)
 
 
 def _flag(fn: str, name: str, value: Any) -> bool:
@@ -189,6 +175,7 @@ def max_pool2d(
 def _max_pool2d(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray, VJP]:
     """The formula path: ``(Y, offset, vjp)``, ``offset = a·kw + b`` of each window's maximum."""
     padded = geo.pad(x, -np.inf)
+    padded_shape = padded.shape  # not the array: the VJP needs only its shape
     y = np.full(x.shape[:2] + geo.out, -np.inf, dtype=x.dtype)
     offset = np.broadcast_to(geo.first_pixel, y.shape)  # −∞ everywhere: the first pixel
     for k, window in geo.windows():
@@ -198,7 +185,7 @@ def _max_pool2d(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarra
         offset = np.where(better, k, offset)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
-        grad = np.zeros(padded.shape, dtype=x.dtype)
+        grad = np.zeros(padded_shape, dtype=x.dtype)
         with np.errstate(invalid="ignore", over="ignore"):  # ∞ − ∞ = NaN, as in PyTorch
             for k, window in geo.windows():
                 grad[window] += np.where(offset == k, g, 0)
@@ -238,6 +225,7 @@ def avg_pool2d(
 def _avg_pool2d(x: np.ndarray, geo: PoolGeometry, divisor: np.ndarray) -> tuple[np.ndarray, VJP]:
     """The formula path: ``(Y, vjp)``."""
     padded = geo.pad(x, 0.0)
+    padded_shape = padded.shape
     total = np.zeros(x.shape[:2] + geo.out, dtype=x.dtype)
     with np.errstate(invalid="ignore", over="ignore"):  # ∞ − ∞ = NaN, as in PyTorch
         for _, window in geo.windows():
@@ -245,7 +233,7 @@ def _avg_pool2d(x: np.ndarray, geo: PoolGeometry, divisor: np.ndarray) -> tuple[
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         share = g / divisor
-        grad = np.zeros(padded.shape, dtype=x.dtype)
+        grad = np.zeros(padded_shape, dtype=x.dtype)
         with np.errstate(invalid="ignore", over="ignore"):
             for _, window in geo.windows():
                 grad[window] += share
