@@ -280,7 +280,7 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
     x, unbatched = _batched(fn, x, empty_channels=True)
     (h, w), (ho, wo) = x.shape[2:], _adaptive_size(fn, output_size, x.shape[2:])
     rows, cols = _adaptive_windows(h, ho), _adaptive_windows(w, wo)
-    y = _mean_over(_mean_over(x.data, 2, rows), 3, cols)
+    y = np.ascontiguousarray(_mean_over(_mean_over(x.data, 2, rows), 3, cols))
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         return (np.ascontiguousarray(_spread_over(_spread_over(g, 3, cols, w), 2, rows, h)),)
