@@ -124,3 +124,18 @@ def test_avg_pool2d_tiles_equal_the_formula(
         assert_same_places(ours, theirs)
         finite = np.isfinite(theirs)
         assert_close(ours[finite], theirs[finite], dtype, what)  # the sums run in another order
+
+
+def test_max_pool2d_tiles_with_more_than_256_offsets():
+    """A 17x16 window: the fast path counts offsets in a wider type than for small windows."""
+    x = np.arange(2 * 17 * 33, dtype=np.float64).reshape(1, 2, 17, 33)  # maxima: last offsets
+    x[0, 1, 0, 0] = np.nan
+    outs = {}
+    for mode in kernels.MODES:
+        outs[mode] = run(mode, F.max_pool2d, x, 0, False, kernel_size=(17, 16), return_indices=True)
+    (y, indices), grad = outs["fast"]
+    (y_ref, indices_ref), grad_ref = outs["reference"]
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(indices, indices_ref)
+    np.testing.assert_array_equal(grad, grad_ref)
+    assert indices[0, 0, 0, 1] == 16 * 33 + 31  # offset 16·16 + 15 = 271 of window (0, 1)

@@ -110,9 +110,10 @@ class PoolGeometry:
         pixel at window offset ``offset = a·kw + b`` of each window ``(i, j)``."""
         kw, w = self.kernel[1], self.size[1]
         (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
+        offset = offset.astype(np.int64)  # a fast path may count offsets in a smaller type
         row = sh * np.arange(self.out[0])[:, None] + dh * (offset // kw) - ph
         col = sw * np.arange(self.out[1]) + dw * (offset % kw) - pw
-        return (row * w + col).astype(np.int64)
+        return row * w + col
 
 
 def _flag(fn: str, name: str, value: Any) -> bool:
