@@ -182,8 +182,8 @@ def _max_pool2d(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarra
     for k, window in geo.windows():
         v = padded[window]
         better = (v > y) | np.isnan(v)  # ties keep the first maximum; padding (−∞) never wins
-        y = np.where(better, v, y)
         offset = np.where(better, k, offset)
+        y = np.maximum(y, v)  # NaN where either is
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         grad = np.zeros(padded_shape, dtype=x.dtype)
