@@ -15,9 +15,9 @@ import numpy as np
 from mfdnn.functional._checks import output_size
 
 
-def _pad(x: np.ndarray, pads: tuple[int, int, int, int], value: float = 0.0) -> np.ndarray:
+def _pad(x: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
     top, bottom, left, right = pads
-    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value)
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
 
 
 def _out(size: int, pad: int, k: int, s: int, d: int) -> int:
