@@ -70,17 +70,28 @@ class PoolGeometry:
             # how far the last window ends past the padding (only ever with ceil_mode)
             overhang.append(max(0, s * (out[-1] - 1) + d * (k - 1) + 1 - (n + 2 * p)))
         self.out, self.overhang = tuple(out), tuple(overhang)
-        # reads_input[k, i, j]: whether offset k of window (i, j) is a pixel of the input.
-        inside = self.pad(np.ones(self.size, dtype=bool), False)
-        reads_input = np.stack([inside[window] for _, window in self.windows()])
-        if not reads_input.any(axis=0).all():
-            # PyTorch's max_pool2d reads and writes out of bounds on such a window.
-            raise ValueError(
-                f"{fn}: with kernel_size {self.kernel}, stride {self.stride}, padding "
-                f"{self.padding} and dilation {self.dilation}, some windows of the "
-                f"{self.size[0]}x{self.size[1]} input cover only padding"
+        # taps[axis][i, a] = s·i + d·a − p: the input row (axis 0) or column (axis 1) that tap a
+        # of window i reads; outside [0, size) it reads padding (or the overhang).
+        self.taps = tuple(
+            s * np.arange(o)[:, None] + d * np.arange(k) - p
+            for o, k, s, p, d in zip(
+                self.out, self.kernel, self.stride, self.padding, self.dilation, strict=True
             )
-        self.first_pixel = reads_input.argmax(axis=0)  # the first offset k that reads the input
+        )
+        # A window reads the input where both its row and its column do: along each axis, every
+        # window needs a tap inside the input, and its first pixel is (first such row, column).
+        first = []
+        for taps, n in zip(self.taps, self.size, strict=True):
+            inside = (taps >= 0) & (taps < n)
+            if not inside.any(axis=1).all():
+                # PyTorch's max_pool2d reads and writes out of bounds on such a window.
+                raise ValueError(
+                    f"{fn}: with kernel_size {self.kernel}, stride {self.stride}, padding "
+                    f"{self.padding} and dilation {self.dilation}, some windows of the "
+                    f"{self.size[0]}x{self.size[1]} input cover only padding"
+                )
+            first.append(inside.argmax(axis=1))
+        self.first_pixel = first[0][:, None] * self.kernel[1] + first[1]  # as offset a·kw + b
 
     def pad(self, x: np.ndarray, value: Any) -> np.ndarray:
         """``X'``: the last two axes of ``x`` padded with ``value`` (and the overhang)."""
@@ -108,12 +119,9 @@ class PoolGeometry:
     def input_index(self, offset: np.ndarray) -> np.ndarray:
         """PyTorch's pooling indices: the flat position ``h·W + w`` in its input plane of the
         pixel at window offset ``offset = a·kw + b`` of each window ``(i, j)``."""
-        kw, w = self.kernel[1], self.size[1]
-        (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
-        offset = offset.astype(np.int64)  # a fast path may count offsets in a smaller type
-        row = sh * np.arange(self.out[0])[:, None] + dh * (offset // kw) - ph
-        col = sw * np.arange(self.out[1]) + dw * (offset % kw) - pw
-        return row * w + col
+        a, b = np.divmod(offset.astype(np.int64), self.kernel[1])  # a fast path's may be uint8
+        i, j = np.arange(self.out[0])[:, None], np.arange(self.out[1])
+        return self.taps[0][i, a] * self.size[1] + self.taps[1][j, b]
 
 
 def _flag(fn: str, name: str, value: Any) -> bool:
@@ -254,13 +262,12 @@ def _divisor(
         if divisor_override == 0:
             raise ValueError(f"{fn}: divisor_override must not be 0")
         return np.full(geo.out, divisor_override)
-    (h, w), (ph, pw), (oh, ow) = geo.size, geo.padding, geo.overhang
-    counts = np.zeros((h + 2 * ph + oh, w + 2 * pw + ow))  # the places of X'
-    if count_include_pad:
-        counts[: h + 2 * ph, : w + 2 * pw] = 1
-    else:
-        counts[ph : ph + h, pw : pw + w] = 1
-    return sum((counts[window] for _, window in geo.windows()), np.zeros(geo.out))
+    # A window is a rectangle: |window| = (its rows that count)·(its columns that count).
+    counted = []
+    for taps, n, p in zip(geo.taps, geo.size, geo.padding, strict=True):
+        first, end = (-p, n + p) if count_include_pad else (0, n)
+        counted.append(((taps >= first) & (taps < end)).sum(axis=1))
+    return np.outer(*counted)
 
 
 # ---------------------------------------------------------------------- adaptive_avg_pool2d

@@ -87,9 +87,14 @@ def avg_pool2d(x: np.ndarray, geo: PoolGeometry, divisor: np.ndarray) -> tuple[n
     n, c, _, w = x.shape
     (kh, kw), (ho, wo) = geo.kernel, geo.out
     rows = x[:, :, : ho * kh].reshape(n, c, ho, kh, w)  # [:, :, i, a] = row kh·i + a
-    over_rows = _add_up(rows, axis=3)  # (N, C, Ho, W)
-    columns = over_rows[..., : wo * kw].reshape(n, c, ho, wo, kw)
-    total = _add_up(columns, axis=4)
+    over_rows = rows[:, :, :, 0].copy()  # (N, C, Ho, W)
+    with np.errstate(invalid="ignore", over="ignore"):  # ∞ − ∞ = NaN, as in PyTorch
+        for a in range(1, kh):
+            over_rows += rows[:, :, :, a]
+        columns = over_rows[..., : wo * kw].reshape(n, c, ho, wo, kw)  # [..., j, b]: kw·j + b
+        total = columns[..., 0].copy()
+        for b in range(1, kw):
+            total += columns[..., b]
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         share = np.repeat(g / divisor, kw, axis=3)  # (N, C, Ho, Wo·kw)
@@ -100,14 +105,3 @@ def avg_pool2d(x: np.ndarray, geo: PoolGeometry, divisor: np.ndarray) -> tuple[n
         return (grad,)
 
     return total / divisor, vjp
-
-
-def _add_up(a: np.ndarray, axis: int) -> np.ndarray:
-    """The sum along a short ``axis``, one slice at a time (NumPy's own reduction loops over the
-    short axis innermost, which is slow)."""
-    parts = np.moveaxis(a, axis, 0)
-    total = parts[0].copy()
-    with np.errstate(invalid="ignore", over="ignore"):  # ∞ − ∞ = NaN, as in PyTorch
-        for part in parts[1:]:
-            total += part
-    return total
