@@ -87,6 +87,24 @@ CASES = {
         [randn(0, 1, 2, 4, 5)],
     ),
     "avg_pool2d include pad": (lambda x: F.avg_pool2d(x, 2, padding=1), [randn(0, 2, 4, 3)]),
+    "max_pool2d ceil_mode": (
+        lambda x: F.max_pool2d(x, 2, padding=1, ceil_mode=True),
+        [distinct(2, (1, 2, 6, 5))],
+    ),
+    "max_pool2d tiles": (lambda x: F.max_pool2d(x, (2, 3)), [distinct(3, (2, 1, 5, 7))]),
+    "avg_pool2d ceil_mode divisor_override": (
+        lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, divisor_override=4),
+        [randn(0, 1, 2, 6, 5)],
+    ),
+    "avg_pool2d tiles": (lambda x: F.avg_pool2d(x, (2, 3)), [randn(1, 2, 1, 5, 7)]),
+    "adaptive_avg_pool2d": (
+        lambda x: F.adaptive_avg_pool2d(x, (3, None)),
+        [randn(0, 2, 1, 7, 4)],
+    ),
+    "adaptive_avg_pool2d unbatched": (
+        lambda x: F.adaptive_avg_pool2d(x, (4, 3)),
+        [randn(1, 2, 5, 7)],
+    ),
     "linear": (F.linear, [randn(0, 2, 3, 4), randn(1, 5, 4), randn(2, 5)]),
     "relu": (F.relu, [away_from(0, (3, 4))]),
     "leaky_relu": (lambda x: F.leaky_relu(x, 0.3), [away_from(0, (3, 4))]),

@@ -19,9 +19,10 @@ from mfdnn.functional.activation import (
 )
 from mfdnn.functional.conv import conv2d
 from mfdnn.functional.loss import cross_entropy, linear, mse_loss
-from mfdnn.functional.pooling import avg_pool2d, max_pool2d
+from mfdnn.functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 
 __all__ = [
+    "adaptive_avg_pool2d",
     "avg_pool2d",
     "clamp",
     "conv2d",

@@ -10,6 +10,7 @@ is non-decreasing (``monotone``); that is what Problem 4's rewrite
 
 from mfdnn.nn.layers import (
     Activation,
+    AdaptiveAvgPool2d,
     AvgPool2d,
     Clamp,
     Conv2d,
@@ -29,6 +30,7 @@ from mfdnn.nn.module import Module, ModuleList, Sequential
 
 __all__ = [
     "Activation",
+    "AdaptiveAvgPool2d",
     "AvgPool2d",
     "Clamp",
     "Conv2d",

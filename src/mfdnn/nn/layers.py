@@ -130,7 +130,9 @@ class Flatten(Module):
 
 
 class MaxPool2d(Module):
-    """``ρ(X)[n, c, i, j] = max_{a,b} X'[n, c, s·i + d·a, s·j + d·b]`` (``F.max_pool2d``)."""
+    """``ρ(X)[n, c, i, j] = max_{a,b} X'[n, c, s·i + d·a, s·j + d·b]`` (``F.max_pool2d``), as
+    ``torch.nn.MaxPool2d``: ``stride`` defaults to ``kernel_size``; with ``return_indices`` it
+    returns ``(output, indices)``."""
 
     def __init__(
         self,
@@ -138,40 +140,80 @@ class MaxPool2d(Module):
         stride: int | tuple[int, int] | None = None,
         padding: int | tuple[int, int] = 0,
         dilation: int | tuple[int, int] = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
     ) -> None:
         super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
         self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        return F.max_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
 
     def extra_repr(self) -> str:
         return (
             f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}"
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
         )
 
 
 class AvgPool2d(Module):
-    """``Y[n, c, i, j] = (1/|window|) Σ_{a,b} X'[n, c, s·i + a, s·j + b]`` (``F.avg_pool2d``)."""
+    """``Y[n, c, i, j] = (1/|window|) Σ_{a,b} X'[n, c, s·i + a, s·j + b]`` (``F.avg_pool2d``), as
+    ``torch.nn.AvgPool2d``: ``stride`` defaults to ``kernel_size``."""
 
     def __init__(
         self,
         kernel_size: int | tuple[int, int],
         stride: int | tuple[int, int] | None = None,
         padding: int | tuple[int, int] = 0,
+        ceil_mode: bool = False,
         count_include_pad: bool = True,
+        divisor_override: int | None = None,
     ) -> None:
         super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride
-        self.padding, self.count_include_pad = padding, count_include_pad
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.count_include_pad)
+        return F.avg_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            ceil_mode=self.ceil_mode,
+            count_include_pad=self.count_include_pad,
+            divisor_override=self.divisor_override,
+        )
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """The mean over each of ``Ho×Wo`` windows that cover the input (``F.adaptive_avg_pool2d``),
+    as ``torch.nn.AdaptiveAvgPool2d``; ``None`` in ``output_size`` keeps that input size."""
+
+    def __init__(self, output_size: int | tuple[int | None, int | None]) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
 
 
 class Activation(Module):

@@ -1,0 +1,160 @@
+"""Bad arguments to the pools: each raises ValueError or TypeError naming the function, the
+argument and what was wrong, where PyTorch (checked here too) raises as well."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import mfdnn
+import mfdnn.functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def s(shape: tuple[int, ...]) -> str:
+    """A regex matching ``shape`` as printed."""
+    return re.escape(str(shape))
+
+
+X = (1, 1, 6, 6)
+# (function, x shape, args, kwargs, error, message, whether PyTorch raises too)
+CASES = [
+    ("max_pool2d", (6, 6), (2,), {}, ValueError, rf"max_pool2d: x .*dimensions.*{s((6, 6))}", 1),
+    ("max_pool2d", (1, 1, 1, 6, 6), (2,), {}, ValueError, r"max_pool2d: x .*dimensions", 1),
+    ("max_pool2d", (1, 0, 6, 6), (2,), {}, ValueError, r"max_pool2d: x .*non-empty C, H, W", 1),
+    ("max_pool2d", (1, 3, 0, 6), (1,), {}, ValueError, r"max_pool2d: x .*non-empty C, H, W", 1),
+    ("max_pool2d", (0, 6, 6), (2,), {}, ValueError, rf"max_pool2d: x .*empty.*{s((0, 6, 6))}", 1),
+    ("max_pool2d", X, (0,), {}, ValueError, r"max_pool2d: kernel_size must be positive, got 0", 1),
+    ("max_pool2d", X, (-1,), {}, ValueError, r"max_pool2d: kernel_size must be positive", 1),
+    ("max_pool2d", X, (2.0,), {}, TypeError, r"max_pool2d: kernel_size must be an int", 1),
+    ("max_pool2d", X, (2, (1, 0)), {}, ValueError, r"max_pool2d: stride must be positive", 1),
+    ("max_pool2d", X, (2,), {"dilation": 0}, ValueError, r"max_pool2d: dilation must be pos", 1),
+    ("max_pool2d", X, (2,), {"padding": -1}, ValueError, r"max_pool2d: padding must be non-neg", 1),
+    (
+        "max_pool2d",
+        X,
+        (3,),
+        {"padding": 2},
+        ValueError,
+        r"max_pool2d: padding \(2, 2\) must be at most half of kernel_size \(3, 3\)",
+        1,
+    ),
+    (
+        "max_pool2d",
+        (1, 1, 3, 3),
+        (4,),
+        {},
+        ValueError,
+        r"max_pool2d: the pooling window height \(extent 4 .*larger than the padded input \(3 ",
+        1,
+    ),
+    (
+        "max_pool2d",
+        (1, 1, 4, 4),
+        (3,),
+        {"dilation": 2},
+        ValueError,
+        r"max_pool2d: the pooling window height \(extent 5 with dilation 2\) is larger",
+        1,
+    ),
+    (
+        "max_pool2d",
+        (1, 1, 3, 3),
+        (4, 1),
+        {"ceil_mode": True},
+        ValueError,
+        r"max_pool2d: the pooling window height .* by more than stride - 1 = 0 \(ceil_mode\)",
+        1,
+    ),
+    ("max_pool2d", X, (2,), {"ceil_mode": "yes"}, TypeError, r"max_pool2d: ceil_mode.*bool", 1),
+    ("max_pool2d", X, (2,), {"ceil_mode": 1}, TypeError, r"max_pool2d: ceil_mode.*bool", 1),
+    # PyTorch takes any truthy value here.
+    ("max_pool2d", X, (2,), {"return_indices": 1}, TypeError, r"max_pool2d: return_indices", 0),
+    ("avg_pool2d", (1, 1, 0, 3), (1,), {}, ValueError, r"avg_pool2d: x .*non-empty", 1),
+    (
+        "avg_pool2d",
+        X,
+        (2,),
+        {"padding": (0, 2)},
+        ValueError,
+        r"avg_pool2d: padding \(0, 2\) must be at most half of kernel_size \(2, 2\)",
+        1,
+    ),
+    ("avg_pool2d", X, (2,), {"divisor_override": 0}, ValueError, r"avg_pool2d: divisor_ov.*0", 1),
+    ("avg_pool2d", X, (2,), {"divisor_override": 2.5}, TypeError, r"avg_pool2d: divisor_o.*int", 1),
+    (
+        "avg_pool2d",
+        X,
+        (2,),
+        {"divisor_override": True},
+        TypeError,
+        r"avg_pool2d: divisor_o.*int",
+        1,
+    ),
+    ("avg_pool2d", X, (2,), {"count_include_pad": None}, TypeError, r"avg_pool2d: count_inc", 1),
+    (
+        "avg_pool2d",
+        X,
+        (2,),
+        {"ceil_mode": 1},
+        TypeError,
+        r"avg_pool2d: ceil_mode must be a bool",
+        1,
+    ),
+    ("adaptive_avg_pool2d", X, (-1,), {}, ValueError, r"adaptive_avg_pool2d: output_size.*-1", 1),
+    ("adaptive_avg_pool2d", X, ((2, -1),), {}, ValueError, r"adaptive_avg_pool2d: output_siz", 1),
+    ("adaptive_avg_pool2d", X, ((1, 2, 3),), {}, TypeError, r"adaptive_avg_pool2d: output_si", 1),
+    ("adaptive_avg_pool2d", X, (2.0,), {}, TypeError, r"adaptive_avg_pool2d: output_size.*2\.0", 1),
+    (
+        "adaptive_avg_pool2d",
+        X,
+        (None,),
+        {},
+        TypeError,
+        r"adaptive_avg_pool2d: output_size.*None",
+        1,
+    ),
+    ("adaptive_avg_pool2d", X, (True,), {}, TypeError, r"adaptive_avg_pool2d: output_size", 1),
+    ("adaptive_avg_pool2d", X, ((True, 2),), {}, TypeError, r"adaptive_avg_pool2d: output_s", 1),
+    ("adaptive_avg_pool2d", (1, 1, 0, 3), (2,), {}, ValueError, r"adaptive_avg.*non-empty H, W", 1),
+    (
+        "adaptive_avg_pool2d",
+        (3, 3),
+        (2,),
+        {},
+        ValueError,
+        r"adaptive_avg_pool2d: x .*dimensions",
+        1,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name, shape, args, kwargs, error, message, pytorch_raises",
+    CASES,
+    ids=[f"{k:02d}-{c[0]}-{c[5][len(c[0]) + 2 :][:30]}" for k, c in enumerate(CASES)],
+)
+def test_bad_arguments_raise_a_clear_error(
+    name, shape, args, kwargs, error, message, pytorch_raises
+):
+    with pytest.raises(error, match=message):
+        getattr(F, name)(mfdnn.tensor(np.ones(shape)), *args, **kwargs)
+    if pytorch_raises:
+        with pytest.raises((RuntimeError, TypeError, ValueError)):
+            getattr(TF, name)(torch.ones(shape, dtype=torch.float64), *args, **kwargs)
+
+
+def test_a_window_of_padding_only_is_rejected():
+    """PyTorch's max_pool2d reads and writes out of bounds on it, so it is not called here."""
+    with pytest.raises(ValueError, match=r"max_pool2d: with kernel_size .* cover only padding"):
+        F.max_pool2d(mfdnn.tensor(np.ones((1, 1, 2, 2))), 2, stride=1, padding=1, dilation=3)
+
+
+@pytest.mark.parametrize("pool", [F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d])
+def test_integer_input_is_rejected(pool):
+    with pytest.raises(TypeError, match=rf"{pool.__name__}: x must be a floating-point tensor"):
+        pool(mfdnn.tensor(np.ones((1, 1, 4, 4), dtype=np.int64)), 2)
