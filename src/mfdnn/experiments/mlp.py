@@ -135,8 +135,9 @@ def compare_training(
 
     Raises ``AssertionError`` if the parameters of the two paths ever differ by more than
     ``tolerance`` (default 1e-5 for float32, 1e-10 for float64) times ``max(1, |parameter|)``:
-    the two sum their products in different orders, whose rounding grows with the parameters. ``data`` defaults to
-    ``load_mnist()`` (the bundled subset); ``progress`` wraps the step iterator (e.g. ``tqdm``).
+    the two sum their products in different orders, whose rounding grows with the parameters.
+    ``data`` defaults to ``load_mnist()`` (the bundled subset); ``progress`` wraps the step
+    iterator (e.g. ``tqdm``).
     """
     fn = "compare_training"
     _tensor_activation(fn, activation)
