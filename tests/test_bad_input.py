@@ -175,7 +175,7 @@ CASES = [
         rf"linear.*x.*{s((2, 3))}.*weight.*{s((4, 5))}",
     ),
     (lambda: F.linear(t(2, 3), t(4, 3), t(3)), ValueError, rf"linear.*bias.*\(4,\).*{s((3,))}"),
-    (lambda: F.linear(t(2, 3), t(3)), ValueError, rf"linear.*weight.*{s((3,))}"),
+    (lambda: F.linear(t(2, 3), t(1, 2, 3)), ValueError, rf"linear.*weight.*{s((1, 2, 3))}"),
     # the tensor
     (_backward_non_scalar, ValueError, rf"Tensor\.backward.*grad.*scalar.*{s((2, 3))}"),
     (_backward_wrong_grad_shape, ValueError, rf"Tensor\.backward.*grad.*{s((3, 2))}.*{s((2, 3))}"),

@@ -77,19 +77,28 @@ def test_conv2d_input_without_grad_weight_with_grad():
 
 # ----------------------------------------------------------------------------------- linear
 @given(
-    batch=array_shapes(min_dims=0, max_dims=2, max_side=3),
-    fin=st.integers(1, 5),
-    fout=st.integers(1, 5),
+    batch=array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=3),
+    fin=st.integers(0, 5),
+    fout=st.one_of(st.none(), st.integers(1, 5)),
     bias=st.booleans(),
     dtype=dtypes,
     seed=seeds,
 )
-@settings(max_examples=40)
+@settings(max_examples=60)
 def test_linear(batch, fin, fout, bias, dtype, seed):
-    inputs = [randn(seed, (*batch, fin), dtype), randn(seed + 1, (fout, fin), dtype)]
+    """Any batch shape (empty too); ``fout=None`` is PyTorch's 1-D weight, one output, no axis."""
+    out = () if fout is None else (fout,)
+    inputs = [randn(seed, (*batch, fin), dtype), randn(seed + 1, (*out, fin), dtype)]
     if bias:
-        inputs.append(randn(seed + 2, (fout,), dtype))
-    compare_with_torch(F.linear, TF.linear, inputs, seed)
+        inputs.append(randn(seed + 2, out, dtype))
+    compare_with_torch(F.linear, torch_linear, inputs, seed)
+
+
+def torch_linear(x, weight, bias=None):
+    """PyTorch's linear; its addmm refuses a 1-D weight with a bias for 2-D x: then x·w + b."""
+    if weight.ndim == 1 and bias is not None:
+        return TF.linear(x, weight) + bias
+    return TF.linear(x, weight, bias)
 
 
 # ------------------------------------------------------------------------------ activations

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import mfdnn
+import mfdnn.functional as F
 from mfdnn.engine.gradcheck import gradcheck_error
 from mfdnn.losses import (
-    linear_score,
     logistic_loss,
     predict,
     sum_of_squares_long_form,
@@ -100,13 +100,12 @@ def test_gradient_matches_torch_autograd():
         np.testing.assert_allclose(zm.grad, zt.grad.numpy(), rtol=1e-10, atol=1e-18)
 
 
-def test_linear_score_equals_engine_composition_and_gradcheck():
+def test_the_score_is_linear_with_a_vector_weight_and_gradchecks():
+    """Problem 5's score ``z = X a + b`` is ``F.linear(X, a, b)`` with a 1-D weight."""
     rng = np.random.default_rng(3)
     X, a, b = rng.standard_normal((7, 5)), rng.standard_normal(5), np.array(0.3)
-    np.testing.assert_allclose(
-        linear_score(X, a, b).data, (mfdnn.tensor(X) @ mfdnn.tensor(a) + 0.3).data
-    )
-    assert gradcheck_error(linear_score, [X, a, b]) < 1e-8
+    np.testing.assert_allclose(F.linear(X, a, b).data, X @ a + 0.3)
+    assert gradcheck_error(F.linear, [X, a, b]) < 1e-8
 
 
 def test_predict_is_the_more_probable_label():
@@ -122,8 +121,3 @@ def test_bad_labels_and_shapes(loss):
         loss(np.zeros(3), np.ones(4))
     with pytest.raises(TypeError, match=name):
         loss(np.zeros(2), np.array(["a", "b"]))
-
-
-def test_linear_score_bad_shapes():
-    with pytest.raises(ValueError, match="linear_score: needs X"):
-        linear_score(np.zeros((3, 4)), np.zeros(5), np.zeros(()))

@@ -21,35 +21,11 @@ from mfdnn.engine import Tensor, as_tensor
 from mfdnn.functional._checks import float_tensor
 
 __all__ = [
-    "linear_score",
     "logistic_loss",
     "predict",
     "sum_of_squares_long_form",
     "sum_of_squares_loss",
 ]
-
-
-def linear_score(X: Any, a: Any, b: Any) -> Tensor:
-    """``z = X a + b``: the score ``z_i = aᵀx_i + b`` of each row ``x_i`` of ``X`` (N, d).
-
-    ``a`` has shape (d,), ``b`` shape (); ``z`` has shape (N,). One primitive, the same values as
-    ``X @ a + b``: it skips the general broadcasting of the engine's ``@`` and ``+`` VJPs, which
-    cost more per SGD step than all of its arithmetic.
-    VJP: ``(∂L/∂X, ∂L/∂a, ∂L/∂b) = (g aᵀ, Xᵀ g, Σ_i g_i)``.
-    """
-    fn = "linear_score"
-    X, a, b = float_tensor(fn, "X", X), float_tensor(fn, "a", a), float_tensor(fn, "b", b)
-    if X.ndim != 2 or a.shape != (X.shape[1],) or b.shape != ():
-        raise ValueError(
-            f"{fn}: needs X (N, d), a (d,) and b (), got shapes {X.shape}, {a.shape}, {b.shape}"
-        )
-
-    def vjp(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-        return (np.outer(g, a.data) if X.requires_grad else None, g @ X.data, g.sum())
-
-    with np.errstate(over="ignore", invalid="ignore"):  # inf·0 = NaN, as the engine's @
-        z = X.data @ a.data + b.data
-    return Tensor._make(z, (X, a, b), vjp, "linear_score")
 
 
 def _margin(fn: str, z: Any, y: Any) -> tuple[Tensor, np.ndarray, np.ndarray]:

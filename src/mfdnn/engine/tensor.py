@@ -247,30 +247,32 @@ class Tensor:
                 )
         cotangents: dict[int, np.ndarray] = {id(self): seed}
         adopted: set[int] = set()  # arrays already made some leaf's .grad
-        for node in reversed(self._topological_order()):
-            g = cotangents.pop(id(node), None)
-            if g is None:
-                continue
-            if node._vjp is None:
-                if node.grad is not None:
-                    node.grad = node.grad + g.astype(node.dtype, copy=False)
+        # One BLAS span for the whole pass: the VJPs' products run on one thread (threads.py).
+        with single_threaded_blas():
+            for node in reversed(self._topological_order()):
+                g = cotangents.pop(id(node), None)
+                if g is None:
                     continue
-                # .grad is the leaf's own array, of the leaf's dtype. A cotangent the VJPs just
-                # made (owning its memory, not the seed, given to no other leaf) is taken as it
-                # is; anything else (a view, the seed, a shared array) is copied.
-                private = g.base is None and g is not seed and id(g) not in adopted
-                if not private or g.dtype != node.dtype:
-                    g = g.astype(node.dtype)
-                adopted.add(id(g))
-                node.grad = g
-                continue
-            for parent, pg in zip(node._parents, node._vjp(g), strict=True):
-                if pg is None or not parent.requires_grad:
+                if node._vjp is None:
+                    if node.grad is not None:
+                        node.grad = node.grad + g.astype(node.dtype, copy=False)
+                        continue
+                    # .grad is the leaf's own array, of the leaf's dtype. A cotangent the VJPs just
+                    # made (owning its memory, not the seed, given to no other leaf) is taken as it
+                    # is; anything else (a view, the seed, a shared array) is copied.
+                    private = g.base is None and g is not seed and id(g) not in adopted
+                    if not private or g.dtype != node.dtype:
+                        g = g.astype(node.dtype)
+                    adopted.add(id(g))
+                    node.grad = g
                     continue
-                key = id(parent)
-                cotangents[key] = pg if key not in cotangents else cotangents[key] + pg
-            if not retain_graph:
-                node._vjp, node._parents = _freed, ()
+                for parent, pg in zip(node._parents, node._vjp(g), strict=True):
+                    if pg is None or not parent.requires_grad:
+                        continue
+                    key = id(parent)
+                    cotangents[key] = pg if key not in cotangents else cotangents[key] + pg
+                if not retain_graph:
+                    node._vjp, node._parents = _freed, ()
 
     def _topological_order(self) -> list[Tensor]:
         """Nodes that need a gradient, each after all the nodes it was computed from."""

@@ -5,8 +5,9 @@ The model is ``f_{a,b}(x) = (σ(−z), σ(z))`` with the score ``z = aᵀx + b``
 
     a ← a − lr · ∂L_B/∂a,   b ← b − lr · ∂L_B/∂b,   L_B = (1/|B|) Σ_{i∈B} loss(z_i, y_i),
 
-on the engine's autodiff. Each step is two primitives (the score ``linear_score`` and the loss), so
-the framework overhead per step stays a few tens of microseconds.
+on the engine's autodiff. Each step is two primitives, the score ``z = F.linear(X, a, b)`` (a 1-D
+weight, as PyTorch allows) and the loss, so the framework's overhead per step stays a few tens of
+microseconds.
 
 Initialisation (seeded): ``a_j, b ~ U(−1/√d, 1/√d)``, as ``torch.nn.Linear``. The seed also draws
 each epoch's shuffling; for a given seed both objectives start from the same ``a, b`` and see the
@@ -22,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+import mfdnn.functional as F
 from mfdnn.engine import Tensor, no_grad
 from mfdnn.experiments import TrainingDiverged
-from mfdnn.losses import linear_score, logistic_loss, predict, sum_of_squares_loss
+from mfdnn.losses import logistic_loss, predict, sum_of_squares_loss
 
 __all__ = [
     "LOSSES",
@@ -64,7 +66,7 @@ class Model:
 
     def score(self, X: Tensor) -> Tensor:
         """``z = X a + b``, one score per row of ``X``."""
-        return linear_score(X, self.a, self.b)
+        return F.linear(X, self.a, self.b)
 
 
 def sgd_epoch(

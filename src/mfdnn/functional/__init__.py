@@ -18,7 +18,8 @@ from mfdnn.functional.activation import (
     tanh,
 )
 from mfdnn.functional.conv import conv2d
-from mfdnn.functional.loss import cross_entropy, linear, mse_loss
+from mfdnn.functional.linear import linear
+from mfdnn.functional.loss import cross_entropy, mse_loss
 from mfdnn.functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 
 __all__ = [

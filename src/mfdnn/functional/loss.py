@@ -1,4 +1,4 @@
-"""Losses and the linear layer, with their VJPs.
+"""Losses, with their VJPs.
 
 As in PyTorch, an empty batch has mean loss NaN and sum 0, and NaN/±inf inputs propagate by
 IEEE arithmetic (``inf − inf = NaN``), without NumPy warnings.
@@ -28,29 +28,6 @@ def _reduce(fn: str, per_item: np.ndarray, reduction: str) -> tuple[np.ndarray, 
     if reduction == "none":
         return per_item, 1.0
     raise ValueError(f"{fn}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
-
-
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``y = x Wᵀ + b`` over the last axis of ``x`` (``torch.nn.functional.linear``).
-
-    ``weight`` is ``(out_features, in_features)``. Its VJP is that of ``@`` and ``+``:
-    ``∂L/∂x = g W``, ``∂L/∂W = gᵀ x``, ``∂L/∂b = Σ g``.
-    """
-    x = float_tensor("linear", "x", x)
-    weight = float_tensor("linear", "weight", weight)
-    check_ndim("linear", "weight", weight, (2,), "(out_features, in_features)")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(
-            f"linear: x of shape {x.shape} does not match weight of shape {weight.shape} "
-            f"(needs x.shape[-1] == {weight.shape[1]})"
-        )
-    if bias is None:
-        return x @ weight.T
-    bias = float_tensor("linear", "bias", bias)
-    if bias.shape != (weight.shape[0],):
-        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
-    with np.errstate(invalid="ignore"):  # inf + (−inf) = NaN, as in PyTorch
-        return x @ weight.T + bias
 
 
 def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tensor:
