@@ -78,9 +78,8 @@ def cases(rng: np.random.Generator) -> dict[str, dict[str, Callable[[], object]]
         t = np.tanh(h)
         g_h * (1 - t * t)
 
-    def np_add() -> None:
-        h + h
-        (g_h, g_h)
+    def np_add() -> np.ndarray:
+        return h + h  # its VJP passes g on to both operands: no arithmetic
 
     def np_cross_entropy() -> None:
         shifted = h - h.max(axis=1, keepdims=True)
