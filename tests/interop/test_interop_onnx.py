@@ -154,6 +154,33 @@ def test_bad_arguments(tmp_path, error, match, kwargs):
     export_fails(tmp_path, error, match, **kwargs)
 
 
+@pytest.mark.parametrize(
+    "layer",
+    [
+        nn.MaxPool2d(3, 2, padding=1, ceil_mode=True),
+        nn.MaxPool2d(2, 2, dilation=(1, 2), ceil_mode=True),
+        nn.AvgPool2d(3, 2, padding=1, ceil_mode=True),
+        nn.AvgPool2d(2, 2, padding=1, ceil_mode=True, count_include_pad=False),
+    ],
+)
+def test_pools_with_ceil_mode_run(tmp_path, layer):
+    """Where ceil_mode's last window starts in the padding, PyTorch drops it and ONNX keeps it:
+    the export refuses those (the last case); the others run alike."""
+    if layer.padding == 1 and layer.kernel_size == 2:
+        message = r"AvgPool2d has ceil_mode=True and its last window starts in the padding"
+        export_fails(tmp_path, ValueError, message, layer, input_shape=(3, 13, 12))
+        return
+    path = export_onnx(layer, tmp_path / "pool.onnx", input_shape=(3, 13, 12))
+    assert_runtime_agrees(layer, path, np.random.default_rng(6).standard_normal((2, 3, 13, 12)))
+
+
+def test_pool_options_onnx_cannot_express(tmp_path):
+    divisor = nn.AvgPool2d(2, divisor_override=3)
+    export_fails(tmp_path, ValueError, r"AvgPool2d has divisor_override=3, which ONNX", divisor)
+    indices = nn.MaxPool2d(2, return_indices=True)
+    export_fails(tmp_path, ValueError, r"the layer 'MaxPool2d' returns a tuple", indices)
+
+
 def test_unsupported_layers_and_models(tmp_path):
     step = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Sequential(nn.ReLU(), nn.Step()))
     export_fails(tmp_path, ValueError, r"the layer '1.1' is a Step, which has no ONNX", step)

@@ -254,8 +254,6 @@ class UnknownNet(torch.nn.Module):
         (torch.nn.BatchNorm2d(3), r"module is a torch.nn.modules.batchnorm.BatchNorm2d, which"),
         (torch.nn.Sequential(torch.nn.ReLU(), UnknownNet()), r"module\[1\] is a .*UnknownNet"),
         (torch.nn.Conv2d(1, 2, 3, padding_mode="reflect"), r"module, a .*Conv2d, has padding_mode"),
-        (torch.nn.Sequential(torch.nn.MaxPool2d(2, ceil_mode=True)), r"module\[0\].*ceil_mode"),
-        (torch.nn.AvgPool2d(2, divisor_override=3), r"module, .* has divisor_override=3"),
     ],
 )
 def test_from_torch_names_an_unsupported_layer(module, message):
@@ -313,3 +311,17 @@ def test_a_masked_lenet5_inside_a_sequential_round_trips():
     back = from_torch(twin)
     assert type(back[0].c3) is type(model[0].c3)
     assert all(np.array_equal(arrays(back)[n], v) for n, v in arrays(model).items())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pools_with_every_option_round_trip(dtype):
+    """ceil_mode, count_include_pad, divisor_override and dilation cross in both directions."""
+    twin = torch.nn.Sequential(
+        torch.nn.MaxPool2d(3, 2, padding=1, dilation=(1, 2), ceil_mode=True),
+        torch.nn.AvgPool2d(2, 2, padding=1, ceil_mode=True, count_include_pad=False),
+        torch.nn.AvgPool2d(2, 1, divisor_override=3),
+    ).to(torch.float64 if dtype == np.float64 else torch.float32)
+    model = from_torch(twin)
+    x = np.random.default_rng(8).standard_normal((2, 3, 13, 12)).astype(dtype)
+    assert_same_logits(model, twin, x)
+    assert_same_logits(model, to_torch(model), x)

@@ -164,22 +164,46 @@ def _linear(g: _Graph, name: str, x: str, linear: Linear, shapes: Shapes) -> str
     return y if bias is None else g.node("Add", [y, g.constant(f"{name}.bias", bias.data)], name)
 
 
-def _pool_attributes(pool: MaxPool2d | AvgPool2d) -> dict[str, list[int]]:
+def _pool_attributes(name: str, pool: MaxPool2d | AvgPool2d, shapes: Shapes) -> dict[str, Any]:
     fn = "export_onnx"
     kernel = pair(fn, "kernel_size", pool.kernel_size, 1)
     stride = kernel if pool.stride is None else pair(fn, "stride", pool.stride, 1)
     ph, pw = pair(fn, "padding", pool.padding, 0)
-    return {"kernel_shape": list(kernel), "strides": list(stride), "pads": [ph, pw, ph, pw]}
+    dilation = pair(fn, "dilation", getattr(pool, "dilation", 1), 1)
+    if pool.ceil_mode:
+        # ONNX rounds up without PyTorch's rule that a last window starting in the right padding
+        # is dropped: the two agree only where that rule drops nothing.
+        for size, p, k, s, d, out in zip(
+            shapes[0][-2:], (ph, pw), kernel, stride, dilation, shapes[1][-2:], strict=True
+        ):
+            if (size + 2 * p - d * (k - 1) - 1 + s - 1) // s + 1 != out:
+                raise ValueError(
+                    f"export_onnx: {name} has ceil_mode=True and its last window starts in the "
+                    f"padding, which PyTorch drops and ONNX's AveragePool/MaxPool keep"
+                )
+    return {
+        "kernel_shape": list(kernel),
+        "strides": list(stride),
+        "pads": [ph, pw, ph, pw],
+        "ceil_mode": int(pool.ceil_mode),
+    }
 
 
 def _max_pool2d(g: _Graph, name: str, x: str, pool: MaxPool2d, shapes: Shapes) -> str:
     dilations = list(pair("export_onnx", "dilation", pool.dilation, 1))
-    return g.node("MaxPool", [x], name, **_pool_attributes(pool), dilations=dilations)
+    return g.node("MaxPool", [x], name, **_pool_attributes(name, pool, shapes), dilations=dilations)
 
 
 def _avg_pool2d(g: _Graph, name: str, x: str, pool: AvgPool2d, shapes: Shapes) -> str:
+    if pool.divisor_override is not None:
+        raise ValueError(
+            f"export_onnx: {name} has divisor_override={pool.divisor_override}, which ONNX's "
+            f"AveragePool cannot express"
+        )
     include = int(pool.count_include_pad)
-    return g.node("AveragePool", [x], name, **_pool_attributes(pool), count_include_pad=include)
+    return g.node(
+        "AveragePool", [x], name, **_pool_attributes(name, pool, shapes), count_include_pad=include
+    )
 
 
 def _flatten(g: _Graph, name: str, x: str, flatten: Flatten, shapes: Shapes) -> str:
@@ -251,6 +275,11 @@ def _traced_shapes(
                 raise ValueError(
                     f"export_onnx: input_shape {input_shape} does not fit the layer {name!r}: {err}"
                 ) from None
+            if not isinstance(y, Tensor):
+                raise ValueError(
+                    f"export_onnx: the layer {name!r} returns a {type(y).__name__}, not one tensor "
+                    f"(a MaxPool2d with return_indices=True cannot be a layer of a model)"
+                )
             shapes.append((x.shape, y.shape))
             x = y
     return shapes

@@ -7,8 +7,8 @@ constructor arguments, the same parameters ``weight``, ``bias``)::
     mfdnn                                  torch
     nn.Conv2d                              nn.Conv2d (padding_mode "zeros")
     nn.Linear                              nn.Linear
-    nn.MaxPool2d                           nn.MaxPool2d (ceil_mode and return_indices False)
-    nn.AvgPool2d                           nn.AvgPool2d (ceil_mode False, no divisor_override)
+    nn.MaxPool2d                           nn.MaxPool2d
+    nn.AvgPool2d                           nn.AvgPool2d
     nn.Flatten, ReLU, Tanh, Sigmoid,       nn.Flatten, ReLU, Tanh, Sigmoid,
        LeakyReLU, Softplus, Hardtanh          LeakyReLU, Softplus, Hardtanh
     nn.Sequential                          nn.Sequential of the twins, the same indices
@@ -163,9 +163,11 @@ def _lenet5_to_torch(nn: Any, lenet: LeNet5) -> Any:
 TO_TORCH: dict[type[Module], Callable[[Any, Any], Any]] = {
     Conv2d: _conv2d_to_torch,
     Linear: lambda nn, m: nn.Linear(m.in_features, m.out_features, bias=m.bias is not None),
-    MaxPool2d: lambda nn, m: nn.MaxPool2d(m.kernel_size, m.stride, m.padding, m.dilation),
+    MaxPool2d: lambda nn, m: nn.MaxPool2d(
+        m.kernel_size, m.stride, m.padding, m.dilation, m.return_indices, m.ceil_mode
+    ),
     AvgPool2d: lambda nn, m: nn.AvgPool2d(
-        m.kernel_size, m.stride, m.padding, count_include_pad=m.count_include_pad
+        m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad, m.divisor_override
     ),
     Flatten: lambda nn, m: nn.Flatten(m.start_dim, m.end_dim),
     ReLU: lambda nn, m: nn.ReLU(),
@@ -243,13 +245,25 @@ def _conv2d_from_torch(conv: Any, dtype: np.dtype) -> Conv2d:
 
 
 def _max_pool2d_from_torch(pool: Any, dtype: np.dtype) -> MaxPool2d:
-    _only_defaults(pool, ceil_mode=False, return_indices=False)
-    return MaxPool2d(pool.kernel_size, pool.stride, pool.padding, pool.dilation)
+    return MaxPool2d(
+        pool.kernel_size,
+        pool.stride,
+        pool.padding,
+        pool.dilation,
+        pool.return_indices,
+        pool.ceil_mode,
+    )
 
 
 def _avg_pool2d_from_torch(pool: Any, dtype: np.dtype) -> AvgPool2d:
-    _only_defaults(pool, ceil_mode=False, divisor_override=None)
-    return AvgPool2d(pool.kernel_size, pool.stride, pool.padding, pool.count_include_pad)
+    return AvgPool2d(
+        pool.kernel_size,
+        pool.stride,
+        pool.padding,
+        pool.ceil_mode,
+        pool.count_include_pad,
+        pool.divisor_override,
+    )
 
 
 def _c3_from_torch(c3: Any, dtype: np.dtype) -> SubsetConv2d | MaskedConv2d:
