@@ -56,6 +56,7 @@ __all__ = [
     "Run",
     "Settings",
     "TrainingDiverged",
+    "describe_data",
     "evaluate",
     "fit",
     "learning_curve_png",
@@ -190,7 +191,13 @@ def _check_mnist(fn: str, mnist: Any) -> None:
         )
 
 
-def _run(settings: Settings, mnist: MNIST, model: LeNet5, optimizer: Optimizer, rng: Any) -> Run:
+def _run(
+    settings: Settings,
+    mnist: MNIST,
+    model: LeNet5,
+    optimizer: Optimizer,
+    rng: np.random.Generator | None,
+) -> Run:
     loader = DataLoader(
         nchw_scale(mnist.train_images),
         mnist.train_labels,
@@ -255,7 +262,7 @@ def resume(path: str | os.PathLike[str], mnist: MNIST) -> Run:
         settings = Settings(**extra["settings"])
         history = History.from_dict("resume", extra["history"])
     except (TypeError, ValueError) as err:
-        raise fail(f"its training settings are invalid: {err}") from None
+        raise fail(f"its training settings or history are invalid: {err}") from None
     model, optimizer = checkpoint.model, checkpoint.optimizer
     if not isinstance(model, LeNet5) or model.config()["c3"] != settings.c3:
         raise fail(

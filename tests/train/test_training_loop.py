@@ -252,7 +252,10 @@ def test_resume_refuses_checkpoints_that_do_not_fit(saved, small, tmp_path):
     }
     cases = [
         ({"extra": None}, "not a checkpoint of mfdnn.training"),
-        ({"extra": {**extra, "settings": {"c3": "half"}}}, "its training settings are invalid"),
+        (
+            {"extra": {**extra, "settings": {"c3": "half"}}},
+            "its training settings or history are invalid",
+        ),
         ({"model": LeNet5("original", rng=0), "optimizer": None}, "holds LeNet5"),
         ({"optimizer": None}, "it has no optimizer, not the sgd of its settings"),
         ({"epoch": 2}, "1 epochs of history for epoch 2"),
