@@ -8,6 +8,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -328,3 +332,39 @@ def test_save_checkpoint_rejects_bad_arguments(tmp_path):
     with pytest.raises(NotADirectoryError, match="is a file"):
         save_checkpoint(blocker / "c.safetensors", model)
     assert not path.exists()
+
+
+_SAVER = """
+import sys
+from mfdnn.checkpoint import save_checkpoint
+from mfdnn.models import LeNet5
+from mfdnn.optim import Adam
+
+model = LeNet5(rng=0)
+optimizer = Adam(model.parameters())
+for epoch in range(1, 100000):
+    for p in model.parameters():
+        p.data[...] = epoch
+    save_checkpoint(sys.argv[1], model, optimizer, epoch)
+    if epoch == 1:
+        print("saved", flush=True)
+"""
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.013, 0.05])
+def test_a_process_killed_while_saving_leaves_a_readable_checkpoint(tmp_path, delay):
+    path = tmp_path / "c.safetensors"
+    src = str(Path(mfdnn.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SAVER, str(path)], stdout=subprocess.PIPE, env=env, text=True
+    )
+    try:
+        assert child.stdout.readline() == "saved\n"
+        time.sleep(delay)  # the kill lands somewhere in the loop of saves
+    finally:
+        child.kill()
+        child.wait()
+    loaded = load_checkpoint(path)
+    for p in loaded.model.parameters():
+        assert np.all(p.data == loaded.epoch)  # the weights of the epoch it names
