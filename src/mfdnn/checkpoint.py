@@ -3,24 +3,27 @@ alone and to go on training exactly where the run stopped.
 
 A safetensors file is a JSON header, which names each array with its dtype, shape and place, and
 then the arrays' raw bytes; the header may carry ``metadata``, a dict of strings. It holds no
-code, so reading one never runs pickle. A checkpoint lays out a run as::
+code, so reading one never runs pickle. A checkpoint lays out a run as
 
-    arrays                                      metadata (each value a string; most are JSON)
-    model.<name>           the model's          format          "mfdnn.checkpoint"
-                           state_dict()         format_version  "1"
-    optimizer.state.<k>.<name>                  model           {"class": "LeNet5", "config": {…}}
-                           the optimizer's      optimizer       {"class": "SGD", "param_groups":
-                           arrays (k numbers                     […], "state": {k: {"step": 3}}}
-                           its parameters)      epoch           "2"  (epochs done)
-                                                loader          DataLoader.state_dict(), or null
-                                                extra           the caller's own (a trainer's
-                                                                settings and history)
-                                                sha256          digest of all the rest
+arrays (name → array)::
 
-The names inside ``model.`` and ``optimizer.state.`` are PyTorch's: the model's ``state_dict``
-keys, and the optimizer's ``state[k][name]`` (``momentum_buffer``, ``exp_avg``, …), the arrays
-in the file and the scalars (``step``) in the JSON. ``sha256`` covers the metadata and every
-array, so a flipped byte anywhere is an error, not a silently different model.
+    model.<name>                 the model's state_dict(), PyTorch's names (c1.weight, …)
+    optimizer.state.<k>.<name>   the optimizer's arrays for its parameter k (momentum_buffer,
+                                 exp_avg, …: the names of PyTorch's optimizer state_dict)
+
+metadata (name → string; JSON, but for format)::
+
+    format           "mfdnn.checkpoint"
+    format_version   "1"
+    model            {"class": "LeNet5", "config": {…}}; LeNet5(**config) rebuilds it
+    optimizer        {"class": "SGD", "param_groups": […], "state": {"k": {"step": 3}}} (the
+                     options and the scalars of the optimizer's state_dict), or null
+    epoch            the epochs done
+    loader           DataLoader.state_dict() (the shuffling generator's state), or null
+    extra            the caller's own dict (mfdnn.training: settings, data, history)
+    sha256           of all the above and every array
+
+so a flipped byte anywhere is an error, not a silently different model.
 
 ``save_checkpoint`` writes atomically (``mfdnn.io.atomic_write``): killed at any moment, it
 leaves the previous checkpoint whole. ``load_checkpoint`` checks everything it reads and raises
