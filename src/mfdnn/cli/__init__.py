@@ -24,7 +24,7 @@ from typing import NoReturn
 from mfdnn import __version__
 
 # Modules under mfdnn.cli that define a subcommand, in the order --help lists them.
-SUBCOMMANDS: tuple[str, ...] = ("verify", "jacobians", "mlp", "images", "losses")
+SUBCOMMANDS: tuple[str, ...] = ("verify", "jacobians", "mlp", "images", "losses", "train")
 
 
 class CommandError(Exception):

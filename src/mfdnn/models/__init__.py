@@ -1,6 +1,27 @@
 """Whole networks built from ``mfdnn.nn`` layers: ``LeNet5``, the course's LeNet-5, with the full or
-the original (partially connected) C3 of Homework 4, Problem 7."""
+the original (partially connected) C3 of Homework 4, Problem 7.
+
+``MODELS`` lists them by class name: a checkpoint (``mfdnn.checkpoint``) names its model's class
+and ``config()``, and ``load(path)`` rebuilds the model from the file alone.
+"""
+
+from __future__ import annotations
+
+import os
 
 from mfdnn.models.lenet import LeNet5
+from mfdnn.nn import Module
 
-__all__ = ["LeNet5"]
+__all__ = ["MODELS", "LeNet5", "load"]
+
+#: The models a checkpoint can hold, by class name; each has ``config()``, the keyword arguments
+#: that rebuild it.
+MODELS: dict[str, type[Module]] = {"LeNet5": LeNet5}
+
+
+def load(path: str | os.PathLike[str]) -> Module:
+    """The model saved in the checkpoint ``path`` (``mfdnn.checkpoint.save_checkpoint``), rebuilt
+    from its class and ``config()`` with its weights; errors as ``load_checkpoint``."""
+    from mfdnn.checkpoint import load_checkpoint  # mfdnn.checkpoint imports MODELS from here
+
+    return load_checkpoint(path).model

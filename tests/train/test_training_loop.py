@@ -1,0 +1,295 @@
+"""mfdnn.training: seeded runs, resume from a checkpoint bit-identical to a run that never stopped,
+divergence stopping before a bad epoch is recorded, and every bad argument named."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+
+import numpy as np
+import pytest
+
+from mfdnn import training
+from mfdnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mfdnn.data import MNIST, load_mnist, nchw_scale
+from mfdnn.hw4.p7_lenet_c3 import CONNECTIONS
+from mfdnn.models import LeNet5
+from mfdnn.training import History, Run, Settings, TrainingDiverged
+
+
+def _subset(n_train: int, n_test: int, offset: int = 0) -> MNIST:
+    m = load_mnist()
+    return MNIST(
+        m.train_images[offset : offset + n_train],
+        m.train_labels[offset : offset + n_train],
+        m.test_images[:n_test],
+        m.test_labels[:n_test],
+        f"bundled, {n_train} from {offset}",
+    )
+
+
+@pytest.fixture(scope="module")
+def small():
+    return _subset(200, 60)
+
+
+def _weights(run: Run) -> dict[str, np.ndarray]:
+    return run.model.state_dict()
+
+
+def _assert_same_run(a: Run, b: Run) -> None:
+    for name, w in _weights(a).items():
+        assert np.array_equal(w, _weights(b)[name]), name
+    sa, sb = a.optimizer.state_dict(), b.optimizer.state_dict()
+    assert sa["param_groups"] == sb["param_groups"]
+    for k, state in sa["state"].items():
+        for key, value in state.items():
+            assert np.array_equal(value, sb["state"][k][key]), (k, key)
+    assert a.loader.state_dict() == b.loader.state_dict()
+    for name in ("train_loss", "test_loss", "test_accuracy"):
+        assert getattr(a.history, name) == getattr(b.history, name), name
+
+
+SMALL = {"batch_size": 50}
+
+
+def test_history_and_learning(small):
+    seen = []
+    history = training.train_lenet(
+        small,
+        2,
+        Settings(optimizer="adam", **SMALL),
+        on_batch=lambda loss, n: seen.append((loss, n)),
+        on_epoch=lambda run: seen.append(("epoch", run.epoch)),
+    )
+    assert len(history) == 2
+    for values in history.as_dict().values():
+        assert len(values) == 2 and all(math.isfinite(v) for v in values)
+    assert all(0 <= a <= 1 for a in history.test_accuracy)
+    # four batches of 50 per epoch, then the epoch
+    assert [n for *_, n in seen] == [50, 50, 50, 50, 1, 50, 50, 50, 50, 2]
+    batch_losses = [loss for loss, n in seen[:4]]
+    assert history.train_loss[0] == pytest.approx(np.mean(batch_losses), rel=1e-12)
+
+
+def test_training_lowers_the_loss(small):
+    run = training.start(small, Settings(optimizer="adam", **SMALL))
+    before, _ = training.evaluate(run.model, run.test_images, run.test_labels)
+    training.fit(run, 2)
+    after, _ = training.evaluate(run.model, run.test_images, run.test_labels)
+    assert after < before
+
+
+def test_seeded(small):
+    a = training.start(small, Settings(seed=3, **SMALL))
+    b = training.start(small, Settings(seed=3, **SMALL))
+    training.fit(a, 1)
+    training.fit(b, 1)
+    _assert_same_run(a, b)
+    c = training.start(small, Settings(seed=4, **SMALL))
+    assert not np.array_equal(_weights(a)["c1.weight"], _weights(c)["c1.weight"])
+
+
+@pytest.mark.parametrize(("c3", "optimizer"), [("full", "sgd"), ("original", "adam")])
+def test_resume_is_bit_identical(small, tmp_path, c3, optimizer):
+    settings = Settings(c3=c3, optimizer=optimizer, seed=7, **SMALL)
+    whole = training.start(small, settings)
+    training.fit(whole, 2)
+
+    first = training.start(small, settings)
+    training.fit(first, 1, on_epoch=lambda run: training.save(run, tmp_path / "c.safetensors"))
+    resumed = training.resume(tmp_path / "c.safetensors", small)
+    assert resumed.epoch == 1 and resumed.settings == settings
+    training.fit(resumed, 2)
+    _assert_same_run(whole, resumed)
+
+
+def test_evaluate_in_batches(small):
+    model = LeNet5(rng=0)
+    x, y = nchw_scale(small.test_images), small.test_labels
+    loss, accuracy = training.evaluate(model, x, y)
+    loss7, accuracy7 = training.evaluate(model, x, y, batch_size=7)
+    assert loss7 == pytest.approx(loss, rel=1e-6) and accuracy7 == accuracy
+    logits = model(x).data.astype(np.float64)
+    log_p = logits - logits.max(1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(1, keepdims=True))
+    assert loss == pytest.approx(-log_p[np.arange(len(y)), y].mean(), rel=1e-5)
+    assert accuracy == np.mean(logits.argmax(1) == y)
+    with pytest.raises(ValueError, match="evaluate: there are no images"):
+        training.evaluate(model, x[:0], y[:0])
+
+
+# ---------------------------------------------------------------------------- divergence
+def test_divergence_in_the_first_epoch(small):
+    epochs = []
+    with pytest.raises(TrainingDiverged, match=r"fit: epoch 1: train_epoch: the loss is (inf|nan)"):
+        training.train_lenet(small, 2, Settings(lr=1e38, **SMALL), on_epoch=epochs.append)
+    assert epochs == []
+
+
+def test_divergence_keeps_the_last_good_checkpoint(small, tmp_path):
+    path = tmp_path / "c.safetensors"
+    run = training.start(small, Settings(**SMALL))
+
+    def on_epoch(run):
+        training.save(run, path)
+        run.optimizer.param_groups[0]["lr"] = 1e38  # the next epoch blows up
+
+    with pytest.raises(TrainingDiverged, match="fit: epoch 2"):
+        training.fit(run, 3, on_epoch=on_epoch)
+    assert len(run.history) == 1
+    assert load_checkpoint(path).epoch == 1
+    assert training.resume(path, small).optimizer.param_groups[0]["lr"] == 0.1
+
+
+# ---------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"c3": "half"}, ValueError, "Settings: c3 must be 'full' or 'original', got 'half'"),
+        ({"optimizer": "rmsprop"}, ValueError, "Settings: optimizer must be 'sgd' or 'adam'"),
+        ({"lr": float("nan")}, ValueError, "Settings: lr must be a positive finite number"),
+        ({"lr": float("inf")}, ValueError, "Settings: lr must be a positive finite number"),
+        ({"lr": -0.1}, ValueError, "Settings: lr must be a positive finite number, got -0.1"),
+        ({"lr": 0}, ValueError, "Settings: lr must be a positive finite number, got 0"),
+        ({"lr": "0.1"}, TypeError, "Settings: lr must be a number, got '0.1'"),
+        ({"lr": True}, TypeError, "Settings: lr must be a number"),
+        ({"batch_size": 0}, ValueError, "Settings: batch_size must be positive, got 0"),
+        ({"batch_size": 2.5}, TypeError, "Settings: batch_size must be an int, got 2.5"),
+        ({"seed": -1}, ValueError, "Settings: seed must be non-negative, got -1"),
+        ({"seed": None}, TypeError, "Settings: seed must be an int, got None"),
+    ],
+)
+def test_settings_reject_bad_values(kwargs, error, message):
+    with pytest.raises(error) as info:
+        Settings(**kwargs)
+    assert message in str(info.value)
+
+
+def test_default_learning_rates():
+    assert Settings().lr == 0.1 and Settings(optimizer="adam").lr == 1e-3
+    assert Settings(lr=2).lr == 2.0 and isinstance(Settings(lr=2).lr, float)
+
+
+def test_bad_arguments_are_named(small):
+    with pytest.raises(
+        TypeError, match=re.escape("start: mnist must be an mfdnn.data.MNIST, got tuple")
+    ):
+        training.start((1, 2))
+    with pytest.raises(ValueError, match="start: mnist must have training and test images"):
+        training.start(_subset(0, 10))
+    with pytest.raises(TypeError, match="start: settings must be a Settings, got dict"):
+        training.start(small, {"c3": "full"})
+    run = training.start(small, Settings(**SMALL))
+    with pytest.raises(TypeError, match="fit: run must be a Run"):
+        training.fit(small, 1)
+    for epochs, error in ((0, ValueError), (-2, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="fit: epochs"):
+            training.fit(run, epochs)
+    training.fit(run, 1)
+    with pytest.raises(ValueError, match="must exceed the 1 epochs done, got 1"):
+        training.fit(run, 1)
+    with pytest.raises(ValueError, match="learning_curve_png: the history has no epochs"):
+        training.learning_curve_png(History(), "t")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        None,
+        {"train_loss": []},
+        {"train_loss": [1.0], "test_loss": [], "test_accuracy": [], "seconds": []},
+        {"train_loss": [math.nan], "test_loss": [1], "test_accuracy": [1], "seconds": [1]},
+        {"train_loss": "1", "test_loss": "1", "test_accuracy": "1", "seconds": "1"},
+    ],
+)
+def test_history_from_dict_checks(values):
+    with pytest.raises(ValueError, match=r"here: .*history"):
+        History.from_dict("here", values)
+
+
+# ------------------------------------------------------------------------ resume checks
+@pytest.fixture(scope="module")
+def saved(small, tmp_path_factory):
+    path = tmp_path_factory.mktemp("saved") / "c.safetensors"
+    run = training.start(small, Settings(**SMALL))
+    training.fit(run, 1, on_epoch=lambda run: training.save(run, path))
+    return path, run
+
+
+def _resave(run: Run, path, **changes) -> None:
+    parts = {
+        "model": run.model,
+        "optimizer": run.optimizer,
+        "epoch": run.epoch,
+        "loader_state": run.loader.state_dict(),
+        "extra": {
+            "settings": dataclasses.asdict(run.settings),
+            "data": run.data,
+            "history": run.history.as_dict(),
+        },
+    }
+    parts.update(changes)
+    save_checkpoint(path, **parts)
+
+
+def test_resume_on_other_data(saved, small):
+    path, _ = saved
+    with pytest.raises(CheckpointError) as info:
+        training.resume(path, _subset(200, 60, offset=200))
+    message = str(info.value)
+    assert message.startswith(f"resume: {path}: it was trained on other data, bundled, 200 from 0")
+
+
+def test_resume_refuses_checkpoints_that_do_not_fit(saved, small, tmp_path):
+    path, run = saved
+    bad = tmp_path / "bad.safetensors"
+    extra = {
+        "settings": dataclasses.asdict(run.settings),
+        "data": run.data,
+        "history": run.history.as_dict(),
+    }
+    cases = [
+        ({"extra": None}, "not a checkpoint of mfdnn.training"),
+        (
+            {"extra": {**extra, "settings": {"c3": "half"}}},
+            "its training settings or history are invalid",
+        ),
+        ({"model": LeNet5("original", rng=0), "optimizer": None}, "holds LeNet5"),
+        ({"optimizer": None}, "it has no optimizer, not the sgd of its settings"),
+        ({"epoch": 2}, "1 epochs of history for epoch 2"),
+        ({"loader_state": None}, "no data loader state"),
+        (
+            {"loader_state": {**run.loader.state_dict(), "next_batch": 2}},
+            "saved in the middle of an epoch",
+        ),
+        (
+            {"loader_state": {"generator": {"bit_generator": "MT19937"}, "next_batch": 0}},
+            "its data loader state does not fit",
+        ),
+    ]
+    for changes, message in cases:
+        _resave(run, bad, **changes)
+        with pytest.raises(CheckpointError) as info:
+            training.resume(bad, small)
+        assert str(info.value).startswith(f"resume: {bad}: ") and message in str(info.value)
+    with pytest.raises(TypeError, match=re.escape("resume: mnist must be an mfdnn.data.MNIST")):
+        training.resume(path, None)
+
+
+def test_parameter_counts_from_table_and_model():
+    counts = training.parameter_counts()
+    for c3 in ("full", "original"):
+        assert counts[c3]["c3_from_table"] == counts[c3]["c3_from_model"]
+        assert counts[c3]["network_from_table"] == counts[c3]["network_from_model"]
+    unconnected = CONNECTIONS.size - int(CONNECTIONS.sum())
+    saved = counts["full"]["network_from_model"] - counts["original"]["network_from_model"]
+    assert saved == unconnected * 5 * 5
+    text = training.parameter_table_text(counts)
+    assert f"{counts['original']['network_from_model']:,}" in text and "agree" in text
+
+
+def test_learning_curve_is_a_png():
+    history = History([2.0, 1.0], [2.1, 1.2], [0.3, 0.6], [1.0, 1.0])
+    assert training.learning_curve_png(history, "title").startswith(b"\x89PNG\r\n\x1a\n")
