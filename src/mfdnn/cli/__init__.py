@@ -24,7 +24,15 @@ from typing import NoReturn
 from mfdnn import __version__
 
 # Modules under mfdnn.cli that define a subcommand, in the order --help lists them.
-SUBCOMMANDS: tuple[str, ...] = ("verify", "jacobians", "mlp", "images", "losses", "train")
+SUBCOMMANDS: tuple[str, ...] = (
+    "verify",
+    "jacobians",
+    "mlp",
+    "images",
+    "losses",
+    "train",
+    "export",
+)
 
 
 class CommandError(Exception):
