@@ -117,7 +117,7 @@ def test_kernels_read_non_contiguous_input():
 
 # The benchmark's layers (smaller batches) and the path the rule gives each.
 LAYERS = {
-    "LeNet C1": ((5, 1, 28, 28), (6, 1, 5, 5), {"padding": 2}, conv2d_banded),
+    "LeNet C1": ((5, 1, 28, 28), (6, 1, 5, 5), {"padding": 2}, conv2d_formula),
     "LeNet C3": ((5, 6, 14, 14), (16, 6, 5, 5), {}, conv2d_banded),
     "depthwise 3x3": ((3, 8, 16, 16), (8, 1, 3, 3), {"padding": 1, "groups": 8}, conv2d_banded),
     "ResNet 3x3": ((2, 32, 12, 12), (32, 32, 3, 3), {"padding": 1}, conv2d_formula),
@@ -149,13 +149,13 @@ def test_the_rule_picks_the_kernel_and_the_switch_turns_it_off(name):
 
 
 def test_non_finite_input_takes_the_formula_path():
-    geo = ConvGeometry((5, 5), (1, 1), (2, 2, 2, 2), (1, 1), 1, (28, 28))
-    x, w = randn(0, (2, 1, 28, 28)), randn(1, (6, 1, 5, 5))
+    geo = ConvGeometry((5, 5), (1, 1), (0, 0, 0, 0), (1, 1), 1, (10, 10))
+    x, w = randn(0, (2, 6, 14, 14)), randn(1, (16, 6, 5, 5))
     assert kernels.conv2d_kernel(x, w, geo).__wrapped__ is conv2d_banded
     for bad in (np.nan, np.inf, -np.inf):
         x_bad, w_bad = x.copy(), w.copy()
-        x_bad[1, 0, 3, 4] = bad
-        w_bad[2, 0, 1, 1] = bad
+        x_bad[1, 2, 3, 4] = bad
+        w_bad[2, 3, 1, 1] = bad
         assert kernels.conv2d_kernel(x_bad, w, geo) is conv2d_formula
         assert kernels.conv2d_kernel(x, w_bad, geo) is conv2d_formula
 

@@ -88,17 +88,21 @@ def finite(a: np.ndarray) -> bool:
         return bool(np.isfinite(np.sum(a)))
 
 
-# The banded kernel's rule: stride 1, at most this many input channels per group, and an image
-# at most this many times as wide as the kernel (the band multiplies Wp/kw times the useful work).
+# The banded kernel's rule. Its products multiply Wp/kw times the useful amount (the band's
+# zeros): worth it where the image is at most BANDED_MAX_WASTE kernels wide and the channels per
+# group few, and for depthwise layers (one output channel per group), whose formula products
+# are matrix-vector products, up to DEPTHWISE_MAX_WASTE. Measured in benchmarks/README.md.
 BANDED_MAX_CHANNELS = 16
-BANDED_MAX_WASTE = 12
+BANDED_MAX_WASTE = 4
+DEPTHWISE_MAX_WASTE = 12
 
 
 def conv2d_kernel(x: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> Kernel:
     """The fast path for one ``conv2d`` call, by one rule:
 
     - input or weight with a NaN or ±∞: the formula (a band's zeros times ∞ would spread them);
-    - stride 1, few channels per group, a narrow image: banded products (``conv_banded``);
+    - stride 1 and a narrow image, with few channels per group or one output channel per group:
+      banded products (``conv_banded``);
     - anything else: the formula;
 
     either run on chunks of the batch on mfdnn's threads (``chunks``).
@@ -109,11 +113,11 @@ def conv2d_kernel(x: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> Kerne
 
     if not (finite(x) and finite(weight)):
         return conv2d_formula
-    c_g, padded_width = weight.shape[1], x.shape[3] + geo.pads[2] + geo.pads[3]
-    banded = (
-        geo.stride == (1, 1)
-        and c_g <= BANDED_MAX_CHANNELS
-        and padded_width <= BANDED_MAX_WASTE * geo.kernel[1]
+    c_out, c_g = weight.shape[:2]
+    waste = (x.shape[3] + geo.pads[2] + geo.pads[3]) / geo.kernel[1]
+    banded = geo.stride == (1, 1) and (
+        (c_g <= BANDED_MAX_CHANNELS and waste <= BANDED_MAX_WASTE)
+        or (c_out == geo.groups and waste <= DEPTHWISE_MAX_WASTE)
     )
     return conv2d_chunked(conv2d_banded if banded else conv2d_formula)
 

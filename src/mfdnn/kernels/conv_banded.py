@@ -53,8 +53,9 @@ def conv2d_banded(
         return p_rows[:, dh * a * n : (dh * a + ho) * n]
 
     y_rows = moved_down(rows, 0) @ t[:, 0]  # (G, (i, n), (l, j))
+    term = np.empty_like(y_rows)  # one buffer for every kernel row's product
     for a in range(1, kh):
-        y_rows += moved_down(rows, a) @ t[:, a]
+        y_rows += np.matmul(moved_down(rows, a), t[:, a], out=term)
     y = y_rows.reshape(groups, ho, n, o_g, wo).transpose(2, 0, 3, 1, 4).reshape(n, c_out, ho, wo)
     if bias is not None:
         y += bias.reshape(-1, 1, 1)
@@ -64,15 +65,19 @@ def conv2d_banded(
         g_rows = np.ascontiguousarray(g_rows).reshape(groups, ho * n, o_g * wo)  # ∂L/∂Y as rows
         grad_x = grad_w = None
         if need_w:
-            grad_band = np.stack(
-                [moved_down(rows, a).swapaxes(-1, -2) @ g_rows for a in range(kh)], axis=1
-            ).reshape(band.shape)
+            grad_band = np.empty(t.shape, dtype=x.dtype)
+            for a in range(kh):
+                np.matmul(moved_down(rows, a).swapaxes(-1, -2), g_rows, out=grad_band[:, a])
+            grad_band = grad_band.reshape(band.shape)
             taps = [grad_band[:, :, :, j + dw * b, :, j].sum(axis=0) for b in range(kw)]
             grad_w = np.stack(taps, axis=-1).transpose(0, 3, 2, 1, 4).reshape(weight.shape)
         if need_x:
             grad_rows = np.zeros(rows.shape, dtype=x.dtype)
+            term = np.empty(moved_down(rows, 0).shape, dtype=x.dtype)
             for a in range(kh):
-                moved_down(grad_rows, a)[...] += g_rows @ t[:, a].swapaxes(-1, -2)
+                moved_down(grad_rows, a)[...] += np.matmul(
+                    g_rows, t[:, a].swapaxes(-1, -2), out=term
+                )
             grad_xp = grad_rows.reshape(groups, hp, n, c_g, wp).transpose(2, 0, 3, 1, 4)
             grad_x = grad_xp.reshape(n, c, hp, wp)[:, :, top : top + h, left : left + w]
         grad_bias = None if bias is None else g.sum(axis=(0, 2, 3))
