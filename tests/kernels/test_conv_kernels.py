@@ -19,12 +19,13 @@ from mfdnn.functional import reference
 from mfdnn.functional.conv import ConvGeometry, conv2d_formula
 from mfdnn.kernels.chunks import batch_chunks, conv2d_chunked
 from mfdnn.kernels.conv_banded import conv2d_banded
+from mfdnn.kernels.conv_rows import conv2d_rows
 
 
 @st.composite
-def geometries(draw, stride_one: bool = False):
+def geometries(draw, stride_one: bool = False, one_group: bool = False):
     """A conv2d call: shapes, stride, padding, dilation, groups; batch 0 included."""
-    groups = draw(st.integers(1, 3))
+    groups = 1 if one_group else draw(st.integers(1, 3))
     c_g, o_g = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     dh, dw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
@@ -82,21 +83,35 @@ def test_banded_kernel_matches_the_formula(case, seed):
     )
 
 
+@given(case=geometries(stride_one=True, one_group=True), seed=st.integers(0, 2**16))
+@settings(max_examples=120)
+def test_rows_kernel_matches_the_formula(case, seed):
+    x_shape, w_shape, geo = case
+    x, w, b = randn(seed, x_shape), randn(seed + 1, w_shape), randn(seed + 2, (w_shape[0],))
+    g = randn(seed + 3, (x_shape[0], w_shape[0], *geo.out))
+    assert_all_close(
+        run_kernel(conv2d_rows, x, w, b, geo, g),
+        run_kernel(conv2d_formula, x, w, b, geo, g),
+        "rows",
+    )
+
+
 @given(
     case=geometries(),
     seed=st.integers(0, 2**16),
     chunk_bytes=st.sampled_from([1, 500, 1 << 30]),
-    banded=st.booleans(),
+    inner=st.sampled_from([conv2d_formula, conv2d_banded, conv2d_rows]),
     threads=st.sampled_from([1, 2, 3]),
 )
-@settings(max_examples=80)
-def test_chunked_kernels_match_the_formula(case, seed, chunk_bytes, banded, threads):
+@settings(max_examples=100)
+def test_chunked_kernels_match_the_formula(case, seed, chunk_bytes, inner, threads):
     """Any kernel run on chunks (one image each, a few, all), on 1-3 threads, is the same map."""
     x_shape, w_shape, geo = case
-    assume(not banded or geo.stride == (1, 1))
+    assume(inner is conv2d_formula or geo.stride == (1, 1))
+    assume(inner is not conv2d_rows or geo.groups == 1)
     x, w, b = randn(seed, x_shape), randn(seed + 1, w_shape), randn(seed + 2, (w_shape[0],))
     g = randn(seed + 3, (x_shape[0], w_shape[0], *geo.out))
-    kernel = conv2d_chunked(conv2d_banded if banded else conv2d_formula, chunk_bytes, 0)
+    kernel = conv2d_chunked(inner, chunk_bytes, 0)
     previous = mfdnn.get_num_threads()
     mfdnn.set_num_threads(threads)
     try:
@@ -111,16 +126,17 @@ def test_kernels_read_non_contiguous_input():
     w, b, g = randn(1, (4, 3, 3, 2)), randn(2, (4,)), randn(3, (2, 4, 9, 9))
     geo = ConvGeometry((3, 2), (1, 1), (1, 1, 1, 1), (1, 1), 1, (9, 9))
     expected = loop_reference(x, w, b, geo, g)
-    for kernel in (conv2d_formula, conv2d_banded, conv2d_chunked(conv2d_banded, 1, 0)):
+    kernels = (conv2d_formula, conv2d_banded, conv2d_rows, conv2d_chunked(conv2d_rows, 1, 0))
+    for kernel in kernels:
         assert_all_close(run_kernel(kernel, x, w, b, geo, g), expected, kernel.__name__)
 
 
 # The benchmark's layers (smaller batches) and the path the rule gives each.
 LAYERS = {
     "LeNet C1": ((5, 1, 28, 28), (6, 1, 5, 5), {"padding": 2}, conv2d_formula),
-    "LeNet C3": ((5, 6, 14, 14), (16, 6, 5, 5), {}, conv2d_banded),
+    "LeNet C3": ((5, 6, 14, 14), (16, 6, 5, 5), {}, conv2d_rows),
     "depthwise 3x3": ((3, 8, 16, 16), (8, 1, 3, 3), {"padding": 1, "groups": 8}, conv2d_banded),
-    "ResNet 3x3": ((2, 32, 12, 12), (32, 32, 3, 3), {"padding": 1}, conv2d_formula),
+    "ResNet 3x3": ((2, 32, 12, 12), (32, 32, 3, 3), {"padding": 1}, conv2d_rows),
     "finite differences": ((1, 1, 64, 64), (2, 1, 3, 3), {"padding": 1}, conv2d_formula),
     "strided": ((3, 4, 11, 9), (6, 2, 3, 3), {"stride": 2, "groups": 2}, conv2d_formula),
 }
@@ -151,7 +167,7 @@ def test_the_rule_picks_the_kernel_and_the_switch_turns_it_off(name):
 def test_non_finite_input_takes_the_formula_path():
     geo = ConvGeometry((5, 5), (1, 1), (0, 0, 0, 0), (1, 1), 1, (10, 10))
     x, w = randn(0, (2, 6, 14, 14)), randn(1, (16, 6, 5, 5))
-    assert kernels.conv2d_kernel(x, w, geo).__wrapped__ is conv2d_banded
+    assert kernels.conv2d_kernel(x, w, geo).__wrapped__ is conv2d_rows
     for bad in (np.nan, np.inf, -np.inf):
         x_bad, w_bad = x.copy(), w.copy()
         x_bad[1, 2, 3, 4] = bad

@@ -88,38 +88,41 @@ def finite(a: np.ndarray) -> bool:
         return bool(np.isfinite(np.sum(a)))
 
 
-# The banded kernel's rule. Its products multiply Wp/kw times the useful amount (the band's
-# zeros): worth it where the image is at most BANDED_MAX_WASTE kernels wide and the channels per
-# group few, and for depthwise layers (one output channel per group), whose formula products
-# are matrix-vector products, up to DEPTHWISE_MAX_WASTE. Measured in benchmarks/README.md.
-BANDED_MAX_CHANNELS = 16
-BANDED_MAX_WASTE = 4
+# The rule's thresholds, measured in benchmarks/README.md. The kernel-rows products have depth
+# C·kh: too shallow for BLAS below ROWS_MIN_DEPTH. The banded products multiply Wp/kw times the
+# useful amount; for depthwise layers, whose formula products are matrix-vector products, that
+# pays up to DEPTHWISE_MAX_WASTE.
+ROWS_MIN_DEPTH = 8
 DEPTHWISE_MAX_WASTE = 12
 
 
 def conv2d_kernel(x: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> Kernel:
     """The fast path for one ``conv2d`` call, by one rule:
 
-    - input or weight with a NaN or ±∞: the formula (a band's zeros times ∞ would spread them);
-    - stride 1 and a narrow image, with few channels per group or one output channel per group:
-      banded products (``conv_banded``);
+    - input or weight with a NaN or ±∞: the formula (a fast path's zeros times ∞ would spread
+      them);
+    - stride 1, groups 1, ``C·kh ≥ 8``: unfold the kernel rows only (``conv_rows``);
+    - stride 1, depthwise (one output channel per group), a narrow image: banded products
+      (``conv_banded``);
     - anything else: the formula;
 
-    either run on chunks of the batch on mfdnn's threads (``chunks``).
+    each run on chunks of the batch on mfdnn's threads (``chunks``).
     """
     from mfdnn.functional.conv import conv2d_formula
     from mfdnn.kernels.chunks import conv2d_chunked
     from mfdnn.kernels.conv_banded import conv2d_banded
+    from mfdnn.kernels.conv_rows import conv2d_rows
 
     if not (finite(x) and finite(weight)):
         return conv2d_formula
-    c_out, c_g = weight.shape[:2]
-    waste = (x.shape[3] + geo.pads[2] + geo.pads[3]) / geo.kernel[1]
-    banded = geo.stride == (1, 1) and (
-        (c_g <= BANDED_MAX_CHANNELS and waste <= BANDED_MAX_WASTE)
-        or (c_out == geo.groups and waste <= DEPTHWISE_MAX_WASTE)
-    )
-    return conv2d_chunked(conv2d_banded if banded else conv2d_formula)
+    c_out, c_g, kh, kw = weight.shape
+    kernel = conv2d_formula
+    if geo.stride == (1, 1) and geo.groups == 1 and c_g * kh >= ROWS_MIN_DEPTH:
+        kernel = conv2d_rows
+    elif geo.stride == (1, 1) and c_out == geo.groups:
+        if x.shape[3] + geo.pads[2] + geo.pads[3] <= DEPTHWISE_MAX_WASTE * kw:
+            kernel = conv2d_banded
+    return conv2d_chunked(kernel)
 
 
 __all__ = ["ENV", "MODES", "conv2d_kernel", "fast", "finite", "mode", "use"]

@@ -59,16 +59,27 @@ def conv2d_chunked(
         chunks = batch_chunks(x.shape[0], per_image, chunk_bytes, parallel_min_bytes)
         if len(chunks) == 1:
             return kernel(x, weight, bias, geo)
-        parts = parallel_map(lambda s: kernel(x[s], weight, bias, geo), chunks)
-        y = np.concatenate([y_s for y_s, _ in parts])
+        y = np.empty((x.shape[0], weight.shape[0], ho, wo), dtype=x.dtype)
+
+        def forward(s: slice) -> Backward:
+            y[s], backward_s = kernel(x[s], weight, bias, geo)  # each thread copies its part
+            return backward_s
+
+        backwards = parallel_map(forward, chunks)
 
         def backward(g: np.ndarray, need_x: bool, need_w: bool) -> tuple[np.ndarray | None, ...]:
-            grads = parallel_map(
-                lambda k: parts[k][1](g[chunks[k]], need_x, need_w), range(len(chunks))
-            )
-            grad_x, grad_w, grad_bias = zip(*grads, strict=True)
+            grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
+
+            def chunk_vjp(k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+                s = chunks[k]
+                grad_x_s, grad_w_s, grad_bias_s = backwards[k](g[s], need_x, need_w)
+                if grad_x is not None:
+                    grad_x[s] = grad_x_s
+                return grad_w_s, grad_bias_s
+
+            grad_w, grad_bias = zip(*parallel_map(chunk_vjp, range(len(chunks))), strict=True)
             return (
-                np.concatenate(grad_x) if need_x else None,
+                grad_x,
                 functools.reduce(np.add, grad_w) if need_w else None,
                 None if bias is None else functools.reduce(np.add, grad_bias),
             )
