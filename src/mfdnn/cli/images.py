@@ -1,8 +1,8 @@
 """``mfdnn edges``, ``mfdnn gray``, ``mfdnn pool``: Problems 1, 3 and 2 on a real photograph.
 
 Each reads an image (default: matplotlib's sample photograph), computes with the convolutions of
-``mfdnn.filters`` and writes one PNG figure for a person to look at. Every check on the input
-happens before anything is written.
+``mfdnn.hw4`` (Problems 1–3) and writes one PNG figure for a person to look at. Every check on
+the input happens before anything is written.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from mfdnn import filters
 from mfdnn.cli import CommandError, positive_int
 from mfdnn.engine import no_grad
+from mfdnn.hw4.p1_finite_differences import finite_differences, gradient_magnitude
+from mfdnn.hw4.p2_average_pooling import average_pool
+from mfdnn.hw4.p3_grayscale import grayscale
 from mfdnn.images import (
     default_photo_path,
     from_batch,
@@ -118,7 +120,7 @@ def _grey(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return image
     with no_grad():
-        return from_batch(filters.grayscale(to_batch(image)).data)
+        return from_batch(grayscale(to_batch(image)).data)
 
 
 def _show(ax: Any, image: np.ndarray, title: str, **kwargs: Any) -> Any:
@@ -146,8 +148,8 @@ def run_edges(args: argparse.Namespace) -> int:
     image, name = _input(args)
     grey = _grey(image)
     with no_grad():
-        y = filters.finite_differences(grey[None, None])
-        magnitude = filters.gradient_magnitude(y).data[0]
+        y = finite_differences(grey[None, None])
+        magnitude = gradient_magnitude(y).data[0]
     d_i, d_j = y.data[0]
     h, w = grey.shape
     limit = max(float(np.percentile(np.abs(y.data), _PERCENTILE)), 1e-12)
@@ -173,7 +175,7 @@ def run_gray(args: argparse.Namespace) -> int:
     out = _output_path(args.output)
     image, name = _input(args)
     with no_grad():
-        grey = from_batch(filters.grayscale(to_batch(_rgb(image))).data)
+        grey = from_batch(grayscale(to_batch(_rgb(image))).data)
     h, w = grey.shape
     figure, axes = _figure(1, 2, h / w)
     _show(axes[0], image, f"{name} ({w}×{h})")
@@ -201,7 +203,7 @@ def run_pool(args: argparse.Namespace) -> int:
     if k > min(h, w):
         raise CommandError(f"-k {k} is larger than the image {name} ({w}×{h} pixels)")
     with no_grad():
-        pooled = np.clip(from_batch(filters.average_pool(to_batch(image), k).data), 0.0, 1.0)
+        pooled = np.clip(from_batch(average_pool(to_batch(image), k).data), 0.0, 1.0)
     ph, pw = pooled.shape[:2]
     figure, axes = _figure(1, 2, h / w)
     _show(axes[0], image, f"{name} ({w}×{h})")

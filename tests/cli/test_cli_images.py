@@ -5,7 +5,6 @@ import pytest
 from PIL import Image
 
 from mfdnn.cli import main
-from mfdnn.homework_checks import homework_checks
 from mfdnn.images import default_photo_path, load_image, save_png
 
 
@@ -126,11 +125,3 @@ def test_bad_input_one_line_nonzero_nothing_written(argv, message, images, tmp_p
     assert captured.out == ""
     assert list(out_dir.iterdir()) == []
     assert not (tmp_path / "x.jpg").exists()
-
-
-def test_homework_checks_all_pass_and_show_counterexamples():
-    checks = homework_checks(np.random.default_rng(0))
-    assert all(c.passed for c in checks)
-    assert {c.problem for c in checks} == {"1", "2", "3", "4"}
-    failures = [c for c in checks if c.expected_failure]
-    assert len(failures) == 3 and all("counterexample" in c.detail for c in failures)

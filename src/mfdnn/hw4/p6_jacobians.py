@@ -1,5 +1,16 @@
 """Problem 6: backpropagation for an MLP, from the layer Jacobians.
 
+For the MLP ``y_ℓ = σ(A_ℓ y_{ℓ−1} + b_ℓ)`` (ℓ < L), ``y_L = A_L y_{L−1} + b_L`` with a scalar
+output: (a) what are the layer Jacobians, and (b) the gradients of ``y_L`` with respect to every
+``A_ℓ`` and ``b_ℓ``, as products of them?
+
+Result: the formulas below. Built as matrices (``method="jacobian"``) and applied as a row vector
+from the left (``method="backprop"``), they agree with the engine's autodiff, with PyTorch and with
+finite differences to rounding (``mfdnn jacobians``); backprop needs O(n) working memory against
+O(n²) (``benchmarks/bench_jacobians.py``). In use: an MNIST classifier 784-64-10 trained by
+``mlp_backprop`` alone and by autodiff from the same start takes the same steps
+(``compare_training``, ``mfdnn mlp``).
+
 Layers are numbered 1..L as in ``hw4.md``; in the Python lists ``As``, ``bs`` layer ℓ is at index
 ℓ−1, while the lists of activations ``ys`` and of output Jacobians hold ``y_0 … y_L`` at index ℓ::
 
@@ -33,73 +44,39 @@ length ``n_L``) instead of ``∂y_L/∂y_L = 1``, giving ``∂loss/∂b_L = g``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+import itertools
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import mfdnn.functional as F
+from mfdnn.engine import Tensor
 from mfdnn.engine.gradcheck import central_differences
+from mfdnn.functional import numerics
+from mfdnn.functional.activation import ACTIVATIONS
+from mfdnn.hw4 import TrainingDiverged
 from mfdnn.kernels.threads import single_threaded_blas
+from mfdnn.nn.init import uniform_fan_in
+
+if TYPE_CHECKING:
+    from mfdnn.data import MNIST
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
-Activation = str | tuple[ArrayFn, ArrayFn]
-
-LEAKY_SLOPE = 0.01  # torch.nn.functional.leaky_relu's default negative_slope
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    # 1/(1+e^{−z}) = (1 + tanh(z/2))/2 never overflows.
-    return 0.5 * (1 + np.tanh(0.5 * z))
+#: An activation by its name in ``ACTIVATIONS``, or as a pair ``(σ, σ′)`` of array functions.
+ActivationArg = str | tuple[ArrayFn, ArrayFn]
 
 
-def _sigmoid_prime(z: np.ndarray) -> np.ndarray:
-    s = _sigmoid(z)
-    return s * (1 - s)
-
-
-def _tanh_prime(z: np.ndarray) -> np.ndarray:
-    t = np.tanh(z)
-    return 1 - t * t
-
-
-def _relu(z: np.ndarray) -> np.ndarray:
-    return np.maximum(z, 0)
-
-
-def _relu_prime(z: np.ndarray) -> np.ndarray:
-    return (z > 0).astype(z.dtype)  # 0 at the kink, as PyTorch
-
-
-def _softplus(z: np.ndarray) -> np.ndarray:
-    return np.logaddexp(np.zeros_like(z), z)  # log(1 + e^z) without overflow
-
-
-def _leaky_relu(z: np.ndarray) -> np.ndarray:
-    return np.where(z > 0, z, LEAKY_SLOPE * z)
-
-
-def _leaky_relu_prime(z: np.ndarray) -> np.ndarray:
-    return np.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
-
-
-#: name -> (σ, σ'), the activations of the homework.
-ACTIVATIONS: dict[str, tuple[ArrayFn, ArrayFn]] = {
-    "sigmoid": (_sigmoid, _sigmoid_prime),
-    "tanh": (np.tanh, _tanh_prime),
-    "relu": (_relu, _relu_prime),
-    "softplus": (_softplus, _sigmoid),  # softplus' = sigmoid
-    "leaky_relu": (_leaky_relu, _leaky_relu_prime),
-}
-
-
-def resolve_activation(fn: str, activation: Activation) -> tuple[ArrayFn, ArrayFn]:
+def resolve_activation(fn: str, activation: ActivationArg) -> tuple[ArrayFn, ArrayFn]:
     """``(sigma, sigma_prime)`` for an activation given by name or as that pair."""
     if isinstance(activation, str):
         if activation not in ACTIVATIONS:
             raise ValueError(
                 f"{fn}: unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}"
             )
-        return ACTIVATIONS[activation]
+        return ACTIVATIONS[activation].value, ACTIVATIONS[activation].slope
     if (
         isinstance(activation, tuple)
         and len(activation) == 2
@@ -167,7 +144,7 @@ def _forward(
 
 
 @single_threaded_blas()
-def forward(As: Sequence[Any], bs: Sequence[Any], x: Any, activation: Activation) -> list[Any]:
+def forward(As: Sequence[Any], bs: Sequence[Any], x: Any, activation: ActivationArg) -> list[Any]:
     """The list ``y_0 … y_L``.
 
     ``y_0 = x``, ``y_ℓ = σ(A_ℓ y_{ℓ−1} + b_ℓ)`` for ℓ = 1..L−1, ``y_L = A_L y_{L−1} + b_L``.
@@ -187,7 +164,7 @@ def _single_input(fn: str, x: np.ndarray) -> None:
 
 @single_threaded_blas()
 def layer_jacobians(
-    As: Sequence[Any], bs: Sequence[Any], x: Any, activation: Activation
+    As: Sequence[Any], bs: Sequence[Any], x: Any, activation: ActivationArg
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Part (a): for each layer ℓ = 1..L the explicit pair ``(∂y_ℓ/∂b_ℓ, ∂y_ℓ/∂y_{ℓ−1})``.
 
@@ -198,7 +175,7 @@ def layer_jacobians(
 
 
 def _single_network(
-    fn: str, As: Sequence[Any], bs: Sequence[Any], x: Any, activation: Activation
+    fn: str, As: Sequence[Any], bs: Sequence[Any], x: Any, activation: ActivationArg
 ) -> tuple[list[np.ndarray], list[np.ndarray], ArrayFn]:
     """``(As, zs, sigma_prime)`` of a checked scalar-output network at one input ``x``."""
     sigma, sigma_prime = resolve_activation(fn, activation)
@@ -228,7 +205,7 @@ def _output_jacobians(pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.nda
 
 @single_threaded_blas()
 def output_jacobians(
-    As: Sequence[Any], bs: Sequence[Any], x: Any, activation: Activation
+    As: Sequence[Any], bs: Sequence[Any], x: Any, activation: ActivationArg
 ) -> list[np.ndarray]:
     """``∂y_L/∂y_ℓ`` for ℓ = 0..L (index ℓ), each a ``1 × n_ℓ`` matrix.
 
@@ -294,7 +271,7 @@ def mlp_gradients(
     As: Sequence[Any],
     bs: Sequence[Any],
     x: Any,
-    activation: Activation,
+    activation: ActivationArg,
     method: str = "backprop",
     reduction: str = "sum",
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -342,7 +319,7 @@ def mlp_backprop(
     As: Sequence[Any],
     bs: Sequence[Any],
     x: Any,
-    activation: Activation,
+    activation: ActivationArg,
     grad_output: Any = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Backpropagation for any ``n_L``, started from the output cotangent ``g = ∂loss/∂y_L``.
@@ -383,19 +360,16 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> tuple[float, np.ndarray]:
             f"and {labels.shape} (dtype {labels.dtype})"
         )
     n = len(labels)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    rows = np.arange(n)
-    grad = np.exp(log_p)
-    grad[rows, labels] -= 1
-    return float(-log_p[rows, labels].mean()), grad / np.asarray(n, dtype=logits.dtype)
+    log_p = numerics.log_softmax(logits, 1)
+    grad = numerics.softmax_minus_onehot(log_p, labels)
+    return float(-log_p[np.arange(n), labels].mean()), grad / np.asarray(n, dtype=logits.dtype)
 
 
 def finite_difference_gradients(
     As: Sequence[Any],
     bs: Sequence[Any],
     x: Any,
-    activation: Activation,
+    activation: ActivationArg,
     eps: float = 1e-6,
     max_entries: int | None = None,
     seed: int = 0,
@@ -426,3 +400,181 @@ def finite_difference_gradients(
             indices = rng.choice(p.size, size=max_entries, replace=False)
         grads.append(central_differences(y_L, p, indices, eps))
     return grads[:L], grads[L:]
+
+
+# -------------------------------------------------------- in use: an MNIST classifier, two ways
+# The network above with n_L = 10 logits and softmax cross-entropy on top,
+# loss = −(1/N) Σ_n log softmax(y_L^{(n)})[label_n], trained by the same minibatch SGD twice:
+# by mlp_backprop started from g = ∂loss/∂y_L = (softmax(y_L) − onehot)/N (no autodiff anywhere),
+# and by the engine's autodiff on the same network built from Tensors. Both start from the same
+# initialisation (A_ℓ, b_ℓ ~ U(±1/√n_{ℓ−1}), as torch.nn.Linear) and see the same batches (one
+# seeded shuffle per epoch), so their parameters agree after every step up to rounding.
+
+
+def _tensor_activation(fn: str, activation: str) -> Callable[[Tensor], Tensor]:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError(
+            f"{fn}: activation must be one of {', '.join(ACTIVATIONS)} (the autodiff path needs a "
+            f"name), got {activation!r}"
+        )
+    return ACTIVATIONS[activation].op
+
+
+def tensor_mlp(As: Sequence[Tensor], bs: Sequence[Tensor], x: Tensor, activation: str) -> Tensor:
+    """``y_L`` built from the engine's primitives: ``linear`` then the activation, L times."""
+    sigma = _tensor_activation("tensor_mlp", activation)
+    y = x
+    for ell, (A, b) in enumerate(zip(As, bs, strict=True), start=1):
+        y = F.linear(y, A, b)
+        if ell < len(As):
+            y = sigma(y)
+    return y
+
+
+def autodiff_gradients(
+    As: Sequence[Any], bs: Sequence[Any], x: Any, activation: str
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``∂(Σ y_L)/∂A_ℓ``, ``∂(Σ y_L)/∂b_ℓ`` by the engine's reverse mode, in float64.
+
+    For one input with ``n_L = 1`` these are ``mlp_gradients``' quantities.
+    """
+    A_t = [Tensor(np.asarray(A, dtype=np.float64), requires_grad=True) for A in As]
+    b_t = [Tensor(np.asarray(b, dtype=np.float64), requires_grad=True) for b in bs]
+    tensor_mlp(A_t, b_t, Tensor(np.asarray(x, dtype=np.float64)), activation).sum().backward()
+    return [A.grad for A in A_t], [b.grad for b in b_t]
+
+
+def init_mlp(
+    layers: Sequence[int], seed: int = 0, dtype: Any = np.float32
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``A_ℓ, b_ℓ ~ U(−1/√n_{ℓ−1}, 1/√n_{ℓ−1})`` for ``layers = (n_0, …, n_L)``."""
+    rng = np.random.default_rng(seed)
+    As, bs = [], []
+    for n_prev, n in itertools.pairwise(layers):
+        As.append(uniform_fan_in(rng, (n, n_prev), n_prev, dtype))
+        bs.append(uniform_fan_in(rng, n, n_prev, dtype))
+    return As, bs
+
+
+@dataclass(frozen=True)
+class MLPComparison:
+    """Both training runs, step by step.
+
+    ``losses_backprop[k]``, ``losses_autodiff[k]``: minibatch loss at step k (before the update);
+    ``max_param_diff[k]``: ``max_ℓ max |θ_backprop − θ_autodiff|`` over all parameters after step k.
+    """
+
+    layers: tuple[int, ...]
+    activation: str
+    losses_backprop: np.ndarray
+    losses_autodiff: np.ndarray
+    max_param_diff: np.ndarray
+    test_accuracy_backprop: float
+    test_accuracy_autodiff: float
+
+
+def _accuracy(
+    As: list[np.ndarray], bs: list[np.ndarray], X: np.ndarray, labels: np.ndarray, activation: str
+) -> float:
+    return float(np.mean(forward(As, bs, X, activation)[-1].argmax(axis=1) == labels))
+
+
+def compare_training(
+    hidden: Sequence[int] = (64,),
+    activation: str = "relu",
+    epochs: int = 1,
+    batch_size: int = 64,
+    lr: float = 0.1,
+    seed: int = 0,
+    dtype: Any = np.float32,
+    tolerance: float | None = None,
+    data: MNIST | None = None,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+) -> MLPComparison:
+    """Train the 784-hidden-10 classifier by backprop and by autodiff, in lockstep.
+
+    Raises ``AssertionError`` if the parameters of the two paths ever differ by more than
+    ``tolerance`` (default 1e-5 for float32, 1e-10 for float64) times ``max(1, |parameter|)``:
+    the two sum their products in different orders, whose rounding grows with the parameters.
+    ``data`` defaults to ``load_mnist()`` (the bundled subset); ``progress`` wraps the step
+    iterator (e.g. ``tqdm``).
+    """
+    fn = "compare_training"
+    _tensor_activation(fn, activation)
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{fn}: {name} must be a positive int, got {value!r}")
+    if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"{fn}: lr must be a positive number, got {lr!r}")
+    if any(not isinstance(n, int) or n < 1 for n in hidden):
+        raise ValueError(f"{fn}: hidden must be positive ints, got {tuple(hidden)!r}")
+    dtype = np.dtype(dtype)
+    if tolerance is None:
+        tolerance = 1e-5 if dtype == np.float32 else 1e-10
+    # Data only here: the Jacobian formulas above do not depend on loading MNIST.
+    from mfdnn.data import flatten_scale, load_mnist
+
+    data = load_mnist() if data is None else data
+    if len(data.train_labels) == 0 or len(data.test_labels) == 0:
+        raise ValueError(
+            f"{fn}: the data from {data.source} has {len(data.train_labels)} training and "
+            f"{len(data.test_labels)} test images; both sets must be non-empty"
+        )
+    X_train = flatten_scale(data.train_images).astype(dtype)
+    X_test = flatten_scale(data.test_images).astype(dtype)
+    layers = (X_train.shape[1], *hidden, 10)
+
+    As_bp, bs_bp = init_mlp(layers, seed, dtype)
+    As_ad, bs_ad = [A.copy() for A in As_bp], [b.copy() for b in bs_bp]
+    rng = np.random.default_rng(seed + 1)
+    n = len(X_train)
+    batches = [
+        order[i : i + batch_size]
+        for order in (rng.permutation(n) for _ in range(epochs))
+        for i in range(0, n, batch_size)
+    ]
+    losses_bp, losses_ad, diffs = [], [], []
+    for step, idx in enumerate(progress(batches) if progress else batches):
+        X, labels = X_train[idx], data.train_labels[idx]
+        # A step that diverges overflows somewhere; it is reported by the check below.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            logits = forward(As_bp, bs_bp, X, activation)[-1]
+            loss, grad_output = softmax_cross_entropy(logits, labels)
+            grads_A, grads_b = mlp_backprop(As_bp, bs_bp, X, activation, grad_output)
+            for p, g in zip(As_bp + bs_bp, grads_A + grads_b, strict=True):
+                p -= dtype.type(lr) * g
+            losses_bp.append(loss)
+
+            A_t = [Tensor(A, requires_grad=True) for A in As_ad]
+            b_t = [Tensor(b, requires_grad=True) for b in bs_ad]
+            loss_t = F.cross_entropy(tensor_mlp(A_t, b_t, Tensor(X), activation), labels)
+            loss_t.backward()
+            for p, t in zip(As_ad + bs_ad, A_t + b_t, strict=True):
+                p -= dtype.type(lr) * t.grad
+            losses_ad.append(loss_t.item())
+
+        params = As_bp + bs_bp + As_ad + bs_ad
+        if not (
+            np.isfinite([loss, loss_t.item()]).all() and all(np.isfinite(p).all() for p in params)
+        ):
+            raise TrainingDiverged(
+                f"{fn}: at step {step} the loss ({loss:g}) or the updated parameters are not "
+                f"finite: lr={lr:g} is too large"
+            )
+        pairs = zip(As_bp + bs_bp, As_ad + bs_ad, strict=True)
+        diff = max(float(np.max(np.abs(p - q) / np.maximum(1, np.abs(q)))) for p, q in pairs)
+        diffs.append(diff)
+        if not diff <= tolerance:
+            raise AssertionError(
+                f"{fn}: backprop and autodiff parameters differ by {diff:.3e} > {tolerance:.1e} "
+                f"after step {step}"
+            )
+    return MLPComparison(
+        layers=layers,
+        activation=activation,
+        losses_backprop=np.array(losses_bp),
+        losses_autodiff=np.array(losses_ad),
+        max_param_diff=np.array(diffs),
+        test_accuracy_backprop=_accuracy(As_bp, bs_bp, X_test, data.test_labels, activation),
+        test_accuracy_autodiff=_accuracy(As_ad, bs_ad, X_test, data.test_labels, activation),
+    )

@@ -4,9 +4,8 @@ for step, and learns."""
 import numpy as np
 import pytest
 
-from mfdnn.experiments import TrainingDiverged
-from mfdnn.experiments.mlp import autodiff_gradients, compare_training, init_mlp
-from mfdnn.jacobians import mlp_gradients
+from mfdnn.hw4 import TrainingDiverged
+from mfdnn.hw4.p6_jacobians import autodiff_gradients, compare_training, init_mlp, mlp_gradients
 
 
 def test_backprop_equals_autodiff_step_for_step_float32():

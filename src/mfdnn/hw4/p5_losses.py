@@ -1,17 +1,30 @@
-"""Problem 5: logistic regression trained with the KL objective or with the sum of squares.
+"""Problem 5: the sum of squares instead of KL for logistic regression (MNIST 4 vs 9).
 
-The model is ``f_{a,b}(x) = (σ(−z), σ(z))`` with the score ``z = aᵀx + b``, ``a ∈ R^784``,
-``b ∈ R``; it predicts ``+1`` where ``z ≥ 0``. Both objectives are trained with minibatch SGD,
+The model ``f_{a,b}(x) = (σ(−z), σ(z))`` with the score ``z = aᵀx + b`` (``a ∈ R^784``, ``b ∈ R``)
+is compared with the one-hot ``P(y)``, ``P(−1) = (1, 0)``, ``P(+1) = (0, 1)``, in two ways:
+
+- KL (logistic regression): ``D_KL(P(y) ‖ f(x)) = log(1 + exp(−y z))``;
+- sum of squares: ``‖P(y) − f(x)‖² = ℓ(z, y) = 2 σ(−y z)²`` (bounded by 2).
+
+Trained with minibatch SGD on each objective, which gives the better test accuracy?
+
+Result: on the bundled MNIST subset (digits 4 vs 9, 800 training and 200 test images, 20 epochs,
+lr 0.01, batch 64, 5 seeds) KL reaches 91.00 % ± 0.79 % and the sum of squares 91.80 % ± 0.84 %:
+the difference is within the seed-to-seed spread, so one run cannot tell them apart (the course's
+full-MNIST numbers are KL ≈ 96.0 %, sum of squares ≈ 95.9 %). ``mfdnn losses`` runs the
+comparison; ``mfdnn.hw4.figures`` draws its curves.
+
+Both objectives are primitives: one forward and its VJP side by side, averaged over the batch,
+written with the stable ``σ`` and softplus of ``mfdnn.functional.numerics``, so they stay finite,
+with finite gradients, for ``|z|`` up to 1e6 in float32 and float64. Each SGD step is two
+primitives, the score ``z = F.linear(X, a, b)`` (a 1-D weight, as PyTorch allows) and the loss,
 
     a ← a − lr · ∂L_B/∂a,   b ← b − lr · ∂L_B/∂b,   L_B = (1/|B|) Σ_{i∈B} loss(z_i, y_i),
 
-on the engine's autodiff. Each step is two primitives, the score ``z = F.linear(X, a, b)`` (a 1-D
-weight, as PyTorch allows) and the loss, so the framework's overhead per step stays a few tens of
-microseconds.
-
-Initialisation (seeded): ``a_j, b ~ U(−1/√d, 1/√d)``, as ``torch.nn.Linear``. The seed also draws
-each epoch's shuffling; for a given seed both objectives start from the same ``a, b`` and see the
-same batches, so the comparison over seeds is paired.
+so the framework's overhead per step stays a few tens of microseconds. Initialisation (seeded):
+``a_j, b ~ U(−1/√d, 1/√d)``, as ``torch.nn.Linear``. The seed also draws each epoch's shuffling;
+for a given seed both objectives start from the same ``a, b`` and see the same batches, so the
+comparison over seeds is paired.
 """
 
 from __future__ import annotations
@@ -24,9 +37,11 @@ from typing import Any
 import numpy as np
 
 import mfdnn.functional as F
-from mfdnn.engine import Tensor, no_grad
-from mfdnn.experiments import TrainingDiverged
-from mfdnn.losses import logistic_loss, predict, sum_of_squares_loss
+from mfdnn.engine import Tensor, as_tensor, no_grad
+from mfdnn.functional import numerics
+from mfdnn.functional._checks import float_tensor
+from mfdnn.hw4 import TrainingDiverged
+from mfdnn.nn.init import uniform_fan_in
 
 __all__ = [
     "LOSSES",
@@ -36,11 +51,88 @@ __all__ = [
     "Model",
     "Summary",
     "compare",
+    "logistic_loss",
+    "predict",
     "sgd_epoch",
+    "sum_of_squares_long_form",
+    "sum_of_squares_loss",
     "summarize",
     "train",
 ]
 
+
+# ------------------------------------------------------------------------------ the two losses
+def _margin(fn: str, z: Any, y: Any) -> tuple[Tensor, np.ndarray, np.ndarray]:
+    """Check the arguments; return ``z`` as a tensor, ``y`` in its dtype and ``u = −y z``."""
+    z = float_tensor(fn, "z", z)
+    y = np.asarray(y.data if isinstance(y, Tensor) else y)
+    if y.shape != z.shape:
+        raise ValueError(f"{fn}: y must have the shape of z {z.shape}, got {y.shape}")
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"{fn}: y must hold the numbers -1 or +1, got dtype {y.dtype}")
+    bad = np.abs(y) != 1
+    if bad.any():
+        raise ValueError(f"{fn}: y must hold labels -1 or +1, got {np.unique(y[bad])[:5].tolist()}")
+    y = y.astype(z.dtype, copy=False)
+    return z, y, -y * z.data
+
+
+def logistic_loss(z: Any, y: Any) -> Tensor:
+    """``L = (1/N) Σ_i log(1 + exp(−y_i z_i))``, the KL objective ``(1/N) Σ D_KL(P(y_i) ‖ f(x_i))``.
+
+    With ``u = −y z``: ``log(1 + e^u) = softplus(u)``.
+    VJP: ``∂L/∂z_i = g · (−y_i σ(−y_i z_i)) / N``.
+    """
+    z, y, u = _margin("logistic_loss", z, y)
+    n = max(u.size, 1)
+    value = np.asarray(numerics.softplus(u).sum() / n, dtype=z.dtype)
+    s = numerics.sigmoid(u)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        return ((g / n) * -y * s,)
+
+    return Tensor._make(value, (z,), vjp, "logistic_loss")
+
+
+def sum_of_squares_loss(z: Any, y: Any) -> Tensor:
+    """``L = (1/N) Σ_i ℓ(z_i, y_i)``, ``ℓ(z, y) = ‖P(y) − f(x)‖² = 2 σ(−y z)²`` (Problem 5).
+
+    ``ℓ`` is bounded by 2: a confidently wrong score costs at most 2. With ``s = σ(−y z)`` and
+    ``σ' = σ(1 − σ)``: VJP ``∂L/∂z_i = g · (−4 y_i s_i² (1 − s_i)) / N``, ``1 − s_i = σ(y_i z_i)``.
+    """
+    z, y, u = _margin("sum_of_squares_loss", z, y)
+    n = max(u.size, 1)
+    s, one_minus_s = numerics.sigmoid(u), numerics.sigmoid(-u)  # 1 − s without cancellation
+    s2 = s * s
+    value = np.asarray(2 * s2.sum() / n, dtype=z.dtype)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        return ((g / n) * -4 * y * s2 * one_minus_s,)
+
+    return Tensor._make(value, (z,), vjp, "sum_of_squares_loss")
+
+
+def sum_of_squares_long_form(z: Any, y: Any) -> np.ndarray:
+    """``ℓ(z, y) = ½(1−y)[(1−σ(−z))² + σ(z)²] + ½(1+y)[σ(−z)² + (1−σ(z))²]`` per item (NumPy).
+
+    The formula of ``hw4.md`` before simplifying with ``σ(−z) = 1 − σ(z)``; it equals
+    ``2 σ(−y z)²`` for ``y = ±1``. A plain reference for the tests, no gradient.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    s_pos, s_neg = numerics.sigmoid(z), numerics.sigmoid(-z)
+    wrong_if_neg = (1 - s_neg) ** 2 + s_pos**2
+    wrong_if_pos = s_neg**2 + (1 - s_pos) ** 2
+    return 0.5 * (1 - y) * wrong_if_neg + 0.5 * (1 + y) * wrong_if_pos
+
+
+def predict(z: Any) -> np.ndarray:
+    """The label ``f`` favours: ``+1`` where ``σ(z) ≥ σ(−z)``, i.e. ``z ≥ 0``, else ``−1``."""
+    z = as_tensor(z).data
+    return np.where(z >= 0, 1.0, -1.0).astype(np.float32)
+
+
+# ------------------------------------------------------------------ the model and its training
 #: The two objectives of Problem 5, by the names used in results and on the command line.
 LOSSES: dict[str, Callable[[Any, Any], Tensor]] = {
     "kl": logistic_loss,
@@ -59,10 +151,9 @@ class Model:
     @classmethod
     def init(cls, dim: int, rng: np.random.Generator) -> Model:
         """``a_j, b ~ U(−1/√d, 1/√d)`` in float32 (``torch.nn.Linear``'s default)."""
-        bound = 1.0 / math.sqrt(dim)
-        a = rng.uniform(-bound, bound, size=dim).astype(np.float32)
-        b = np.float32(rng.uniform(-bound, bound))
-        return cls(Tensor(a, requires_grad=True), Tensor(np.asarray(b), requires_grad=True))
+        a = uniform_fan_in(rng, dim, dim, np.float32)
+        b = uniform_fan_in(rng, (), dim, np.float32)
+        return cls(Tensor(a, requires_grad=True), Tensor(b, requires_grad=True))
 
     def score(self, X: Tensor) -> Tensor:
         """``z = X a + b``, one score per row of ``X``."""

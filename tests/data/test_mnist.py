@@ -27,7 +27,7 @@ from mfdnn.data import (
 )
 from mfdnn.data import mnist as mnist_mod
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO / "src" / "mfdnn" / "data"
 SCRIPT = REPO / "scripts" / "make_mnist_subset.py"
 

@@ -10,8 +10,8 @@ import pytest
 
 from mfdnn.cli import main
 from mfdnn.data import binary_digits, load_mnist
-from mfdnn.experiments import TrainingDiverged
-from mfdnn.experiments.losses import compare, summarize, train
+from mfdnn.hw4 import TrainingDiverged
+from mfdnn.hw4.p5_losses import compare, summarize, train
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,6 @@
-"""Figures of Problem 5 (matplotlib ``Figure`` objects, no pyplot): each returns PNG bytes.
+"""The figures of Homework 4 (matplotlib ``Figure`` objects, no pyplot); each returns PNG bytes.
+
+Problem 5:
 
 - ``curves_png``: test accuracy and both test objectives per epoch, mean over seeds with the
   min–max band, for the model trained on each loss;
@@ -14,8 +16,7 @@ import io
 import numpy as np
 from matplotlib.figure import Figure
 
-from mfdnn.experiments.losses import LOSS_TITLES, Comparison
-from mfdnn.losses import logistic_loss, predict, sum_of_squares_loss
+from mfdnn.hw4.p5_losses import LOSS_TITLES, Comparison, logistic_loss, predict, sum_of_squares_loss
 
 COLORS = {"kl": "tab:blue", "sos": "tab:orange"}
 

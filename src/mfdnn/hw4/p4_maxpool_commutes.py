@@ -1,17 +1,15 @@
-"""The homework's constructions: classic image operations written as one convolution each,
-and Problem 4, max pooling commuting with non-decreasing activations.
+"""Problem 4: max pooling commutes with non-decreasing activations.
 
-- Problem 1: ``finite_difference_filter()``, ``w ∈ R^{2×1×3×3}``; with ``conv2d(X, w, padding=1)``
-  ``Y[:, 0, i, j] = X[i+1, j] − X[i, j]`` and ``Y[:, 1, i, j] = X[i, j+1] − X[i, j]``, zero beyond
-  the border.
-- Problem 2: ``avg_pool_filter(k, C)``, the ``1/k²`` filter that makes ``conv2d(X, w, stride=k,
-  groups=C)`` the ``k×k`` average pool.
-- Problem 3: ``grayscale_filter()``, the ``1×1`` filter of the BT.601 luma
-  ``Y = 0.299 R + 0.587 G + 0.114 B``.
-- Problem 4: ``check_commutes(σ, …)`` tests ``σ(ρ(X)) = ρ(σ(X))`` for a max pool ``ρ`` on hard
-  inputs (ties, ±∞, plateaus) and returns a counterexample when it fails;
-  ``pool_before_activation(model)`` rewrites ``activation → MaxPool2d`` into
-  ``MaxPool2d → activation`` wherever the activation is non-decreasing.
+For a non-decreasing ``σ: R → R`` applied elementwise and any max pool ``ρ`` (any kernel, stride,
+padding, dilation), is ``σ(ρ(X)) = ρ(σ(X))``?
+
+Result: yes, exactly, even in floating point: in each window the largest element stays largest
+after ``σ``, so both sides are ``σ`` of the same number. For a ``σ`` that is not monotone
+(``x²``, ``sin``, ``−x``) it fails, and a ``1×2`` window ``[m, e]`` shows it. ``check_commutes``
+tests the identity on hard inputs (ties, ±∞, plateaus) and returns such a counterexample;
+``pool_before_activation`` uses the result, rewriting ``σ → MaxPool2d`` into the cheaper
+``MaxPool2d → σ``, where ``σ`` and its VJP run on ``k²`` times fewer elements
+(``benchmarks/bench_pool_first.py`` measures the saving).
 """
 
 from __future__ import annotations
@@ -24,132 +22,26 @@ import numpy as np
 
 import mfdnn.functional as F
 from mfdnn.engine import Tensor, no_grad
-from mfdnn.functional._checks import float_tensor, pair, positive_int
+from mfdnn.functional._checks import float_tensor, pair
+from mfdnn.functional.windows import window
 from mfdnn.nn import Activation, MaxPool2d, Module, Sequential
 
-# ITU-R BT.601 luma weights of (R, G, B), the ones Pillow's convert("L") uses.
-GRAYSCALE_WEIGHTS = (0.299, 0.587, 0.114)
-
-
-# ----------------------------------------------------------------------------------- Problem 1
-def finite_difference_filter(dtype: Any = np.float64) -> np.ndarray:
-    """The ``(2, 1, 3, 3)`` filter ``w`` of Problem 1 (0-based indices, as ``conv2d``)::
-
-        w[0, 0] = [[0, 0, 0], [0, -1, 0], [0, 1, 0]]    # Y0[i, j] = X[i+1, j] − X[i, j]
-        w[1, 0] = [[0, 0, 0], [0, -1, 1], [0, 0, 0]]    # Y1[i, j] = X[i, j+1] − X[i, j]
-
-    Use it with ``conv2d(X, w, padding=1)``: the zero padding makes the out-of-range
-    ``X[m, :]`` and ``X[:, n]`` equal 0, so the last row of ``Y0`` is ``−X[m−1, j]``.
-    """
-    w = np.zeros((2, 1, 3, 3), dtype=dtype)
-    w[0, 0, 1, 1], w[0, 0, 2, 1] = -1, 1
-    w[1, 0, 1, 1], w[1, 0, 1, 2] = -1, 1
-    return w
-
-
-def finite_differences(x: Tensor | np.ndarray) -> Tensor:
-    """``Y = conv2d(X, w, padding=1)`` with ``w = finite_difference_filter()``.
-
-    ``x``: ``(N, 1, H, W)`` or ``(1, H, W)``; ``Y``: ``(N, 2, H, W)`` (or ``(2, H, W)``), channel 0
-    the vertical derivative ``∂/∂i``, channel 1 the horizontal one ``∂/∂j``.
-    """
-    x = float_tensor("finite_differences", "x", x)
-    if x.ndim not in (3, 4) or x.shape[-3] != 1:
-        raise ValueError(
-            f"finite_differences: x must have shape (N, 1, H, W) or (1, H, W), got {x.shape}"
-        )
-    return F.conv2d(x, finite_difference_filter(x.dtype), padding=1)
-
-
-def gradient_magnitude(y: Tensor | np.ndarray) -> Tensor:
-    """The edge map ``√(Y0² + Y1²)`` of the two derivative maps ``Y = finite_differences(X)``."""
-    y = float_tensor("gradient_magnitude", "y", y)
-    if y.ndim not in (3, 4) or y.shape[-3] != 2:
-        raise ValueError(
-            f"gradient_magnitude: y must have shape (N, 2, H, W) or (2, H, W), got {y.shape}"
-        )
-    return (y * y).sum(dim=-3) ** 0.5
-
-
-# ----------------------------------------------------------------------------------- Problem 2
-def avg_pool_filter(
-    k: int, channels: int, dense: bool = False, dtype: Any = np.float64
-) -> np.ndarray:
-    """The filter that turns ``conv2d`` into the ``k×k`` average pool of Problem 2.
-
-    Depthwise (default): ``w ∈ R^{C×1×k×k}``, ``w = 1/k²`` everywhere, used with
-    ``conv2d(X, w, stride=k, groups=C)``. Dense (``dense=True``): ``w ∈ R^{C×C×k×k}`` with
-    ``w[c, c', :, :] = δ(c, c')/k²``, used with ``conv2d(X, w, stride=k)``. Both give
-    ``Y[c, i, j] = (1/k²) Σ_{a<k, b<k} X[c, k·i + a, k·j + b]``.
-    """
-    k = positive_int("avg_pool_filter", "k", k)
-    channels = positive_int("avg_pool_filter", "channels", channels)
-    if not dense:
-        return np.full((channels, 1, k, k), 1.0 / k**2, dtype=dtype)
-    w = np.zeros((channels, channels, k, k), dtype=dtype)
-    w[np.arange(channels), np.arange(channels)] = 1.0 / k**2
-    return w
-
-
-def average_pool(x: Tensor | np.ndarray, k: int, dense: bool = False) -> Tensor:
-    """The ``k×k`` average pool as one convolution with ``avg_pool_filter(k, C, dense)``.
-
-    ``x``: ``(N, C, H, W)`` or ``(C, H, W)``; the output has ``⌊H/k⌋ × ⌊W/k⌋`` pixels (the last
-    ``H mod k`` rows and ``W mod k`` columns fall outside every window, as in ``avg_pool2d``).
-    """
-    x = float_tensor("average_pool", "x", x)
-    if x.ndim not in (3, 4):
-        raise ValueError(
-            f"average_pool: x must have shape (N, C, H, W) or (C, H, W), got {x.shape}"
-        )
-    k = positive_int("average_pool", "k", k)
-    if k > min(x.shape[-2:]):
-        raise ValueError(
-            f"average_pool: k={k} is larger than the image ({x.shape[-2]}×{x.shape[-1]} pixels)"
-        )
-    c = x.shape[-3]
-    w = avg_pool_filter(k, c, dense, x.dtype)
-    return F.conv2d(x, w, stride=k, groups=1 if dense else c)
-
-
-# ----------------------------------------------------------------------------------- Problem 3
-def grayscale_filter(dtype: Any = np.float64) -> np.ndarray:
-    """The ``(1, 3, 1, 1)`` filter ``w[0, :, 0, 0] = (0.299, 0.587, 0.114)`` of Problem 3.
-
-    ``conv2d(X, w)`` is ``Y[i, j] = 0.299·X[0, i, j] + 0.587·X[1, i, j] + 0.114·X[2, i, j]``: a
-    ``1×1`` convolution is the same linear map of the channels at every pixel.
-    """
-    return np.array(GRAYSCALE_WEIGHTS, dtype=dtype).reshape(1, 3, 1, 1)
-
-
-def grayscale(x: Tensor | np.ndarray) -> Tensor:
-    """``conv2d(X, grayscale_filter())``: ``(N, 3, H, W) → (N, 1, H, W)`` (or unbatched)."""
-    x = float_tensor("grayscale", "x", x)
-    if x.ndim not in (3, 4) or x.shape[-3] != 3:
-        raise ValueError(f"grayscale: x must have shape (N, 3, H, W) or (3, H, W), got {x.shape}")
-    return F.conv2d(x, grayscale_filter(x.dtype))
-
-
-# ----------------------------------------------------------------------------------- Problem 4
 Elementwise = Callable[[Tensor], Tensor]
 
-# Non-decreasing σ: R → R, for which σ(ρ(X)) = ρ(σ(X)) for every max pool ρ.
-MONOTONE_ACTIVATIONS: dict[str, Elementwise] = {
-    "relu": F.relu,
-    "leaky_relu": F.leaky_relu,
-    "sigmoid": F.sigmoid,
-    "tanh": F.tanh,
-    "softplus": F.softplus,
-    "clamp(-1, 1)": lambda x: F.clamp(x, -1.0, 1.0),
-    "step": F.step,
-}
-
-# Functions that are not monotone on R, for which the identity fails.
+# The activations of mfdnn.functional.activation.ACTIVATIONS flagged monotone are the ones for
+# which σ(ρ(X)) = ρ(σ(X)); these functions are not monotone on R, and the identity fails.
 NON_MONOTONE_EXAMPLES: dict[str, Elementwise] = {
     "x²": lambda x: x * x,
     "sin": lambda x: x.sin(),
     "−x": lambda x: -x,
 }
+
+# The max pools the identity is checked on: (kernel_size, stride, padding, dilation).
+POOL_CONFIGS = (
+    (2, None, 0, 1),
+    (3, 2, 1, 1),
+    ((2, 3), 1, 0, 2),
+)
 
 
 @dataclass(frozen=True)
@@ -282,8 +174,7 @@ def _window(
     ph, pw = pair(fn, "padding", padding, minimum=0)
     dh, dw = pair(fn, "dilation", dilation, minimum=1)
     n, c, i, j = position
-    rows = slice(sh * i, sh * i + dh * (kh - 1) + 1, dh)
-    cols = slice(sw * j, sw * j + dw * (kw - 1) + 1, dw)
+    rows, cols = window(i, kh, sh, dh), window(j, kw, sw, dw)
     padding_width = ((ph, ph), (pw, pw))
     padded = np.pad(x[n, c], padding_width, constant_values=-np.inf)
     real = np.pad(np.ones(x.shape[2:], dtype=bool), padding_width, constant_values=False)
