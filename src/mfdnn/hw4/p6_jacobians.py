@@ -56,7 +56,7 @@ import mfdnn.functional as F
 from mfdnn.engine import Tensor
 from mfdnn.engine.gradcheck import central_differences
 from mfdnn.functional import numerics
-from mfdnn.functional.activation import ACTIVATIONS
+from mfdnn.functional.activation import ACTIVATIONS, ActivationFunction
 from mfdnn.hw4 import TrainingDiverged
 from mfdnn.kernels.threads import single_threaded_blas
 from mfdnn.nn.init import uniform_fan_in
@@ -69,14 +69,17 @@ ArrayFn = Callable[[np.ndarray], np.ndarray]
 ActivationArg = str | tuple[ArrayFn, ArrayFn]
 
 
+def _registered(fn: str, name: str) -> ActivationFunction:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"{fn}: unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
 def resolve_activation(fn: str, activation: ActivationArg) -> tuple[ArrayFn, ArrayFn]:
     """``(sigma, sigma_prime)`` for an activation given by name or as that pair."""
     if isinstance(activation, str):
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"{fn}: unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}"
-            )
-        return ACTIVATIONS[activation].value, ACTIVATIONS[activation].slope
+        registered = _registered(fn, activation)
+        return registered.value, registered.slope
     if (
         isinstance(activation, tuple)
         and len(activation) == 2
@@ -412,6 +415,7 @@ def finite_difference_gradients(
 
 
 def _tensor_activation(fn: str, activation: str) -> Callable[[Tensor], Tensor]:
+    """The primitive of the activation named ``activation`` (the autodiff path needs a name)."""
     if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(
             f"{fn}: activation must be one of {', '.join(ACTIVATIONS)} (the autodiff path needs a "

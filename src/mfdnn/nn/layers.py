@@ -15,7 +15,7 @@ import numpy as np
 import mfdnn.functional as F
 from mfdnn.engine import Tensor
 from mfdnn.functional._checks import pair, positive_int
-from mfdnn.functional.activation import ACTIVATIONS, ActivationFunction
+from mfdnn.functional.activation import ACTIVATIONS, LEAKY_SLOPE, ActivationFunction
 from mfdnn.functional.conv import conv_padding
 from mfdnn.nn.init import uniform_fan_in
 from mfdnn.nn.module import Module
@@ -248,7 +248,7 @@ class LeakyReLU(Activation):
 
     activation = ACTIVATIONS["leaky_relu"]
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, negative_slope: float = LEAKY_SLOPE) -> None:
         super().__init__()
         self.negative_slope = float(negative_slope)
 

@@ -12,6 +12,11 @@ from typing import Any
 
 import numpy as np
 
+# The tolerances of the checks in float64.
+EXACT = 1e-12  # a few additions, rounded
+ROUNDING = 1e-10  # sums of many products, added in another order
+FD = 1e-6  # central finite differences with ε = 1e-6
+
 
 @dataclass(frozen=True)
 class Check:

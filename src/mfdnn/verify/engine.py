@@ -17,10 +17,7 @@ from mfdnn import kernels
 from mfdnn.engine import Tensor
 from mfdnn.engine.gradcheck import gradcheck_error
 from mfdnn.functional import reference
-from mfdnn.verify.check import Check, max_abs_difference, pytorch_checks
-
-ROUNDING = 1e-10  # float64 sums of a few hundred products, added in another order
-FD = 1e-6  # central differences with ε = 1e-6
+from mfdnn.verify.check import FD, ROUNDING, Check, max_abs_difference, pytorch_checks
 
 # conv2d cases: (name, x shape, weight shape, stride, (top, bottom, left, right), dilation, groups)
 CONV_CASES = (

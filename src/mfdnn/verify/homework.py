@@ -26,11 +26,7 @@ from mfdnn.hw4 import p6_jacobians as p6
 from mfdnn.hw4 import p7_lenet_c3 as p7
 from mfdnn.images import default_photo_path, image_to_array, to_batch
 from mfdnn.models import LeNet5
-from mfdnn.verify.check import Check, max_abs_difference, pytorch_checks
-
-EXACT = 1e-12  # float64 rounding of a few additions
-ROUNDING = 1e-10  # float64 sums of many products, added in another order
-FD = 1e-6  # central differences with ε = 1e-6
+from mfdnn.verify.check import EXACT, FD, ROUNDING, Check, max_abs_difference, pytorch_checks
 
 
 @functools.cache
