@@ -1,6 +1,12 @@
-"""The figures of Homework 4 (matplotlib ``Figure`` objects, no pyplot); each returns PNG bytes.
+"""The figures of Homework 4, drawn on matplotlib ``Figure`` objects (no pyplot).
 
-Problem 5:
+Problems 1–3, each the problem's convolution on an image (``mfdnn edges``, ``gray``, ``pool``):
+
+- ``edges_figure``: the greyscale image, both derivative maps and the gradient magnitude;
+- ``grayscale_figure``: the image beside its luma;
+- ``average_pool_figure``: the image beside its ``k×k`` average pool.
+
+Problem 5 (``mfdnn losses``), each as PNG bytes:
 
 - ``curves_png``: test accuracy and both test objectives per epoch, mean over seeds with the
   min–max band, for the model trained on each loss;
@@ -12,13 +18,108 @@ Problem 5:
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from mfdnn.engine import no_grad
+from mfdnn.hw4.p1_finite_differences import finite_differences, gradient_magnitude
+from mfdnn.hw4.p2_average_pooling import average_pool
+from mfdnn.hw4.p3_grayscale import grayscale
 from mfdnn.hw4.p5_losses import LOSS_TITLES, Comparison, logistic_loss, predict, sum_of_squares_loss
+from mfdnn.images import from_batch, to_batch
 
 COLORS = {"kl": "tab:blue", "sos": "tab:orange"}
+# Inches per image panel, and the robust range of the signed maps (ignores the 0.5 % extremes).
+_PANEL = 4.2
+_PERCENTILE = 99.5
+
+
+# ---------------------------------------------------------------------------- Problems 1–3
+def _rgb(image: np.ndarray) -> np.ndarray:
+    """A grey image as three equal channels (its luma is itself, since the weights sum to 1)."""
+    return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return image
+    with no_grad():
+        return from_batch(grayscale(to_batch(image)).data)
+
+
+def _show(ax: Any, image: np.ndarray, title: str, **kwargs: Any) -> Any:
+    if image.ndim == 2:
+        kwargs = {"cmap": "gray", "vmin": 0.0, "vmax": 1.0, **kwargs}
+    shown = ax.imshow(image, **kwargs)
+    ax.set_title(title, fontsize=10)
+    ax.set_axis_off()
+    return shown
+
+
+def _figure(rows: int, columns: int, aspect: float) -> tuple[Figure, np.ndarray]:
+    figure = Figure(figsize=(columns * _PANEL, rows * _PANEL * aspect + 0.5), layout="constrained")
+    axes = np.asarray(figure.subplots(rows, columns)).ravel()
+    return figure, axes
+
+
+def edges_figure(image: np.ndarray, name: str) -> Figure:
+    """Problem 1 on ``image`` (``(H, W)`` or ``(H, W, 3)`` in [0, 1], greyscaled first): the grey
+    image, ``∂/∂i``, ``∂/∂j`` and the gradient magnitude."""
+    grey = _grey(image)
+    with no_grad():
+        y = finite_differences(grey[None, None])
+        magnitude = gradient_magnitude(y).data[0]
+    d_i, d_j = y.data[0]
+    h, w = grey.shape
+    limit = max(float(np.percentile(np.abs(y.data), _PERCENTILE)), 1e-12)
+    figure, axes = _figure(2, 2, 0.87 * h / w)  # the colourbars take width, not height
+    _show(axes[0], grey, f"{name} ({w}×{h}), greyscale")
+    for ax, d, title in (
+        (axes[1], d_i, "∂/∂i: X[i+1, j] − X[i, j]"),
+        (axes[2], d_j, "∂/∂j: X[i, j+1] − X[i, j]"),
+    ):
+        shown = _show(ax, d, title, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        figure.colorbar(shown, ax=ax, shrink=0.8)
+    top = max(float(np.percentile(magnitude, _PERCENTILE)), 1e-12)
+    shown = _show(
+        axes[3], magnitude, "gradient magnitude √(Y0² + Y1²)", cmap="magma", vmin=0, vmax=top
+    )
+    figure.colorbar(shown, ax=axes[3], shrink=0.8)
+    figure.suptitle("Problem 1: finite differences as one 3×3 convolution (padding 1)")
+    return figure
+
+
+def grayscale_figure(image: np.ndarray, name: str) -> Figure:
+    """Problem 3 on ``image``: the image beside ``0.299 R + 0.587 G + 0.114 B``."""
+    with no_grad():
+        grey = from_batch(grayscale(to_batch(_rgb(image))).data)
+    h, w = grey.shape
+    figure, axes = _figure(1, 2, h / w)
+    _show(axes[0], image, f"{name} ({w}×{h})")
+    _show(axes[1], grey, "0.299 R + 0.587 G + 0.114 B (1×1 convolution)")
+    figure.suptitle("Problem 3: RGB to greyscale as a 1×1 convolution")
+    return figure
+
+
+def average_pool_figure(image: np.ndarray, name: str, k: int) -> Figure:
+    """Problem 2 on ``image``: the image beside its ``k×k`` average pool, stride ``k``."""
+    h, w = image.shape[:2]
+    with no_grad():
+        pooled = np.clip(from_batch(average_pool(to_batch(image), k).data), 0.0, 1.0)
+    ph, pw = pooled.shape[:2]
+    figure, axes = _figure(1, 2, h / w)
+    _show(axes[0], image, f"{name} ({w}×{h})")
+    # Shown at the input's size, nearest-neighbour, so each k×k block is one visible square.
+    _show(axes[1], pooled, f"{k}×{k} average pool, stride {k} ({pw}×{ph})", interpolation="nearest")
+    figure.suptitle(
+        f"Problem 2: average pooling as a convolution with the {k}×{k} filter 1/{k * k}"
+    )
+    return figure
+
+
+# --------------------------------------------------------------------------------- Problem 5
 
 
 def _png(fig: Figure) -> bytes:
