@@ -116,7 +116,8 @@ def sum_of_squares_long_form(z: Any, y: Any) -> np.ndarray:
     """``ℓ(z, y) = ½(1−y)[(1−σ(−z))² + σ(z)²] + ½(1+y)[σ(−z)² + (1−σ(z))²]`` per item (NumPy).
 
     The formula of ``hw4.md`` before simplifying with ``σ(−z) = 1 − σ(z)``; it equals
-    ``2 σ(−y z)²`` for ``y = ±1``. A plain reference for the tests, no gradient.
+    ``2 σ(−y z)²`` for ``y = ±1``: the reference the simplified loss is checked against (the tests,
+    ``mfdnn verify``); no gradient.
     """
     z = np.asarray(z, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)

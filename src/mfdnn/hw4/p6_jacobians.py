@@ -8,8 +8,8 @@ Result: the formulas below. Built as matrices (``method="jacobian"``) and applie
 from the left (``method="backprop"``), they agree with the engine's autodiff, with PyTorch and with
 finite differences to rounding (``mfdnn jacobians``); backprop needs O(n) working memory against
 O(n²) (``benchmarks/bench_jacobians.py``). In use: an MNIST classifier 784-64-10 trained by
-``mlp_backprop`` alone and by autodiff from the same start takes the same steps
-(``compare_training``, ``mfdnn mlp``).
+``mlp_backprop`` alone and by autodiff from the same start has the same parameters, to rounding,
+after every step (``compare_training``, ``mfdnn mlp``).
 
 Layers are numbered 1..L as in ``hw4.md``; in the Python lists ``As``, ``bs`` layer ℓ is at index
 ℓ−1, while the lists of activations ``ys`` and of output Jacobians hold ``y_0 … y_L`` at index ℓ::

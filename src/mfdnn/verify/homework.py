@@ -247,42 +247,22 @@ def problem6(rng: np.random.Generator) -> list[Check]:
     small MLP, for every activation of the registry; the classifier's gradients; PyTorch."""
     As, bs = p6.init_mlp((6, 5, 4, 1), seed=int(rng.integers(2**31)), dtype=np.float64)
     x = rng.standard_normal(6)
-    explicit, autodiff, numeric = [], [], []
-    for name in ACTIVATIONS:
-        backprop = p6.mlp_gradients(As, bs, x, name, method="backprop")
-        grads = {
-            "explicit": p6.mlp_gradients(As, bs, x, name, method="jacobian"),
-            "autodiff": p6.autodiff_gradients(As, bs, x, name),
-            "numeric": p6.finite_difference_gradients(As, bs, x, name),
-        }
-        for errors, key in ((explicit, "explicit"), (autodiff, "autodiff"), (numeric, "numeric")):
-            errors.append(
-                max(
-                    max_abs_difference(a, b)
-                    for ours, theirs in zip(backprop, grads[key], strict=True)
-                    for a, b in zip(ours, theirs, strict=True)
-                )
-            )
-    every = f"all {len(ACTIVATIONS)} activations"
-    checks = [
-        Check(
-            "6",
-            f"backprop ∂y_L/∂A_ℓ, ∂y_L/∂b_ℓ, {every}",
-            "explicit Jacobian products",
-            max(explicit),
+    references = {
+        "explicit Jacobian products": (
+            lambda name: p6.mlp_gradients(As, bs, x, name, method="jacobian"),
             ROUNDING,
         ),
-        Check(
-            "6",
-            f"backprop ∂y_L/∂A_ℓ, ∂y_L/∂b_ℓ, {every}",
-            "engine autodiff",
-            max(autodiff),
-            ROUNDING,
-        ),
-        Check(
-            "6", f"backprop ∂y_L/∂A_ℓ, ∂y_L/∂b_ℓ, {every}", "finite differences", max(numeric), FD
-        ),
-    ]
+        "engine autodiff": (lambda name: p6.autodiff_gradients(As, bs, x, name), ROUNDING),
+        "finite differences": (lambda name: p6.finite_difference_gradients(As, bs, x, name), FD),
+    }
+    checks = []
+    for against, (gradients, tolerance) in references.items():
+        error = max(
+            _gradients_differ(p6.mlp_gradients(As, bs, x, name), gradients(name))
+            for name in ACTIVATIONS
+        )
+        name = f"backprop ∂y_L/∂A_ℓ, ∂y_L/∂b_ℓ, all {len(ACTIVATIONS)} activations"
+        checks.append(Check("6", name, against, error, tolerance))
     # The classifier: n_L = 3 logits, softmax cross-entropy, a batch of 5.
     As_c, bs_c = p6.init_mlp((6, 4, 3), seed=int(rng.integers(2**31)), dtype=np.float64)
     X, labels = rng.standard_normal((5, 6)), rng.integers(0, 3, 5)
@@ -292,9 +272,7 @@ def problem6(rng: np.random.Generator) -> list[Check]:
     A_t = [Tensor(A, requires_grad=True) for A in As_c]
     b_t = [Tensor(b, requires_grad=True) for b in bs_c]
     F.cross_entropy(p6.tensor_mlp(A_t, b_t, Tensor(X), "tanh"), labels).backward()
-    error = max(
-        max_abs_difference(a, t.grad) for a, t in zip(ours[0] + ours[1], A_t + b_t, strict=True)
-    )
+    error = _gradients_differ(ours, ([A.grad for A in A_t], [b.grad for b in b_t]))
     checks.append(
         Check(
             "6",
@@ -311,16 +289,19 @@ def problem6(rng: np.random.Generator) -> list[Check]:
         y = torch.tensor(x)
         for ell, (A, b) in enumerate(zip(A_t, b_t, strict=True), start=1):
             y = A @ y + b if ell == len(A_t) else torch.tanh(A @ y + b)
-        theirs = torch.autograd.grad(y.sum(), A_t + b_t)
-        grads_A, grads_b = p6.mlp_gradients(As, bs, x, "tanh")
-        return [
-            max(
-                max_abs_difference(a, t.numpy())
-                for a, t in zip(grads_A + grads_b, theirs, strict=True)
-            )
-        ]
+        theirs = [g.numpy() for g in torch.autograd.grad(y.sum(), A_t + b_t)]
+        L = len(A_t)
+        return [_gradients_differ(p6.mlp_gradients(As, bs, x, "tanh"), (theirs[:L], theirs[L:]))]
 
     return checks + pytorch_checks("6", ["backprop, tanh (torch.autograd)"], ROUNDING, compute)
+
+
+def _gradients_differ(ours: tuple[list, list], theirs: tuple[list, list]) -> float:
+    """``max |a − b|`` over two ``(grads_A, grads_b)``."""
+    return max(
+        max_abs_difference(a, b)
+        for a, b in zip(ours[0] + ours[1], theirs[0] + theirs[1], strict=True)
+    )
 
 
 def problem7(rng: np.random.Generator) -> list[Check]:
@@ -346,19 +327,17 @@ def problem7(rng: np.random.Generator) -> list[Check]:
     masked = p7.MaskedConv2d.from_subsets(hint)
     x = rng.standard_normal((3, 6, 14, 14))
     g = rng.standard_normal((3, 16, 10, 10))
-    outputs, inputs, grads = [], [], []
+    outputs, input_grads = [], []
     for form in (hint, masked):
         xt = Tensor(x, requires_grad=True)
         y = form(xt)
         y.backward(g)
         outputs.append(y.data)
-        inputs.append(xt.grad)
-        grads.append(
-            p7.connected_rows([c.weight.grad for c in form.convs])
-            if form is hint
-            else form.weight.grad
-        )
-    error = max(max_abs_difference(*pair) for pair in (outputs, inputs, grads))
+        input_grads.append(xt.grad)
+    weight_grads = [p7.connected_rows([c.weight.grad for c in hint.convs]), masked.weight.grad]
+    bias_grads = [np.concatenate([c.bias.grad for c in hint.convs]), masked.bias.grad]
+    pairs = (outputs, input_grads, weight_grads, bias_grads)
+    error = max(max_abs_difference(*pair) for pair in pairs)
     checks.append(
         Check("7", "masked C3 forward and VJP", "hint form (16 convolutions)", error, ROUNDING)
     )
