@@ -60,3 +60,26 @@ def photo() -> Image.Image:
     """The default photograph (matplotlib's sample), 8-bit RGB."""
     with Image.open(default_photo_path()) as image:
         return image.convert("RGB")
+
+
+@pytest.fixture
+def images(tmp_path):
+    """Small images of every kind ``load_image`` reads, and two it refuses (text, float)."""
+    rng = np.random.default_rng(0)
+    paths = {}
+    grey16 = (rng.random((20, 24)) * 65535).astype(np.uint16)
+    Image.fromarray(grey16).save(paths.setdefault("grey16", tmp_path / "grey16.png"))
+    Image.fromarray((rng.random((20, 24)) * 255).astype(np.uint8)).save(
+        paths.setdefault("grey8", tmp_path / "grey8.png")
+    )
+    rgba = (rng.random((16, 18, 4)) * 255).astype(np.uint8)
+    Image.fromarray(rgba, "RGBA").save(paths.setdefault("rgba", tmp_path / "rgba.png"))
+    Image.fromarray(rgba[..., :3]).convert("P").save(
+        paths.setdefault("palette", tmp_path / "p.png")
+    )
+    Image.fromarray(rgba[..., :3]).save(paths.setdefault("jpeg", tmp_path / "photo.jpg"))
+    (tmp_path / "text.png").write_text("not an image")
+    paths["text"] = tmp_path / "text.png"
+    Image.fromarray(rng.random((5, 5)).astype(np.float32), "F").save(tmp_path / "float.tiff")
+    paths["float"] = tmp_path / "float.tiff"
+    return paths

@@ -1,73 +1,15 @@
-"""Image loading and the ``edges``, ``gray``, ``pool`` commands, run in-process."""
+"""The ``edges``, ``gray``, ``pool`` commands, run in-process."""
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from mfdnn.cli import main
-from mfdnn.images import default_photo_path, load_image, save_png
 
 
 def _png(path):
     with Image.open(path) as image:
         image.verify()
         return image.format
-
-
-@pytest.fixture
-def images(tmp_path):
-    rng = np.random.default_rng(0)
-    paths = {}
-    grey16 = (rng.random((20, 24)) * 65535).astype(np.uint16)
-    Image.fromarray(grey16).save(paths.setdefault("grey16", tmp_path / "grey16.png"))
-    Image.fromarray((rng.random((20, 24)) * 255).astype(np.uint8)).save(
-        paths.setdefault("grey8", tmp_path / "grey8.png")
-    )
-    rgba = (rng.random((16, 18, 4)) * 255).astype(np.uint8)
-    Image.fromarray(rgba, "RGBA").save(paths.setdefault("rgba", tmp_path / "rgba.png"))
-    Image.fromarray(rgba[..., :3]).convert("P").save(
-        paths.setdefault("palette", tmp_path / "p.png")
-    )
-    Image.fromarray(rgba[..., :3]).save(paths.setdefault("jpeg", tmp_path / "photo.jpg"))
-    (tmp_path / "text.png").write_text("not an image")
-    paths["text"] = tmp_path / "text.png"
-    Image.fromarray(rng.random((5, 5)).astype(np.float32), "F").save(tmp_path / "float.tiff")
-    paths["float"] = tmp_path / "float.tiff"
-    return paths
-
-
-def test_load_image_modes(images):
-    grey16 = load_image(images["grey16"])
-    with Image.open(images["grey16"]) as raw:
-        np.testing.assert_allclose(grey16, np.asarray(raw, dtype=np.float64) / 65535)
-    assert grey16.shape == (20, 24) and 0 <= grey16.min() and grey16.max() <= 1
-    assert load_image(images["grey8"]).shape == (20, 24)
-    for name in ("rgba", "palette", "jpeg"):
-        image = load_image(images[name])
-        assert image.shape == (16, 18, 3) and 0 <= image.min() and image.max() <= 1
-    assert load_image().shape == (600, 512, 3)
-    assert default_photo_path().name == "grace_hopper.jpg"
-
-
-def test_rgba_is_composited_over_white(tmp_path):
-    Image.new("RGBA", (2, 2), (0, 0, 0, 0)).save(tmp_path / "clear.png")
-    np.testing.assert_array_equal(load_image(tmp_path / "clear.png"), np.ones((2, 2, 3)))
-
-
-def test_load_errors_name_the_file(images, tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"missing\.png"):
-        load_image(tmp_path / "missing.png")
-    with pytest.raises(ValueError, match=r"text\.png: not an image"):
-        load_image(images["text"])
-    with pytest.raises(ValueError, match="unsupported image mode 'F'"):
-        load_image(images["float"])
-
-
-def test_save_png_roundtrip(tmp_path):
-    image = np.linspace(0, 1, 12).reshape(3, 4)
-    save_png(tmp_path / "out.png", image)
-    np.testing.assert_allclose(load_image(tmp_path / "out.png"), image, atol=0.5 / 255)
-    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
 
 @pytest.mark.parametrize(
