@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 import mfdnn.functional as F
 from mfdnn.engine import Tensor, no_grad
-from mfdnn.functional._checks import float_tensor, pair
+from mfdnn.functional._checks import float_tensor
+from mfdnn.functional.pooling import PoolGeometry
 from mfdnn.functional.windows import window
 from mfdnn.nn import Activation, MaxPool2d, Module, Sequential
 
@@ -140,7 +140,8 @@ def check_commutes(
     finite_errors = np.where(np.isfinite(errors), errors, -1.0)
     worst = np.argmax(finite_errors if finite_errors.max() > atol else errors)
     position = tuple(int(p) for p in np.unravel_index(int(worst), errors.shape))
-    window, real = _window(x.data, position, *pool_args)
+    geo = PoolGeometry("check_commutes", x, *pool_args, ceil_mode=False)
+    window, real = _window(x.data, position, geo)
     values = window[real]
     with no_grad(), np.errstate(all="ignore"):
         sigma_values = sigma(Tensor(values)).data
@@ -159,20 +160,11 @@ def check_commutes(
 
 
 def _window(
-    x: np.ndarray,
-    position: tuple[int, ...],
-    kernel_size: Any,
-    stride: Any,
-    padding: Any,
-    dilation: Any,
+    x: np.ndarray, position: tuple[int, ...], geo: PoolGeometry
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``kh×kw`` values ``X'[n, c, s·i + d·a, s·j + d·b]`` that output ``position`` reads
     (``−∞`` for padding), and the mask of those that are real pixels, not padding."""
-    fn = "check_commutes"
-    kh, kw = pair(fn, "kernel_size", kernel_size, minimum=1)
-    sh, sw = (kh, kw) if stride is None else pair(fn, "stride", stride, minimum=1)
-    ph, pw = pair(fn, "padding", padding, minimum=0)
-    dh, dw = pair(fn, "dilation", dilation, minimum=1)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geo.kernel, geo.stride, geo.padding, geo.dilation
     n, c, i, j = position
     rows, cols = window(i, kh, sh, dh), window(j, kw, sw, dw)
     padding_width = ((ph, ph), (pw, pw))
