@@ -56,9 +56,7 @@ _SUBMODULES = (
     "images",
     "io",
     "kernels",
-    "models",
     "nn",
-    "optim",
     "verify",
 )
 

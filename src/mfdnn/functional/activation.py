@@ -200,7 +200,9 @@ def _hardtanh_slope(x: np.ndarray) -> np.ndarray:
 
 
 #: The activations by name: Problems 4 and 6 and the activation layers of ``mfdnn.nn`` read them
-#: here. ``hardtanh`` is ``clamp(x, −1, 1)``; ``step`` is the Heaviside step, slope 0.
+#: here. ``hardtanh`` is ``clamp(x, −1, 1)``; ``step`` is the Heaviside step, slope 0. The array
+#: form of softplus is ``log(1 + e^x)`` everywhere: past the primitive's threshold (x > 20, where
+#: the primitive returns x) the two differ by less than e^{−20}.
 ACTIVATIONS: dict[str, ActivationFunction] = {
     a.name: a
     for a in (
