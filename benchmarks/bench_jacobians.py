@@ -17,8 +17,7 @@ import tracemalloc
 
 import numpy as np
 
-from mfdnn.experiments.mlp import init_mlp
-from mfdnn.jacobians import mlp_gradients
+from mfdnn.hw4.p6_jacobians import init_mlp, mlp_gradients
 
 WIDTHS = (32, 64, 128, 256, 512, 1024)
 DEPTH = 4

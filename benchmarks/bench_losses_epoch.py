@@ -21,7 +21,7 @@ import torch
 
 from mfdnn.data import binary_digits, load_mnist
 from mfdnn.engine import Tensor
-from mfdnn.experiments.losses import LOSSES, Model, sgd_epoch
+from mfdnn.hw4.p5_losses import LOSSES, Model, sgd_epoch
 
 LR = 0.01
 BATCH = 64

@@ -1,17 +1,19 @@
-"""Shared helpers for the engine's correctness tests: hypothesis profiles, random arrays, and the
-comparison of an mfdnn computation (forward and backward) against the same one in PyTorch."""
+"""Shared helpers of the tests: hypothesis profiles, random arrays and the tolerance of a
+comparison. Nothing here imports PyTorch: the comparison with PyTorch is in ``torch_reference``,
+which only the tests that start with ``pytest.importorskip("torch")`` import."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-import torch
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from PIL import Image
 
-import mfdnn
+from mfdnn.images import default_photo_path
 
 # "ci" (the default) is reproducible: the same examples on every run. HYPOTHESIS_PROFILE=dev
 # explores new examples on each run; print_blob lets a failure be replayed exactly.
@@ -27,7 +29,6 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-torch.set_num_threads(1)
 
 DTYPES = (np.float64, np.float32)
 dtypes = st.sampled_from(DTYPES)
@@ -54,35 +55,31 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, dtype, what: str = ""
     np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol * scale, err_msg=what)
 
 
-def compare_with_torch(
-    mf_fn: Callable[..., mfdnn.Tensor],
-    torch_fn: Callable[..., torch.Tensor],
-    inputs: Sequence[np.ndarray],
-    seed: int = 0,
-    grad: Sequence[bool] | None = None,
-    exact_grad: bool = False,
-) -> None:
-    """Run ``mf_fn`` and ``torch_fn`` on the same arrays, backpropagate the same random cotangent,
-    and check the outputs, their dtypes, and the gradient of every input that ``grad`` marks."""
-    grad = [a.dtype.kind == "f" for a in inputs] if grad is None else list(grad)
-    mf_in = [mfdnn.tensor(a, requires_grad=r) for a, r in zip(inputs, grad, strict=True)]
-    th_in = [torch.tensor(a, requires_grad=r) for a, r in zip(inputs, grad, strict=True)]
-    out = mf_fn(*mf_in)
-    ref = torch_fn(*th_in)
-    dtype = ref.detach().numpy().dtype
-    assert out.dtype == dtype, f"output dtype {out.dtype}, PyTorch gives {dtype}"
-    assert_close(out.data, ref.detach().numpy(), dtype, "forward")
-    if not any(grad):
-        return
-    g = rng(seed + 1).standard_normal(ref.shape).astype(dtype)
-    out.backward(g)
-    ref.backward(torch.tensor(g))
-    for k, (m, t) in enumerate(zip(mf_in, th_in, strict=True)):
-        if not grad[k]:
-            continue
-        expected = t.grad.numpy() if t.grad is not None else np.zeros(t.shape, dtype)
-        assert m.grad is not None, f"input {k}: no gradient"
-        assert m.grad.dtype == m.dtype, f"input {k}: grad dtype {m.grad.dtype} != {m.dtype}"
-        if exact_grad:
-            np.testing.assert_array_equal(m.grad == 0, expected == 0, f"input {k}: placement")
-        assert_close(m.grad, expected, m.dtype, f"gradient of input {k}")
+@pytest.fixture(scope="module")
+def photo() -> Image.Image:
+    """The default photograph (matplotlib's sample), 8-bit RGB."""
+    with Image.open(default_photo_path()) as image:
+        return image.convert("RGB")
+
+
+@pytest.fixture
+def images(tmp_path):
+    """Small images of every kind ``load_image`` reads, and two it refuses (text, float)."""
+    rng = np.random.default_rng(0)
+    paths = {}
+    grey16 = (rng.random((20, 24)) * 65535).astype(np.uint16)
+    Image.fromarray(grey16).save(paths.setdefault("grey16", tmp_path / "grey16.png"))
+    Image.fromarray((rng.random((20, 24)) * 255).astype(np.uint8)).save(
+        paths.setdefault("grey8", tmp_path / "grey8.png")
+    )
+    rgba = (rng.random((16, 18, 4)) * 255).astype(np.uint8)
+    Image.fromarray(rgba, "RGBA").save(paths.setdefault("rgba", tmp_path / "rgba.png"))
+    Image.fromarray(rgba[..., :3]).convert("P").save(
+        paths.setdefault("palette", tmp_path / "p.png")
+    )
+    Image.fromarray(rgba[..., :3]).save(paths.setdefault("jpeg", tmp_path / "photo.jpg"))
+    (tmp_path / "text.png").write_text("not an image")
+    paths["text"] = tmp_path / "text.png"
+    Image.fromarray(rng.random((5, 5)).astype(np.float32), "F").save(tmp_path / "float.tiff")
+    paths["float"] = tmp_path / "float.tiff"
+    return paths

@@ -51,17 +51,13 @@ _HOMES.update(dict.fromkeys(("get_num_threads", "set_num_threads"), "mfdnn.kerne
 _SUBMODULES = (
     "data",
     "engine",
-    "experiments",
-    "filters",
     "functional",
-    "homework_checks",
+    "hw4",
     "images",
     "io",
-    "jacobians",
     "kernels",
-    "losses",
     "nn",
-    "verification",
+    "verify",
 )
 
 

@@ -1,5 +1,5 @@
 """Bad arguments to the pools: each raises ValueError or TypeError naming the function, the
-argument and what was wrong, where PyTorch (checked here too) raises as well."""
+argument and what was wrong (``test_pooling_errors_vs_torch`` checks that PyTorch raises too)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,6 @@ import pytest
 
 import mfdnn
 import mfdnn.functional as F
-
-torch = pytest.importorskip("torch")
-TF = torch.nn.functional
 
 
 def s(shape: tuple[int, ...]) -> str:
@@ -143,9 +140,6 @@ def test_bad_arguments_raise_a_clear_error(
 ):
     with pytest.raises(error, match=message):
         getattr(F, name)(mfdnn.tensor(np.ones(shape)), *args, **kwargs)
-    if pytorch_raises:
-        with pytest.raises((RuntimeError, TypeError, ValueError)):
-            getattr(TF, name)(torch.ones(shape, dtype=torch.float64), *args, **kwargs)
 
 
 def test_a_window_of_padding_only_is_rejected():

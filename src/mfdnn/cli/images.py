@@ -1,35 +1,28 @@
 """``mfdnn edges``, ``mfdnn gray``, ``mfdnn pool``: Problems 1, 3 and 2 on a real photograph.
 
-Each reads an image (default: matplotlib's sample photograph), computes with the convolutions of
-``mfdnn.filters`` and writes one PNG figure for a person to look at. Every check on the input
-happens before anything is written.
+Each reads an image (default: matplotlib's sample photograph) and writes the figure of
+``mfdnn.hw4.figures`` that shows the problem's convolution on it, one PNG for a person to look at.
+Every check on the input happens before anything is written.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from mfdnn import filters
 from mfdnn.cli import CommandError, positive_int
-from mfdnn.engine import no_grad
+from mfdnn.hw4.figures import average_pool_figure, edges_figure, grayscale_figure
 from mfdnn.images import (
     default_photo_path,
-    from_batch,
     image_size,
     load_image,
     save_figure,
-    to_batch,
 )
 from mfdnn.io import check_writable
 
-# Inches per image panel, and the robust range of the signed maps (ignores the 0.5 % extremes).
-_PANEL = 4.2
-_PERCENTILE = 99.5
 # A 4000×3000 photograph; `mfdnn edges` holds about 150 bytes per pixel (1.8 GB here).
 DEFAULT_MAX_PIXELS = 12_000_000
 
@@ -109,33 +102,6 @@ def _input(args: argparse.Namespace) -> tuple[np.ndarray, str]:
     return load_image(path), path.name
 
 
-def _rgb(image: np.ndarray) -> np.ndarray:
-    """A grey image as three equal channels (its luma is itself, since the weights sum to 1)."""
-    return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
-
-
-def _grey(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return image
-    with no_grad():
-        return from_batch(filters.grayscale(to_batch(image)).data)
-
-
-def _show(ax: Any, image: np.ndarray, title: str, **kwargs: Any) -> Any:
-    if image.ndim == 2:
-        kwargs = {"cmap": "gray", "vmin": 0.0, "vmax": 1.0, **kwargs}
-    shown = ax.imshow(image, **kwargs)
-    ax.set_title(title, fontsize=10)
-    ax.set_axis_off()
-    return shown
-
-
-def _figure(rows: int, columns: int, aspect: float) -> tuple[Figure, np.ndarray]:
-    figure = Figure(figsize=(columns * _PANEL, rows * _PANEL * aspect + 0.5), layout="constrained")
-    axes = np.asarray(figure.subplots(rows, columns)).ravel()
-    return figure, axes
-
-
 def _write(path: Path, figure: Figure) -> None:
     save_figure(path, figure)
     print(f"wrote {path}")
@@ -144,42 +110,14 @@ def _write(path: Path, figure: Figure) -> None:
 def run_edges(args: argparse.Namespace) -> int:
     out = _output_path(args.output)
     image, name = _input(args)
-    grey = _grey(image)
-    with no_grad():
-        y = filters.finite_differences(grey[None, None])
-        magnitude = filters.gradient_magnitude(y).data[0]
-    d_i, d_j = y.data[0]
-    h, w = grey.shape
-    limit = max(float(np.percentile(np.abs(y.data), _PERCENTILE)), 1e-12)
-    figure, axes = _figure(2, 2, 0.87 * h / w)  # the colourbars take width, not height
-    _show(axes[0], grey, f"{name} ({w}×{h}), greyscale")
-    for ax, d, title in (
-        (axes[1], d_i, "∂/∂i: X[i+1, j] − X[i, j]"),
-        (axes[2], d_j, "∂/∂j: X[i, j+1] − X[i, j]"),
-    ):
-        shown = _show(ax, d, title, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        figure.colorbar(shown, ax=ax, shrink=0.8)
-    top = max(float(np.percentile(magnitude, _PERCENTILE)), 1e-12)
-    shown = _show(
-        axes[3], magnitude, "gradient magnitude √(Y0² + Y1²)", cmap="magma", vmin=0, vmax=top
-    )
-    figure.colorbar(shown, ax=axes[3], shrink=0.8)
-    figure.suptitle("Problem 1: finite differences as one 3×3 convolution (padding 1)")
-    _write(out, figure)
+    _write(out, edges_figure(image, name))
     return 0
 
 
 def run_gray(args: argparse.Namespace) -> int:
     out = _output_path(args.output)
     image, name = _input(args)
-    with no_grad():
-        grey = from_batch(filters.grayscale(to_batch(_rgb(image))).data)
-    h, w = grey.shape
-    figure, axes = _figure(1, 2, h / w)
-    _show(axes[0], image, f"{name} ({w}×{h})")
-    _show(axes[1], grey, "0.299 R + 0.587 G + 0.114 B (1×1 convolution)")
-    figure.suptitle("Problem 3: RGB to greyscale as a 1×1 convolution")
-    _write(out, figure)
+    _write(out, grayscale_figure(image, name))
     return 0
 
 
@@ -200,15 +138,6 @@ def run_pool(args: argparse.Namespace) -> int:
     h, w = image.shape[:2]
     if k > min(h, w):
         raise CommandError(f"-k {k} is larger than the image {name} ({w}×{h} pixels)")
-    with no_grad():
-        pooled = np.clip(from_batch(filters.average_pool(to_batch(image), k).data), 0.0, 1.0)
-    ph, pw = pooled.shape[:2]
-    figure, axes = _figure(1, 2, h / w)
-    _show(axes[0], image, f"{name} ({w}×{h})")
-    # Shown at the input's size, nearest-neighbour, so each k×k block is one visible square.
-    _show(axes[1], pooled, f"{k}×{k} average pool, stride {k} ({pw}×{ph})", interpolation="nearest")
-    figure.suptitle(
-        f"Problem 2: average pooling as a convolution with the {k}×{k} filter 1/{k * k}"
-    )
+    figure = average_pool_figure(image, name, k)
     _write(out, figure)
     return 0

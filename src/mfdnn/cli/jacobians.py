@@ -19,10 +19,11 @@ import math
 import numpy as np
 
 from mfdnn.cli import CommandError, seed
-from mfdnn.experiments.mlp import autodiff_gradients, init_mlp
-from mfdnn.jacobians import (
-    ACTIVATIONS,
+from mfdnn.functional.activation import ACTIVATIONS
+from mfdnn.hw4.p6_jacobians import (
+    autodiff_gradients,
     finite_difference_gradients,
+    init_mlp,
     layer_jacobians,
     mlp_gradients,
     output_jacobians,

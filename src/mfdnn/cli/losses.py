@@ -17,9 +17,9 @@ import numpy as np
 
 from mfdnn.cli import CommandError, learning_rate, positive_int
 from mfdnn.data import binary_digits, load_mnist, mnist_dir_from_env
-from mfdnn.experiments import TrainingDiverged
-from mfdnn.experiments.loss_plots import curves_png, loss_functions_png, misclassified_png
-from mfdnn.experiments.losses import LOSS_TITLES, Comparison, Summary, compare
+from mfdnn.hw4 import TrainingDiverged
+from mfdnn.hw4.figures import curves_png, loss_functions_png, misclassified_png
+from mfdnn.hw4.p5_losses import LOSS_TITLES, Comparison, Summary, compare
 from mfdnn.io import atomic_write, check_writable, write_json
 
 OUTPUT_FILES = ("results.json", "curves.png", "loss_functions.png", "misclassified.png")

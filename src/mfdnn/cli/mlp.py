@@ -14,9 +14,9 @@ from tqdm import tqdm
 
 from mfdnn.cli import CommandError, learning_rate, positive_int, seed
 from mfdnn.data import load_mnist, mnist_dir_from_env
-from mfdnn.experiments import TrainingDiverged
-from mfdnn.experiments.mlp import compare_training
-from mfdnn.jacobians import ACTIVATIONS
+from mfdnn.functional.activation import ACTIVATIONS
+from mfdnn.hw4 import TrainingDiverged
+from mfdnn.hw4.p6_jacobians import compare_training
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Problem 6: MNIST MLP trained by backprop (no autodiff) vs the engine's autodiff",
         description="Train a 784-hidden-10 MLP with softmax cross-entropy on MNIST (the bundled "
         "subset, or the full set from $MFDNN_MNIST_DIR) twice in lockstep: gradients from "
-        "mfdnn.jacobians.mlp_backprop, and from the engine's autodiff. Prints both test "
+        "mfdnn.hw4.p6_jacobians.mlp_backprop, and from the engine's autodiff. Prints both test "
         "accuracies and the max step-wise parameter difference.",
     )
     parser.add_argument("--hidden", default="64", help="hidden widths, comma-separated (64)")

@@ -50,33 +50,3 @@ def positive_int(fn: str, name: str, value: Any) -> int:
     if value < 1:
         raise ValueError(f"{fn}: {name} must be positive, got {value}")
     return int(value)
-
-
-def output_size(
-    fn: str,
-    size: int,
-    pad: int,
-    kernel: int,
-    stride: int,
-    dilation: int,
-    what: str,
-    ceil_mode: bool = False,
-) -> int:
-    """``⌊(size + pad − d·(k−1) − 1) / s⌋ + 1``, the number of window positions along one axis
-    (``pad``: the padding of both sides together).
-
-    ``ceil_mode`` (pooling, which pads ``pad/2`` on each side) rounds up instead, so that a last
-    window may reach past the padding, but, as in PyTorch, only if it starts inside the input or
-    the left padding: ``(out − 1)·s < size + pad/2``, else that window is dropped.
-    """
-    extent = dilation * (kernel - 1) + 1
-    out = (size + pad - extent + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + pad // 2:
-        out -= 1
-    if out < 1:
-        raise ValueError(
-            f"{fn}: the {what} (extent {extent} with dilation {dilation}) is larger than the "
-            f"padded input ({size} + padding {pad} = {size + pad})"
-            + (f" by more than stride - 1 = {stride - 1} (ceil_mode)" if ceil_mode else "")
-        )
-    return out

@@ -33,7 +33,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from mfdnn import kernels
 from mfdnn.engine import Tensor
-from mfdnn.functional._checks import check_ndim, float_tensor, output_size, pair, positive_int
+from mfdnn.functional._checks import check_ndim, float_tensor, pair, positive_int
+from mfdnn.functional.windows import output_size, tap
 from mfdnn.kernels.threads import single_threaded_blas
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
@@ -56,10 +57,7 @@ class ConvGeometry:
         """The rows ``s·i + d·a`` and columns ``s·j + d·b`` of ``X'`` that window tap ``(a, b)``
         reads, over all output pixels ``(i, j)``."""
         (sh, sw), (dh, dw), (ho, wo) = self.stride, self.dilation, self.out
-        return (
-            slice(dh * a, dh * a + sh * (ho - 1) + 1, sh),
-            slice(dw * b, dw * b + sw * (wo - 1) + 1, sw),
-        )
+        return tap(a, sh, dh, ho), tap(b, sw, dw, wo)
 
 
 def pad(x: np.ndarray, pads: Pads) -> np.ndarray:

@@ -12,8 +12,8 @@ import numpy as np
 
 from mfdnn.engine import Tensor
 from mfdnn.engine.tensor import as_numbers
+from mfdnn.functional import numerics
 from mfdnn.functional._checks import check_ndim, float_tensor
-from mfdnn.functional.activation import log_softmax_array
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -52,13 +52,12 @@ def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tenso
         raise ValueError(
             f"{fn}: labels must lie in [0, {c}), got values from {y.min()} to {y.max()}"
         )
-    log_p = log_softmax_array(logits.data, 1)
+    log_p = numerics.log_softmax(logits.data, 1)
     rows = np.arange(n)
     value, scale = _reduce(fn, -log_p[rows, y], reduction)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
-        grad = np.exp(log_p)
-        grad[rows, y] -= 1
+        grad = numerics.softmax_minus_onehot(log_p, y)
         per_row = g[:, None] if reduction == "none" else g
         return (grad * (per_row * scale),)
 

@@ -22,7 +22,8 @@ import numpy as np
 from mfdnn import kernels
 from mfdnn.engine import Tensor
 from mfdnn.engine.tensor import VJP
-from mfdnn.functional._checks import check_ndim, float_tensor, output_size, pair
+from mfdnn.functional._checks import check_ndim, float_tensor, pair
+from mfdnn.functional.windows import extent, input_rows, output_size, tap
 from mfdnn.kernels import pool_tiles
 
 Window = tuple[Any, slice, slice]  # (..., rows, cols): one window offset of every window
@@ -68,12 +69,12 @@ class PoolGeometry:
         ):
             out.append(output_size(fn, n, 2 * p, k, s, d, f"pooling window {what}", ceil_mode))
             # how far the last window ends past the padding (only ever with ceil_mode)
-            overhang.append(max(0, s * (out[-1] - 1) + d * (k - 1) + 1 - (n + 2 * p)))
+            overhang.append(max(0, s * (out[-1] - 1) + extent(k, d) - (n + 2 * p)))
         self.out, self.overhang = tuple(out), tuple(overhang)
         # taps[axis][i, a] = s·i + d·a − p: the input row (axis 0) or column (axis 1) that tap a
         # of window i reads; outside [0, size) it reads padding (or the overhang).
         self.taps = tuple(
-            s * np.arange(o)[:, None] + d * np.arange(k) - p
+            input_rows(o, k, s, p, d)
             for o, k, s, p, d in zip(
                 self.out, self.kernel, self.stride, self.padding, self.dilation, strict=True
             )
@@ -107,9 +108,7 @@ class PoolGeometry:
         (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.kernel, self.stride, self.dilation, self.out
         for a in range(kh):
             for b in range(kw):
-                rows = slice(dh * a, dh * a + sh * (ho - 1) + 1, sh)
-                cols = slice(dw * b, dw * b + sw * (wo - 1) + 1, sw)
-                yield a * kw + b, (..., rows, cols)
+                yield a * kw + b, (..., tap(a, sh, dh, ho), tap(b, sw, dw, wo))
 
     def crop(self, padded: np.ndarray) -> np.ndarray:
         """The input's part of an ``X'``-shaped array."""

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from mfdnn.functional._checks import output_size
+from mfdnn.functional.windows import input_rows, output_size, window
 
 
 def _pad(x: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
@@ -20,16 +20,9 @@ def _pad(x: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
 
 
-def _out(size: int, pad: int, k: int, s: int, d: int) -> int:
-    return (size + pad - d * (k - 1) - 1) // s + 1
-
-
 def _window(i: int, j: int, k: tuple[int, int], s: tuple[int, int], d: tuple[int, int]):
-    """The rows and columns ``s·i + d·a``, ``s·j + d·b`` of output pixel (i, j)'s window."""
-    return (
-        slice(s[0] * i, s[0] * i + d[0] * (k[0] - 1) + 1, d[0]),
-        slice(s[1] * j, s[1] * j + d[1] * (k[1] - 1) + 1, d[1]),
-    )
+    """The rows ``s·i + d·a`` and columns ``s·j + d·b`` of output pixel (i, j)'s window."""
+    return window(i, k[0], s[0], d[0]), window(j, k[1], s[1], d[1])
 
 
 def conv2d(
@@ -46,7 +39,10 @@ def conv2d(
     xp = _pad(x, pads)
     n, _c_in, hp, wp = xp.shape
     c_out, c_group, kh, kw = weight.shape
-    ho, wo = _out(hp, 0, kh, stride[0], dilation[0]), _out(wp, 0, kw, stride[1], dilation[1])
+    ho, wo = (
+        output_size("reference conv2d", n, 0, k, st, d, "kernel")
+        for n, k, st, d in zip((hp, wp), (kh, kw), stride, dilation, strict=True)
+    )
     per_group = c_out // groups
     y = np.zeros((n, c_out, ho, wo), dtype=np.result_type(x, weight))
     for l in range(c_out):
@@ -91,7 +87,7 @@ def conv2d_vjp(
 def _pool_taps(i: int, size: int, k: int, s: int, p: int, d: int) -> list[int]:
     """The input rows (or columns) ``s·i + d·a − p``, ``a < k``, of window ``i`` that lie in the
     input: PyTorch's loops skip the padding, and ``ceil_mode``'s reach past it."""
-    return [s * i + d * a - p for a in range(k) if 0 <= s * i + d * a - p < size]
+    return [int(r) for r in input_rows(i + 1, k, s, p, d)[i] if 0 <= r < size]
 
 
 def _pool_size(

@@ -5,7 +5,8 @@ A small ``torch.nn``: ``Module`` (``parameters()``, ``named_parameters()``, ``st
 it runs ``forward``), ``Sequential``, ``ModuleList``, ``Conv2d``, ``Linear``, ``Flatten``, the
 pools and the activation layers. Every activation layer says whether its function ``σ: R → R``
 is non-decreasing (``monotone``); that is what Problem 4's rewrite
-``mfdnn.filters.pool_before_activation`` needs to know to move a max-pool in front of it.
+``mfdnn.hw4.p4_maxpool_commutes.pool_before_activation`` needs to know to move a max-pool in
+front of it.
 """
 
 from mfdnn.nn.layers import (

@@ -1,9 +1,8 @@
 """The layers: each holds its arguments (and parameters) and calls one primitive in ``forward``.
 
-Initialisation is PyTorch's default: ``weight`` and ``bias`` drawn from ``U(−1/√fan_in,
-1/√fan_in)`` (kaiming-uniform with ``a = √5``), ``fan_in = (C_in/groups)·kh·kw`` for a
-convolution and ``in_features`` for a linear layer, from a NumPy ``Generator`` (``rng=`` a
-Generator or a seed).
+Initialisation is PyTorch's default (``mfdnn.nn.init.uniform_fan_in``): ``weight`` and ``bias``
+drawn from ``U(−1/√fan_in, 1/√fan_in)``, ``fan_in = (C_in/groups)·kh·kw`` for a convolution and
+``in_features`` for a linear layer, from a NumPy ``Generator`` (``rng=`` a Generator or a seed).
 """
 
 from __future__ import annotations
@@ -16,14 +15,14 @@ import numpy as np
 import mfdnn.functional as F
 from mfdnn.engine import Tensor
 from mfdnn.functional._checks import pair, positive_int
+from mfdnn.functional.activation import ACTIVATIONS, LEAKY_SLOPE, ActivationFunction
 from mfdnn.functional.conv import conv_padding
+from mfdnn.nn.init import uniform_fan_in
 from mfdnn.nn.module import Module
 
 
-def _uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtype: Any) -> Tensor:
-    """A parameter drawn from ``U(−1/√fan_in, 1/√fan_in)``."""
-    bound = 1.0 / np.sqrt(fan_in)
-    return Tensor(rng.uniform(-bound, bound, shape).astype(dtype), requires_grad=True)
+def _parameter(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtype: Any) -> Tensor:
+    return Tensor(uniform_fan_in(rng, shape, fan_in, dtype), requires_grad=True)
 
 
 class Conv2d(Module):
@@ -65,8 +64,8 @@ class Conv2d(Module):
         self.groups = groups
         rng = np.random.default_rng(rng)
         fan_in = in_channels // groups * kh * kw
-        self.weight = _uniform(rng, (out_channels, in_channels // groups, kh, kw), fan_in, dtype)
-        self.bias = _uniform(rng, (out_channels,), fan_in, dtype) if bias else None
+        self.weight = _parameter(rng, (out_channels, in_channels // groups, kh, kw), fan_in, dtype)
+        self.bias = _parameter(rng, (out_channels,), fan_in, dtype) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv2d(
@@ -105,8 +104,8 @@ class Linear(Module):
         self.in_features = positive_int("Linear", "in_features", in_features)
         self.out_features = positive_int("Linear", "out_features", out_features)
         rng = np.random.default_rng(rng)
-        self.weight = _uniform(rng, (out_features, in_features), in_features, dtype)
-        self.bias = _uniform(rng, (out_features,), in_features, dtype) if bias else None
+        self.weight = _parameter(rng, (out_features, in_features), in_features, dtype)
+        self.bias = _parameter(rng, (out_features,), in_features, dtype) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
@@ -219,14 +218,19 @@ class AdaptiveAvgPool2d(Module):
 class Activation(Module):
     """An elementwise ``σ: R → R``; ``monotone`` says whether ``σ`` is non-decreasing.
 
-    Subclasses define ``function``; a non-decreasing ``σ`` commutes with max pooling
-    (Problem 4).
+    A subclass names its ``σ`` in the registry ``mfdnn.functional.activation.ACTIVATIONS``
+    (``activation``), whose primitive ``function`` calls and whose flag ``monotone`` copies; a
+    layer with arguments calls its primitive with them, and one outside the registry defines
+    ``function``. A non-decreasing ``σ`` commutes with max pooling (Problem 4).
     """
 
+    activation: ClassVar[ActivationFunction | None] = None
     monotone: ClassVar[bool] = True
 
     def function(self, x: Tensor) -> Tensor:
-        raise NotImplementedError(f"{type(self).__name__}.function is not defined")
+        if self.activation is None:
+            raise NotImplementedError(f"{type(self).__name__}.function is not defined")
+        return self.activation.op(x)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.function(x)
@@ -235,14 +239,16 @@ class Activation(Module):
 class ReLU(Activation):
     """``σ(x) = max(x, 0)``."""
 
-    def function(self, x: Tensor) -> Tensor:
-        return F.relu(x)
+    activation = ACTIVATIONS["relu"]
+    monotone = activation.monotone
 
 
 class LeakyReLU(Activation):
     """``σ(x) = x`` for ``x > 0``, else ``negative_slope·x``; non-decreasing iff the slope ≥ 0."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    activation = ACTIVATIONS["leaky_relu"]
+
+    def __init__(self, negative_slope: float = LEAKY_SLOPE) -> None:
         super().__init__()
         self.negative_slope = float(negative_slope)
 
@@ -260,19 +266,22 @@ class LeakyReLU(Activation):
 class Sigmoid(Activation):
     """``σ(x) = 1 / (1 + e^{−x})``."""
 
-    def function(self, x: Tensor) -> Tensor:
-        return F.sigmoid(x)
+    activation = ACTIVATIONS["sigmoid"]
+    monotone = activation.monotone
 
 
 class Tanh(Activation):
     """``σ(x) = tanh x``."""
 
-    def function(self, x: Tensor) -> Tensor:
-        return F.tanh(x)
+    activation = ACTIVATIONS["tanh"]
+    monotone = activation.monotone
 
 
 class Softplus(Activation):
     """``σ(x) = (1/β) log(1 + e^{βx})`` (increasing for every ``β ≠ 0``)."""
+
+    activation = ACTIVATIONS["softplus"]
+    monotone = activation.monotone
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
@@ -308,6 +317,9 @@ class Clamp(Activation):
 class Hardtanh(Clamp):
     """``σ(x) = min(max(x, min_val), max_val)``, as ``torch.nn.Hardtanh`` (default [−1, 1])."""
 
+    activation = ACTIVATIONS["hardtanh"]
+    monotone = activation.monotone
+
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
         super().__init__(min_val, max_val)
 
@@ -315,13 +327,14 @@ class Hardtanh(Clamp):
 class Step(Activation):
     """The Heaviside step ``σ(x) = [x > 0]``."""
 
-    def function(self, x: Tensor) -> Tensor:
-        return F.step(x)
+    activation = ACTIVATIONS["step"]
+    monotone = activation.monotone
 
 
 class Elementwise(Activation):
     """Any elementwise ``fn: Tensor → Tensor``; declare ``monotone=True`` only if ``fn`` is
-    non-decreasing (``mfdnn.filters.check_commutes`` tests the claim on hard inputs)."""
+    non-decreasing (``mfdnn.hw4.p4_maxpool_commutes.check_commutes`` tests the claim on hard
+    inputs)."""
 
     def __init__(
         self, fn: Callable[[Tensor], Tensor], monotone: bool = False, name: str | None = None

@@ -1,0 +1,162 @@
+"""Problem 5's experiment: training reaches well above chance, is reproducible, and the
+``mfdnn losses`` command writes its results or fails cleanly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mfdnn.cli import main
+from mfdnn.data import binary_digits, load_mnist
+from mfdnn.hw4 import TrainingDiverged
+from mfdnn.hw4.p5_losses import compare, summarize, train
+
+
+@pytest.fixture(scope="module")
+def digits_4_9():
+    m = load_mnist()
+    X, y = binary_digits(m.train_images, m.train_labels)
+    X_test, y_test = binary_digits(m.test_images, m.test_labels)
+    return X, y, X_test, y_test
+
+
+@pytest.mark.parametrize("loss", ["kl", "sos"])
+def test_short_training_is_well_above_chance(digits_4_9, loss):
+    X, y, X_test, y_test = digits_4_9
+    history = train(X, y, loss, lr=0.3, epochs=2, X_test=X_test, y_test=y_test)
+    assert len(history.test_accuracy) == len(history.test_loss) == 2
+    assert history.test_accuracy[-1] > 0.9
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_training_is_reproducible_per_seed(digits_4_9):
+    X, y, X_test, y_test = digits_4_9
+    runs = [train(X, y, "sos", epochs=2, seed=s, X_test=X_test, y_test=y_test) for s in (7, 7, 8)]
+    np.testing.assert_array_equal(runs[0].model.a.data, runs[1].model.a.data)
+    assert runs[0].test_kl_loss == runs[1].test_kl_loss
+    assert not np.array_equal(runs[0].model.a.data, runs[2].model.a.data)
+
+
+def test_compare_and_summary(digits_4_9):
+    comparison = compare(*digits_4_9, seeds=2, epochs=1)
+    assert set(comparison.runs) == {"kl", "sos"}
+    assert all(len(v) == 2 for v in comparison.test_accuracy.values())
+    s = summarize({"kl": [0.90, 0.92], "sos": [0.93, 0.93]})
+    assert s.difference == pytest.approx(0.02)
+    assert s.spread == pytest.approx(np.std([0.90, 0.92], ddof=1))
+    assert s.larger_than_spread and s.wins == {"kl": 0, "sos": 2, "tie": 0}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lr": 0.0}, "train: lr must be positive"),
+        ({"epochs": 0}, "train: epochs must be positive"),
+        ({"loss": "mse"}, "train: loss must be one of"),
+    ],
+)
+def test_train_rejects_bad_arguments(digits_4_9, kwargs, message):
+    X, y, _, _ = digits_4_9
+    with pytest.raises(ValueError, match=message):
+        train(X, y, **kwargs)
+
+
+def _refuse_non_json(constant: str) -> None:
+    raise AssertionError(f"results.json is not strict JSON: it holds {constant}")
+
+
+def test_cli_end_to_end(tmp_path, capsys):
+    out = tmp_path / "tmp"
+    assert main(["losses", "--epochs", "1", "--seeds", "2", "-o", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "KL (logistic)" in printed and "verdict:" in printed
+    assert sorted(p.name for p in out.iterdir()) == [
+        "curves.png",
+        "loss_functions.png",
+        "misclassified.png",
+        "results.json",
+    ]
+    for png in out.glob("*.png"):
+        assert png.read_bytes().startswith(b"\x89PNG")
+    doc = json.loads((out / "results.json").read_text(), parse_constant=_refuse_non_json)
+    assert set(doc) == {"config", "data", "kl", "sos", "summary"}
+    assert doc["data"]["n_train"] == 800 and doc["data"]["n_test"] == 200
+    for name in ("kl", "sos"):
+        entry = doc[name]
+        assert set(entry) == {"title", "test_accuracy", "per_epoch"}
+        assert len(entry["test_accuracy"]) == 2
+        assert all(0 <= a <= 1 for a in entry["test_accuracy"])
+        assert set(entry["per_epoch"]) == {
+            "test_accuracy",
+            "test_loss",
+            "test_kl_loss",
+            "test_sos_loss",
+            "train_loss",
+        }
+        assert all(len(v) == 2 and len(v[0]) == 1 for v in entry["per_epoch"].values())
+    assert isinstance(doc["summary"]["larger_than_spread"], bool)
+
+
+def _corrupt_mnist(directory):
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
+        (directory / name).write_bytes(b"not an idx file")
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--mnist-dir", "{empty}"], "no complete MNIST set"),
+        (["--mnist-dir", "{corrupt}"], "bad magic number"),
+        (["--mnist-dir", "{missing}"], "does not exist"),
+        (["--digits", "4", "10"], "--digits"),
+        (["--digits", "-1", "9"], "--digits"),
+        (["--digits", "7", "7"], "must differ"),
+        (["--epochs", "0"], "--epochs must be a positive integer, got 0"),
+        (["--seeds", "0"], "--seeds must be a positive integer, got 0"),
+        (["--batch-size", "-3"], "--batch-size must be a positive integer"),
+        (["--lr", "0"], "--lr must be a positive number, got 0.0"),
+        (["--lr", "-0.5"], "--lr must be a positive number"),
+        (["--lr", "nan"], "--lr must be a positive number"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch, args, expected):
+    monkeypatch.delenv("MFDNN_MNIST_DIR", raising=False)
+    (tmp_path / "empty").mkdir()
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    _corrupt_mnist(corrupt)
+    places = {"empty": tmp_path / "empty", "corrupt": corrupt, "missing": tmp_path / "nope"}
+    args = [a.format(**places) for a in args]
+    out = tmp_path / "out"
+    assert main(["losses", *args, "-o", str(out), "--quiet"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mfdnn losses:"), captured.err
+    assert expected in lines[0]
+    assert captured.out == ""
+    assert not out.exists()
+
+
+def test_cli_output_path_that_is_a_file(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert main(["losses", "-o", str(target), "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith("mfdnn losses: -o:")
+    assert target.read_text() == "x"
+
+
+@pytest.mark.parametrize("loss", ["kl", "sos"])
+def test_divergence_stops_training_at_once(digits_4_9, loss):
+    X, y, X_test, y_test = digits_4_9
+    with pytest.raises(
+        TrainingDiverged, match=r"train: .* seed 3 diverged in epoch 1 .*step [12]:"
+    ):
+        train(X, y, loss, lr=1e300, epochs=3, seed=3, X_test=X_test, y_test=y_test)

@@ -1,0 +1,49 @@
+"""Problem 6 in use: the MNIST MLP trained by hand-written backprop equals the autodiff path step
+for step, and learns."""
+
+import numpy as np
+import pytest
+
+from mfdnn.hw4 import TrainingDiverged
+from mfdnn.hw4.p6_jacobians import autodiff_gradients, compare_training, init_mlp, mlp_gradients
+
+
+def test_backprop_equals_autodiff_step_for_step_float32():
+    result = compare_training(hidden=(32,), activation="relu", epochs=1, seed=0)
+    steps = len(result.max_param_diff)
+    assert steps == 63  # 4,000 bundled training images in batches of 64
+    assert result.max_param_diff.max() <= 1e-5
+    np.testing.assert_allclose(result.losses_backprop, result.losses_autodiff, rtol=1e-5)
+    assert result.losses_backprop[-1] < result.losses_backprop[0]
+    assert result.test_accuracy_backprop > 0.6  # chance is 0.1
+    assert abs(result.test_accuracy_backprop - result.test_accuracy_autodiff) <= 0.002
+
+
+def test_backprop_equals_autodiff_step_for_step_float64():
+    result = compare_training(hidden=(16, 8), activation="tanh", dtype=np.float64, seed=1)
+    assert result.max_param_diff.max() <= 1e-10
+    assert result.test_accuracy_backprop == result.test_accuracy_autodiff > 0.5
+
+
+def test_autodiff_gradients_match_mlp_gradients():
+    As, bs = init_mlp((5, 4, 1), seed=2, dtype=np.float64)
+    x = np.linspace(-1, 1, 5)
+    mine_A, mine_b = mlp_gradients(As, bs, x, "sigmoid")
+    engine_A, engine_b = autodiff_gradients(As, bs, x, "sigmoid")
+    for mine, engine in zip(mine_A + mine_b, engine_A + engine_b, strict=True):
+        np.testing.assert_allclose(mine, engine, rtol=1e-12, atol=1e-12)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match=r"compare_training: activation must be one of .*'gelu'"):
+        compare_training(activation="gelu")
+    with pytest.raises(ValueError, match=r"compare_training: batch_size must be .* got 0"):
+        compare_training(batch_size=0)
+    for lr in (float("nan"), float("inf"), -0.1, 0, "0.1"):
+        with pytest.raises(ValueError, match=r"compare_training: lr must be a positive number"):
+            compare_training(lr=lr)
+
+
+def test_divergence_is_reported_as_divergence_not_as_a_difference():
+    with pytest.raises(TrainingDiverged, match=r"compare_training: at step \d+ .*lr=1e\+30"):
+        compare_training(hidden=(8,), lr=1e30)
