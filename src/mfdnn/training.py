@@ -43,7 +43,7 @@ import mfdnn.functional as F
 from mfdnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from mfdnn.data import MNIST, DataLoader, nchw_scale
 from mfdnn.engine import from_numpy, no_grad
-from mfdnn.experiments import TrainingDiverged
+from mfdnn.hw4 import TrainingDiverged
 from mfdnn.hw4.p7_lenet_c3 import CONNECTIONS, lenet5_parameter_count, parameter_count
 from mfdnn.models import LeNet5
 from mfdnn.nn import Module
