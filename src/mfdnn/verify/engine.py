@@ -25,11 +25,13 @@ CONV_CASES = (
     ("stride 1", (3, 3, 7, 8), (4, 3, 3, 2), (1, 1), (1, 1, 2, 2), (1, 2), 1),
     ("depthwise", (3, 4, 8, 7), (4, 1, 3, 3), (1, 1), (2, 2, 1, 1), (2, 1), 4),
 )
-# conv2d cases of mfdnn.kernels.conv2d_kernel's rule: stride 1, few channels, a narrow image take
-# the banded products; anything else the formula, on chunks of the batch.
+# conv2d cases of each branch of mfdnn.kernels.conv2d_kernel's rule, batches large enough to be
+# split into chunks: stride 1, groups 1, C·kh ≥ 8 (kernel rows); stride 1, depthwise (banded
+# products); anything else (the formula).
 FAST_CONV_CASES = (
-    ("banded", (5, 3, 10, 12), (4, 3, 3, 3), 1, 1, 1, 1),
-    ("chunked formula", (5, 4, 9, 8), (6, 2, 3, 3), (2, 1), 1, 1, 2),
+    ("kernel rows", (40, 6, 14, 14), (16, 6, 5, 5), 1, 0, 1, 1),
+    ("banded depthwise", (40, 8, 16, 16), (8, 1, 3, 3), 1, 1, 1, 8),
+    ("formula in chunks", (96, 4, 9, 8), (6, 2, 3, 3), (2, 1), 1, 1, 2),
 )
 
 
