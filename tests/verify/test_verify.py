@@ -8,6 +8,8 @@ import sys
 import numpy as np
 import pytest
 
+from mfdnn import kernels
+from mfdnn.functional.conv import ConvGeometry
 from mfdnn.verify import SUITES, Check, run_all
 from mfdnn.verify.homework import problem4, problem5
 
@@ -31,8 +33,35 @@ def test_the_engine_checks_cover_every_path(checks):
     references = {c.reference for c in checks if c.problem == "engine"}
     assert {"formula path", "loop oracle", "finite differences"} <= references
     fast = [c.name for c in checks if c.reference == "formula path"]
-    assert any("banded" in n for n in fast) and any("chunked" in n for n in fast)
-    assert any("tiles" in n for n in fast)
+    for path in ("kernel rows", "banded depthwise", "formula in chunks", "tiles"):
+        assert any(path in n for n in fast), path
+
+
+def test_the_fast_conv_cases_take_the_kernels_they_name():
+    """Each conv2d fast-path row runs the kernel its name says, on more than one chunk."""
+    from mfdnn.functional.conv import conv2d_formula, conv_padding
+    from mfdnn.functional.windows import output_size
+    from mfdnn.kernels.chunks import batch_chunks
+    from mfdnn.kernels.conv_banded import conv2d_banded
+    from mfdnn.kernels.conv_rows import conv2d_rows
+    from mfdnn.verify.engine import FAST_CONV_CASES
+
+    expected = {"kernel rows": conv2d_rows, "banded depthwise": conv2d_banded}
+    for name, x_shape, w_shape, stride, padding, dilation, groups in FAST_CONV_CASES:
+        stride = (stride, stride) if isinstance(stride, int) else stride
+        kernel = w_shape[2:]
+        pads = conv_padding("test", padding, kernel, stride, (dilation, dilation))
+        out = tuple(
+            output_size("test", n, p + q, k, s, dilation, "kernel")
+            for n, p, q, k, s in zip(
+                x_shape[2:], pads[::2], pads[1::2], kernel, stride, strict=True
+            )
+        )
+        geo = ConvGeometry(kernel, stride, pads, (dilation, dilation), groups, out)
+        x, w = np.ones(x_shape), np.ones(w_shape)
+        assert kernels.conv2d_kernel(x, w, geo).__wrapped__ is expected.get(name, conv2d_formula)
+        per_image = x_shape[1] * kernel[0] * kernel[1] * out[0] * out[1] * 8
+        assert len(batch_chunks(x_shape[0], per_image)) > 1, name
 
 
 def test_counterexamples_are_expected_failures(checks):

@@ -31,7 +31,7 @@ CONV_CASES = (
 FAST_CONV_CASES = (
     ("kernel rows", (40, 6, 14, 14), (16, 6, 5, 5), 1, 0, 1, 1),
     ("banded depthwise", (40, 8, 16, 16), (8, 1, 3, 3), 1, 1, 1, 8),
-    ("formula in chunks", (96, 4, 9, 8), (6, 2, 3, 3), (2, 1), 1, 1, 2),
+    ("formula in chunks", (96, 4, 24, 20), (6, 2, 3, 3), (2, 1), 1, 1, 2),
 )
 
 
