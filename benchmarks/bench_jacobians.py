@@ -7,11 +7,13 @@ O(n³) time per layer. ``method="backprop"`` keeps a row vector: O(n) working me
 gradients, which are themselves n² numbers; "working" memory is the peak (tracemalloc) minus the
 bytes of the returned gradients.
 
-Run: ``python benchmarks/bench_jacobians.py`` (about half a minute).
+Run: ``python benchmarks/bench_jacobians.py [--quick]`` (about half a minute; ``--quick``: widths
+up to 256, a smoke test).
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 import tracemalloc
 
@@ -47,20 +49,23 @@ def slope(widths: list[int], values: list[float]) -> float:
 
 
 def main() -> None:
-    rows = {m: [measure(n, m) for n in WIDTHS] for m in ("jacobian", "backprop")}
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="widths up to 256: a smoke test")
+    widths_run = WIDTHS[:4] if parser.parse_args().quick else WIDTHS
+    rows = {m: [measure(n, m) for n in widths_run] for m in ("jacobian", "backprop")}
     print(f"MLP n-n-n-n-1 (L = {DEPTH}), σ = tanh, float64, one input; best of 5 runs")
     print(
         f"{'n':>6} {'jacobian ms':>12} {'backprop ms':>12} {'jac peak MiB':>13} "
         f"{'bp peak MiB':>12} {'jac work KiB':>13} {'bp work KiB':>12}"
     )
-    for i, n in enumerate(WIDTHS):
+    for i, n in enumerate(widths_run):
         (tj, pj, wj), (tb, pb, wb) = rows["jacobian"][i], rows["backprop"][i]
         print(
             f"{n:>6} {tj * 1e3:>12.3f} {tb * 1e3:>12.3f} {pj / 2**20:>13.2f} {pb / 2**20:>12.2f} "
             f"{wj / 2**10:>13.1f} {wb / 2**10:>12.1f}"
         )
-    fit = [i for i, n in enumerate(WIDTHS) if n >= FIT_FROM]
-    widths = [WIDTHS[i] for i in fit]
+    fit = [i for i, n in enumerate(widths_run) if n >= FIT_FROM]
+    widths = [widths_run[i] for i in fit]
     print(f"growth exponents k (value ∝ n^k, least squares on log-log, n >= {FIT_FROM}):")
     for method in ("jacobian", "backprop"):
         t, peak, work = (slope(widths, [rows[method][i][j] for i in fit]) for j in range(3))
