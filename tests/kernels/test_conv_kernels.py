@@ -164,16 +164,25 @@ def test_the_rule_picks_the_kernel_and_the_switch_turns_it_off(name):
     assert kernels.conv2d_kernel(x, w, geo).__wrapped__ is expected
 
 
-def test_non_finite_input_takes_the_formula_path():
-    geo = ConvGeometry((5, 5), (1, 1), (0, 0, 0, 0), (1, 1), 1, (10, 10))
-    x, w = randn(0, (2, 6, 14, 14)), randn(1, (16, 6, 5, 5))
-    assert kernels.conv2d_kernel(x, w, geo).__wrapped__ is conv2d_rows
+@pytest.mark.parametrize("kernel", [conv2d_rows, conv2d_banded])
+@pytest.mark.parametrize("where", ["x", "weight", "g"])
+def test_non_finite_values_send_a_fast_kernel_to_the_formula(kernel, where):
+    """With NaN or ±∞ anywhere, the shifts' garbage or the band's zeros would spread it: the
+    kernel gives exactly the formula's values, NaN and ±∞ in the same places."""
+    geo = ConvGeometry((5, 5), (1, 1), (2, 2, 2, 2), (1, 1), 1, (14, 14))
+    x, w, b = randn(0, (2, 6, 14, 14)), randn(1, (16, 6, 5, 5)), randn(2, (16,))
+    g = randn(3, (2, 16, 14, 14))
     for bad in (np.nan, np.inf, -np.inf):
-        x_bad, w_bad = x.copy(), w.copy()
-        x_bad[1, 2, 3, 4] = bad
-        w_bad[2, 3, 1, 1] = bad
-        assert kernels.conv2d_kernel(x_bad, w, geo) is conv2d_formula
-        assert kernels.conv2d_kernel(x, w_bad, geo) is conv2d_formula
+        arrays = {"x": x.copy(), "weight": w.copy(), "g": g.copy()}
+        arrays[where].reshape(-1)[7] = bad
+        args = (arrays["x"], arrays["weight"], b, geo, arrays["g"])
+        with np.errstate(invalid="ignore", over="ignore"):  # as conv2d runs its kernels
+            ours, theirs = run_kernel(kernel, *args), run_kernel(conv2d_formula, *args)
+        if where == "g":  # the forward pass ran the fast kernel: equal up to rounding
+            np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12, atol=1e-12)
+            ours, theirs = ours[1:], theirs[1:]
+        for a, e in zip(ours, theirs, strict=True):
+            np.testing.assert_array_equal(a, e)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])

@@ -47,12 +47,16 @@ def test_items_run_on_several_threads(num_threads):
     assert len(set(names)) == 2
 
 
-@pytest.mark.parametrize("failing", [0, 1], ids=["caller's share", "pool thread's share"])
-def test_an_error_is_raised_once_every_share_has_ended(num_threads, failing):
+@pytest.mark.parametrize("failing", [0, 1])
+def test_an_error_is_raised_once_every_thread_has_stopped(num_threads, failing):
+    """The item that fails waits for the other to start (a barrier), then fails while the other
+    still runs: the call raises only after the other has finished, and the pool still works."""
     num_threads(2)
+    started = threading.Barrier(2, timeout=10)
     finished = []
 
     def work(i):
+        started.wait()
         if i == failing:
             raise ValueError(f"item {i} failed")
         time.sleep(0.05)
@@ -61,8 +65,38 @@ def test_an_error_is_raised_once_every_share_has_ended(num_threads, failing):
 
     with pytest.raises(ValueError, match=f"item {failing} failed"):
         threads.parallel_map(work, [0, 1])
-    assert finished == [1 - failing]  # the other share was not abandoned
-    assert threads.parallel_map(lambda i: i, [0, 1, 2]) == [0, 1, 2]  # the pool still works
+    assert finished == [1 - failing]
+    assert threads.parallel_map(lambda i: i, [0, 1, 2]) == [0, 1, 2]
+
+
+def test_after_an_error_no_new_item_starts(num_threads):
+    num_threads(2)
+    started = []
+
+    def work(i):
+        started.append(i)
+        raise ValueError(f"item {i} failed")
+
+    with pytest.raises(ValueError, match="failed"):
+        threads.parallel_map(work, list(range(100)))
+    assert len(started) <= 2  # at most one item per thread began
+
+
+def test_a_late_thread_takes_fewer_items(num_threads):
+    """Items are taken one at a time: while the pool thread sleeps in its first item, the
+    calling thread takes every other item."""
+    num_threads(2)
+    by = {}
+
+    def work(i):
+        name = threading.current_thread().name
+        if name != "MainThread" and name not in by.values():
+            time.sleep(0.2)  # the pool thread's first item
+        by[i] = name
+        return i
+
+    assert threads.parallel_map(work, list(range(20))) == list(range(20))
+    assert sum(name == "MainThread" for name in by.values()) >= 10
 
 
 def test_nested_calls_run_in_the_share(num_threads):

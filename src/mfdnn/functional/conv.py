@@ -65,7 +65,10 @@ def pad(x: np.ndarray, pads: Pads) -> np.ndarray:
     top, bottom, left, right = pads
     if not any(pads):
         return x
-    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    n, c, h, w = x.shape
+    padded = np.zeros((n, c, top + h + bottom, left + w + right), dtype=x.dtype)
+    padded[:, :, top : top + h, left : left + w] = x  # (np.pad does this, ten times slower)
+    return padded
 
 
 def unfold(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
@@ -206,13 +209,8 @@ def conv2d(
         y, backward = kernel(xd, wd, bd, geo)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        need = (x.requires_grad, weight.requires_grad)
         with single_threaded_blas(), np.errstate(invalid="ignore", over="ignore"):
-            if kernel is not conv2d_formula and not kernels.finite(g):
-                # A fast path may spread a NaN or ∞ of ∂L/∂Y beyond where the formula puts it.
-                grads = conv2d_formula(xd, wd, bd, geo)[1](g, *need)
-            else:
-                grads = backward(g, *need)
+            grads = backward(g, x.requires_grad, weight.requires_grad)
         return grads if bias is not None else grads[:2]
 
     return Tensor._make(y, parents, vjp, "conv2d")

@@ -99,8 +99,6 @@ DEPTHWISE_MAX_WASTE = 12
 def conv2d_kernel(x: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> Kernel:
     """The fast path for one ``conv2d`` call, by one rule:
 
-    - input or weight with a NaN or ±∞: the formula (a fast path's zeros times ∞ would spread
-      them);
     - stride 1, groups 1, ``C·kh ≥ 8``: unfold the kernel rows only (``conv_rows``);
     - stride 1, depthwise (one output channel per group), a narrow image: banded products
       (``conv_banded``);
@@ -113,8 +111,6 @@ def conv2d_kernel(x: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> Kerne
     from mfdnn.kernels.conv_banded import conv2d_banded
     from mfdnn.kernels.conv_rows import conv2d_rows
 
-    if not (finite(x) and finite(weight)):
-        return conv2d_formula
     c_out, c_g, kh, kw = weight.shape
     kernel = conv2d_formula
     if geo.stride == (1, 1) and geo.groups == 1 and c_g * kh >= ROWS_MIN_DEPTH:

@@ -18,19 +18,25 @@ is that of the products::
 
     ∂L/∂T_a = P_aᵀ · ∂L/∂Y, whose diagonal b sums to ∂L/∂W[..., a, b];
     ∂L/∂P_a = ∂L/∂Y · T_aᵀ, added onto the rows of ∂L/∂P moved down by d·a.
+
+The band's zeros times a NaN or ±∞ would spread it beyond the windows that read it: a non-finite
+input, weight or cotangent sends the call to the formula.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mfdnn.functional.conv import Backward, ConvGeometry, pad
+from mfdnn.functional.conv import Backward, ConvGeometry, conv2d_formula, pad
+from mfdnn.kernels import finite
 
 
 def conv2d_banded(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry
 ) -> tuple[np.ndarray, Backward]:
     """The banded form of ``conv2d_formula`` (stride 1, any dilation and groups)."""
+    if not (finite(x) and finite(weight)):
+        return conv2d_formula(x, weight, bias, geo)  # NaN, ±∞: as the formula puts them
     n, c, h, w = x.shape
     c_out = weight.shape[0]
     groups, (kh, kw), (dh, dw), (ho, wo) = geo.groups, geo.kernel, geo.dilation, geo.out
@@ -61,6 +67,8 @@ def conv2d_banded(
         y += bias.reshape(-1, 1, 1)
 
     def backward(g: np.ndarray, need_x: bool, need_w: bool) -> tuple[np.ndarray | None, ...]:
+        if not finite(g):
+            return conv2d_formula(x, weight, bias, geo)[1](g, need_x, need_w)
         g_rows = g.reshape(n, groups, o_g, ho, wo).transpose(1, 3, 0, 2, 4)
         g_rows = np.ascontiguousarray(g_rows).reshape(groups, ho * n, o_g * wo)  # ∂L/∂Y as rows
         grad_x = grad_w = None

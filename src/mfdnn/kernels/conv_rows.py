@@ -10,8 +10,9 @@ by kernel column, ``W_b[(b, l), (c, a)] = W[l, c, a, b]``::
     Y[n, l, i, j] = Σ_b Z[(b, l), (n, i, j + d·b)] + bias[l]     (j < Wo)
 
 Along a row, kernel column ``b`` is the flat shift of ``Z``'s rows by ``d·b``; the positions
-``j ≥ Wo`` of each row are garbage, cropped (their cotangent is zero, so with finite inputs, the
-only ones fast paths get, they send nothing back). One product with ``kw·C_out`` rows and depth
+``j ≥ Wo`` of each row are garbage, cropped (their cotangent is zero, so they send nothing back,
+as long as nothing is infinite: a NaN or ±∞ in the input, the weight or the cotangent sends the
+call to the formula, which puts it where PyTorch does). One product with ``kw·C_out`` rows and depth
 ``C·kh`` replaces the formula's ``C_out`` rows and depth ``C·kh·kw``, over ``Wp/Wo`` times the
 columns; and the fold adds back ``kh`` row blocks instead of ``kh·kw`` windows. The VJP::
 
@@ -26,13 +27,16 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from mfdnn.functional.conv import Backward, ConvGeometry, pad
+from mfdnn.functional.conv import Backward, ConvGeometry, conv2d_formula, pad
+from mfdnn.kernels import finite
 
 
 def conv2d_rows(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry
 ) -> tuple[np.ndarray, Backward]:
     """The kernel-rows form of ``conv2d_formula`` (stride 1, groups 1, any dilation)."""
+    if not (finite(x) and finite(weight)):
+        return conv2d_formula(x, weight, bias, geo)  # NaN, ±∞: as the formula puts them
     n, c, h, w = x.shape
     c_out = weight.shape[0]
     (kh, kw), (dh, dw), (ho, wo) = geo.kernel, geo.dilation, geo.out
@@ -54,6 +58,8 @@ def conv2d_rows(
     y = y + bias.reshape(-1, 1, 1) if bias is not None else np.ascontiguousarray(y)
 
     def backward(g: np.ndarray, need_x: bool, need_w: bool) -> tuple[np.ndarray | None, ...]:
+        if not finite(g):
+            return conv2d_formula(x, weight, bias, geo)[1](g, need_x, need_w)
         g_grid = np.zeros((c_out, n, ho, wp), dtype=x.dtype)  # ∂L/∂Y, zero at the garbage
         g_grid[..., :wo] = g.transpose(1, 0, 2, 3)
         g_grid = g_grid.reshape(c_out, size)

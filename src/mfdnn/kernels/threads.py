@@ -5,7 +5,7 @@ NumPy runs its copies and elementwise work on one core; only OpenBLAS's matrix p
 and OpenBLAS's threads wait for work by spinning: on a machine busy with other processes they take
 the cores from everyone, a product then stalls until the spinning ends (measured here: 300 training
 steps took 18.7 s instead of 2.0 s beside two busy processes, and 2.2 s with BLAS on one thread).
-So mfdnn does its own threading: ``parallel_map`` deals chunks of work to ``get_num_threads()``
+So mfdnn does its own threading: ``parallel_map`` spreads chunks of work over ``get_num_threads()``
 threads, each running single-threaded BLAS, and threads that wait for work sleep instead of
 spinning. Every BLAS call of mfdnn's runs inside ``single_threaded_blas()``, which sets OpenBLAS to
 one thread for the span of the call and gives it back its count afterwards: nothing outside
@@ -18,6 +18,7 @@ number of CPUs this process may run on.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import queue
 import threading
@@ -124,46 +125,52 @@ class single_threaded_blas(contextlib.ContextDecorator):  # lower case: as conte
 
 
 # ----------------------------------------------------------------------------------- the pool
-class _Share:
-    """One pool thread's items of a ``parallel_map`` call; ``done`` is set when they are done."""
+class _Work:
+    """The items of one ``parallel_map`` call, which its threads take one at a time (each thread
+    the next item not yet taken, so a thread that starts late simply takes fewer)."""
 
-    def __init__(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> None:
+    def __init__(self, fn: Callable[[Any], Any], items: Sequence[Any], threads: int) -> None:
         self.fn, self.items = fn, items
         self.errstate = np.geterr()  # the caller's: NumPy's error handling is per thread
-        self.results: list[Any] = []
+        self.results: list[Any] = [None] * len(items)
         self.error: BaseException | None = None
-        self.done = threading.Event()
+        self.next = itertools.count()  # next() on it is atomic: each item is taken once
+        self.running = threading.Semaphore(0)  # released as each pool thread ends its part
+        self.threads = threads
 
     def run(self) -> None:
+        """Take items until none are left, or one has failed."""
         _inside.share = True
         try:
             with np.errstate(**self.errstate):
-                self.results = [self.fn(item) for item in self.items]
+                while self.error is None and (i := next(self.next)) < len(self.items):
+                    self.results[i] = self.fn(self.items[i])
         except BaseException as error:  # handed to the caller, which raises it
             self.error = error
         finally:
             _inside.share = False
-            self.done.set()
 
 
 class _Worker(threading.Thread):
-    """A pool thread: runs the shares put on its queue, sleeping in between, until ``None``."""
+    """A pool thread: works on the calls put on its queue, sleeping in between, until ``None``."""
 
     def __init__(self, index: int) -> None:
         super().__init__(name=f"mfdnn-{index}", daemon=True)
-        self.tasks: queue.SimpleQueue[_Share | None] = queue.SimpleQueue()
+        self.tasks: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
         self.start()
 
     def run(self) -> None:
-        while (share := self.tasks.get()) is not None:
-            share.run()
+        while (work := self.tasks.get()) is not None:
+            work.run()
+            work.running.release()
 
 
 def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """``[fn(item) for item in items]``, the items dealt out in turn to ``get_num_threads()``
-    threads: the calling thread takes items ``0, k, 2k, …`` itself and each pool thread one other
-    share. BLAS runs on one thread meanwhile. Called from inside a share, or with one thread or
-    one item, it simply loops. An error in any share is raised once every share has ended."""
+    """``[fn(item) for item in items]``, the items taken one at a time by ``get_num_threads()``
+    threads: the calling thread and the pool threads each take the next item not yet taken, so
+    the calling thread starts at once and a pool thread that wakes late takes fewer. BLAS runs on
+    one thread meanwhile. Called from inside an item, or with one thread or one item, it simply
+    loops. An error in any item is raised once every thread has stopped."""
     workers = min(get_num_threads(), len(items))
     if workers < 2 or getattr(_inside, "share", False):
         with single_threaded_blas():
@@ -172,17 +179,13 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         while len(_pool) < workers - 1:
             _pool.append(_Worker(len(_pool) + 1))
         pool = _pool[: workers - 1]
-    shares = [_Share(fn, items[i::workers]) for i in range(1, workers)]
+    work = _Work(fn, items, workers)
     with single_threaded_blas():
-        for worker, share in zip(pool, shares, strict=True):
-            worker.tasks.put(share)
-        mine = _Share(fn, items[0::workers])
-        mine.run()
-        for share in shares:
-            share.done.wait()
-    results: list[R] = [None] * len(items)  # type: ignore[list-item]
-    for i, share in enumerate([mine, *shares]):
-        if share.error is not None:
-            raise share.error
-        results[i::workers] = share.results
-    return results
+        for worker in pool:
+            worker.tasks.put(work)
+        work.run()
+        for _ in pool:
+            work.running.acquire()
+    if work.error is not None:
+        raise work.error
+    return work.results
