@@ -55,5 +55,9 @@ def test_bench_jacobians():
     assert "growth exponents" in run("bench_jacobians.py", "--quick")
 
 
+def test_bench_kernels():
+    assert "picked" in run("bench_kernels.py", "--quick")
+
+
 def test_bench_pool_first():
     assert "saved" in run("bench_pool_first.py", "--repeats", "3", "--batch", "8")
