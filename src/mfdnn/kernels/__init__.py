@@ -21,6 +21,7 @@ per thread.
 
 from __future__ import annotations
 
+import functools
 import os
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from mfdnn.functional.conv import ConvGeometry
+    from mfdnn.functional.conv import Backward, ConvGeometry
     from mfdnn.kernels.chunks import Kernel
 
 MODES = ("reference", "fast")
@@ -86,6 +87,30 @@ def finite(a: np.ndarray) -> bool:
     overflow, which only sends the work to the formula path)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(np.sum(a)))
+
+
+def finite_only(kernel: Kernel) -> Kernel:
+    """``kernel``, which is exact on finite values only (its shifted garbage or banded zeros,
+    times a NaN or ±∞, would spread it): a non-finite input, weight or cotangent goes to the
+    formula instead, which puts NaN and ±∞ exactly where PyTorch does."""
+    from mfdnn.functional.conv import conv2d_formula
+
+    @functools.wraps(kernel)
+    def run(
+        x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry
+    ) -> tuple[np.ndarray, Backward]:
+        if not (finite(x) and finite(weight)):
+            return conv2d_formula(x, weight, bias, geo)
+        y, backward = kernel(x, weight, bias, geo)
+
+        def checked(g: np.ndarray, need_x: bool, need_w: bool) -> tuple[np.ndarray | None, ...]:
+            if not finite(g):
+                return conv2d_formula(x, weight, bias, geo)[1](g, need_x, need_w)
+            return backward(g, need_x, need_w)
+
+        return y, checked
+
+    return run
 
 
 # The rule's thresholds, measured in benchmarks/README.md. The kernel-rows products have depth

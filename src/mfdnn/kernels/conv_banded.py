@@ -27,16 +27,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from mfdnn.functional.conv import Backward, ConvGeometry, conv2d_formula, pad
-from mfdnn.kernels import finite
+from mfdnn.functional.conv import Backward, ConvGeometry, pad
+from mfdnn.kernels import finite_only
 
 
+@finite_only
 def conv2d_banded(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry
 ) -> tuple[np.ndarray, Backward]:
     """The banded form of ``conv2d_formula`` (stride 1, any dilation and groups)."""
-    if not (finite(x) and finite(weight)):
-        return conv2d_formula(x, weight, bias, geo)  # NaN, ±∞: as the formula puts them
     n, c, h, w = x.shape
     c_out = weight.shape[0]
     groups, (kh, kw), (dh, dw), (ho, wo) = geo.groups, geo.kernel, geo.dilation, geo.out
@@ -67,8 +66,6 @@ def conv2d_banded(
         y += bias.reshape(-1, 1, 1)
 
     def backward(g: np.ndarray, need_x: bool, need_w: bool) -> tuple[np.ndarray | None, ...]:
-        if not finite(g):
-            return conv2d_formula(x, weight, bias, geo)[1](g, need_x, need_w)
         g_rows = g.reshape(n, groups, o_g, ho, wo).transpose(1, 3, 0, 2, 4)
         g_rows = np.ascontiguousarray(g_rows).reshape(groups, ho * n, o_g * wo)  # ∂L/∂Y as rows
         grad_x = grad_w = None

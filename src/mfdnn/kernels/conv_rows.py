@@ -27,16 +27,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from mfdnn.functional.conv import Backward, ConvGeometry, conv2d_formula, pad
-from mfdnn.kernels import finite
+from mfdnn.functional.conv import Backward, ConvGeometry, pad
+from mfdnn.kernels import finite_only
 
 
+@finite_only
 def conv2d_rows(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry
 ) -> tuple[np.ndarray, Backward]:
     """The kernel-rows form of ``conv2d_formula`` (stride 1, groups 1, any dilation)."""
-    if not (finite(x) and finite(weight)):
-        return conv2d_formula(x, weight, bias, geo)  # NaN, ±∞: as the formula puts them
     n, c, h, w = x.shape
     c_out = weight.shape[0]
     (kh, kw), (dh, dw), (ho, wo) = geo.kernel, geo.dilation, geo.out
@@ -58,8 +57,6 @@ def conv2d_rows(
     y = y + bias.reshape(-1, 1, 1) if bias is not None else np.ascontiguousarray(y)
 
     def backward(g: np.ndarray, need_x: bool, need_w: bool) -> tuple[np.ndarray | None, ...]:
-        if not finite(g):
-            return conv2d_formula(x, weight, bias, geo)[1](g, need_x, need_w)
         g_grid = np.zeros((c_out, n, ho, wp), dtype=x.dtype)  # ∂L/∂Y, zero at the garbage
         g_grid[..., :wo] = g.transpose(1, 0, 2, 3)
         g_grid = g_grid.reshape(c_out, size)
