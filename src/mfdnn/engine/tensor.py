@@ -247,9 +247,11 @@ class Tensor:
                 )
         cotangents: dict[int, np.ndarray] = {id(self): seed}
         adopted: set[int] = set()  # arrays already made some leaf's .grad
-        # One BLAS span for the whole pass: the VJPs' products run on one thread (threads.py).
-        with single_threaded_blas():
-            for node in reversed(self._topological_order()):
+        order = self._topological_order()
+        # One BLAS span for the whole pass, so the VJPs' products run on one thread
+        # (threads.py); none for a graph whose arrays are too small for BLAS to use threads.
+        with single_threaded_blas(work=sum(node.data.size for node in order)):
+            for node in reversed(order):
                 g = cotangents.pop(id(node), None)
                 if g is None:
                     continue
