@@ -6,10 +6,8 @@ dilation and no ``ceil_mode`` window reaching past the edge. Then window ``(i, j
 last whole window in none), and ``X`` viewed as ``(N, C, Ho, kh, Wo, kw)`` holds pixel ``(a, b)``
 of window ``(i, j)`` at ``[:, :, i, a, j, b]``, without padding or copying. The formula path loops
 over strided slices of ``X``, which NumPy reads several times slower than contiguous memory; these
-kernels reorder the work so that most of it runs over contiguous memory. Forward + backward,
-float32, 2×2 windows, against the formula path in the same run (shared 2-core machine,
-2026-12-04): max_pool2d (128, 6, 28, 28) 8.5× faster; avg_pool2d 1.5-1.6× on (128, 6, 28, 28),
-(100, 6, 28, 28) and (100, 16, 10, 10).
+kernels reorder the work so that most of it runs over contiguous memory (their gain, measured by
+``benchmarks/bench_conv.py``, is in ``benchmarks/README.md``).
 
 The contract is that of the formula path (``pooling._max_pool2d``, ``pooling._avg_pool2d``): the
 same arguments and results ``(Y, offset, vjp)`` and ``(Y, vjp)``, equal to rounding, with NaN

@@ -32,11 +32,9 @@ class LeNet5(Module):
     60,806 parameters), computed as ``c3_form="masked"`` (one convolution with the unconnected
     kernels held at zero, ``MaskedConv2d``; the default, being faster) or ``c3_form="hint"`` (16
     small convolutions, ``SubsetConv2d``). Both have the same parameters in a different layout
-    and give the same outputs and gradients. Forward + backward on 100 images, float32, on the
-    shared 2-core machine (fastest to median of 7 repeats, two runs): C3 alone 3.5–4.7 ms masked
-    against 25–43 ms hint (16 convolutions, and the VJP of each ``x[:, S_o]`` scatter-adds into
-    a zero copy of ``x``); the whole network with its cross-entropy 18–24 ms masked, 35–64 ms
-    hint, 14–20 ms with the full C3.
+    and give the same outputs and gradients; the hint form runs 16 small convolutions, and the
+    VJP of each ``x[:, S_o]`` adds into a zero copy of ``x`` (the epoch times of both are in
+    ``benchmarks/README.md``, from ``benchmarks/bench_lenet.py``).
 
     Parameters are PyTorch's default initialisation, drawn in the order c1, c3, c5, f6, f7 from
     ``rng`` (a Generator or a seed). Their names are those of this PyTorch module (``c1.weight``,
