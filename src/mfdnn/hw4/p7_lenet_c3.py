@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ import mfdnn.functional as F
 from mfdnn.engine import Tensor, cat
 from mfdnn.functional._checks import pair
 from mfdnn.io import atomic_write
-from mfdnn.nn import Conv2d, Module
+from mfdnn.nn import Conv2d, Module, ModuleList
 
 # The output maps of C3 and the input maps (of S2) each one sees; neighbours are cyclic mod 6.
 C3_SUBSETS: tuple[tuple[int, ...], ...] = (
@@ -227,25 +227,6 @@ def write_connection_table_png(
 
 
 # ------------------------------------------------------------------------ the two forms of C3
-class _ModuleList(Module):
-    """Modules registered as children ``"0"``, ``"1"``, … (the parameter names of
-    ``torch.nn.ModuleList``); a stand-in for ``mfdnn.nn.ModuleList`` until that exists."""
-
-    def __init__(self, modules: Sequence[Module]) -> None:
-        super().__init__()
-        for k, module in enumerate(modules):
-            setattr(self, str(k), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return self.children()
-
-    def __getitem__(self, index: int) -> Module:
-        return list(self)[index]
-
-
 def _check_forms_arguments(
     fn: str, table: Any, kernel_size: Any, dtype: Any
 ) -> tuple[np.ndarray, tuple[int, int]]:
@@ -307,7 +288,7 @@ class SubsetConv2d(Module):
         )
         self.subsets = input_subsets(self.table)
         rng = np.random.default_rng(rng)
-        self.convs = _ModuleList(
+        self.convs = ModuleList(
             [Conv2d(len(s), 1, self.kernel_size, rng=rng, dtype=dtype) for s in self.subsets]
         )
 
