@@ -273,7 +273,7 @@ def problem4(inputs: Inputs, progress: Progress) -> dict[str, Any]:
         seconds[activation.__name__] = p4.rewrite_seconds(model, batch, scale.pool_first_repeats)
     layers = " → ".join("σ" if isinstance(m, nn.Activation) else type(m).__name__ for m in model)
     title = (
-        f"{layers}; batch {scale.pool_first_batch}×1×28×28, float32; median of "
+        f"{layers}\nbatch {scale.pool_first_batch}×1×28×28, float32; median of "
         f"{scale.pool_first_repeats} runs"
     )
     return {
