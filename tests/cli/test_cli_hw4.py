@@ -179,6 +179,29 @@ def test_the_progress_bar_shows_on_a_terminal(tmp_path, capsys, monkeypatch, pro
     assert captured.out.startswith("Problem 1  3/3 checks passed")
 
 
+def test_a_grey_image_of_its_own(tmp_path, monkeypatch, images):
+    """Problems 1–3 on a small 16-bit grey image: its figures, its size in the summary."""
+    monkeypatch.setattr(report_build, "STEPS", report_build.STEPS[:3])
+    out = tmp_path / "report"
+    assert hw4("--quick", "--image", str(images["grey16"]), "-o", str(out)) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["inputs"]["image"] == {
+        "name": "grey16.png",
+        "default": False,
+        "width": 24,
+        "height": 20,
+        "channels": 1,
+    }
+    assert doc["problems"]["2"]["k"] == 1  # a window that fits an image of 20 rows
+    page = (out / "index.html").read_text()
+    assert "grey16.png (24×20, grey) (the checks of Problems 1–3 use the sample photograph)" in page
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "p1_edges.png",
+        "p2_average_pool.png",
+        "p3_grayscale.png",
+    ]
+
+
 def test_seeds_and_scale():
     assert prepare(quick=True).seeds == QUICK.p5_seeds == 2
     assert prepare().seeds == FULL.p5_seeds == 5

@@ -646,6 +646,11 @@ def _summary(report: Report) -> str:
         else "PyTorch not installed (its checks skipped)"
     )
     photo = "the sample photograph " if image["default"] else ""
+    # The checks of Problems 1–3 compare with Pillow on the sample's 8-bit pixels, whatever image
+    # the figures show.
+    checked_on = (
+        "" if image["default"] else " (the checks of Problems 1–3 use the sample photograph)"
+    )
     mode = (
         "quick run (<code>--quick</code>: smaller experiments)"
         if report.options["quick"]
@@ -666,7 +671,8 @@ def _summary(report: Report) -> str:
         (
             "Data",
             f"{photo}{esc(image['name'])} ({image['width']}×{image['height']}, "
-            f"{'colour' if image['channels'] == 3 else 'grey'}); MNIST: {esc(mnist['source'])}, "
+            f"{'colour' if image['channels'] == 3 else 'grey'}){checked_on}; MNIST: "
+            f"{esc(mnist['source'])}, "
             f"{mnist['n_train']:,} training / {mnist['n_test']:,} test images",
         ),
         ("Software", f"{software} · {torch_note}"),
