@@ -189,7 +189,8 @@ def rewrite_saving_png(seconds: Mapping[str, tuple[float, float]], title: str) -
     before = 1e3 * np.array([seconds[n][0] for n in names])
     after = 1e3 * np.array([seconds[n][1] for n in names])
     rows = np.arange(len(names))
-    fig = Figure(figsize=(8, 0.7 * len(names) + 1.4))
+    height = 0.7 * len(names) + 1.6
+    fig = Figure(figsize=(8, height))
     ax = fig.subplots()
     ax.barh(rows - 0.2, before, 0.4, color="0.65", label="σ → max pool (as written)")
     ax.barh(rows + 0.2, after, 0.4, color="tab:blue", label="max pool → σ (rewritten)")
@@ -202,9 +203,9 @@ def rewrite_saving_png(seconds: Mapping[str, tuple[float, float]], title: str) -
     ax.set_xlim(0, 1.18 * max(before.max(), after.max()))
     ax.set_xlabel("forward + backward, ms (median)")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
+    fig.legend(fontsize=8, loc="lower center", ncol=2)
     ax.grid(alpha=0.3, axis="x")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.35 / height, 1, 1))  # the legend below the axes
     return figure_png(fig)
 
 
