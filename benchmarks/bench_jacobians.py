@@ -14,33 +14,20 @@ up to 256, a smoke test).
 from __future__ import annotations
 
 import argparse
-import time
-import tracemalloc
 
 import numpy as np
 
-from mfdnn.hw4.p6_jacobians import init_mlp, mlp_gradients
+from mfdnn.hw4.p6_jacobians import gradient_cost
 
 WIDTHS = (32, 64, 128, 256, 512, 1024)
 DEPTH = 4
 FIT_FROM = 128  # fit the growth exponents on n >= this, where per-call overhead is negligible
 
 
-def measure(n: int, method: str, repeats: int = 5) -> tuple[float, float, float]:
+def measure(n: int, method: str) -> tuple[float, float, float]:
     """(best time in s, peak bytes, working bytes = peak − bytes of the returned gradients)."""
-    As, bs = init_mlp((n,) * DEPTH + (1,), seed=0, dtype=np.float64)
-    x = np.random.default_rng(1).standard_normal(n)
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        mlp_gradients(As, bs, x, "tanh", method=method)
-        best = min(best, time.perf_counter() - start)
-    tracemalloc.start()
-    grads_A, grads_b = mlp_gradients(As, bs, x, "tanh", method=method)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    returned = sum(g.nbytes for g in grads_A + grads_b)
-    return best, float(peak), float(peak - returned)
+    cost = gradient_cost(n, method, DEPTH)
+    return cost.seconds, float(cost.peak), float(cost.working)
 
 
 def slope(widths: list[int], values: list[float]) -> float:

@@ -1,11 +1,15 @@
-"""File output that is whole or absent: atomic writes, strict JSON, and paths checked up front."""
+"""File output that is whole or absent: atomic writes of a file or of a folder, strict JSON, and
+paths checked up front."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -88,3 +92,50 @@ def write_json(path: str | os.PathLike[str], document: Any) -> Path:
             f"represent ({err})"
         ) from None
     return atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def write_folder(path: str | os.PathLike[str], files: Mapping[str, bytes]) -> Path:
+    """Write the folder ``path`` holding ``files`` (name → content), whole or not at all.
+
+    The files are written into a temporary folder beside ``path``, which is then renamed onto
+    ``path``. A folder already at ``path`` is replaced only once the new one is complete: it is
+    renamed aside, the new one renamed into place, the old one deleted (between the two renames,
+    a few microseconds, ``path`` does not exist). A failure or an interruption (Ctrl-C) anywhere
+    removes the temporary folder and leaves ``path`` as it was. The caller decides whether an
+    existing folder may be replaced; an ``OSError`` names ``path``.
+    """
+    path = check_writable(as_path("write_folder", "path", path))
+    for name in files:
+        if not name or Path(name).name != name or name.startswith("."):
+            raise ValueError(f"write_folder: file names must be plain names, got {name!r}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as err:
+        raise type(err)(f"cannot write {path}: {err.strerror or err}") from None
+    old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
+    moved_aside = False
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes the folder private
+        for name, content in files.items():
+            with open(tmp / name, "wb") as f:
+                f.write(content)
+                f.flush()
+                os.fsync(f.fileno())
+        if path.exists():
+            os.rename(path, old)
+            moved_aside = True
+        os.rename(tmp, path)
+    except BaseException as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if moved_aside and not path.exists():
+            with contextlib.suppress(OSError):  # the error to report is the first one
+                os.rename(old, path)
+        if isinstance(err, OSError):
+            raise type(err)(f"cannot write {path}: {err.strerror or err}") from None
+        raise
+    if moved_aside:
+        shutil.rmtree(old, ignore_errors=True)
+    return path

@@ -440,16 +440,37 @@ def parameter_table_text(counts: Mapping[str, Mapping[str, int]]) -> str:
 
 
 # ---------------------------------------------------------------------------- the figure
-def learning_curve_png(history: History, title: str) -> bytes:
+def learning_curve_png(history: History | Mapping[str, History], title: str) -> bytes:
     """Two panels per epoch: the training and test cross-entropy (log scale), and the test
-    accuracy; PNG bytes."""
-    if len(history) == 0:
+    accuracy; PNG bytes. ``history`` is one run's, or several runs' by their labels, drawn one
+    colour per run (training dashed, test solid) to compare them."""
+    runs = {"": history} if isinstance(history, History) else dict(history)
+    if not runs or any(len(h) == 0 for h in runs.values()):
         raise ValueError("learning_curve_png: the history has no epochs")
-    epochs = np.arange(1, len(history) + 1)
     fig = Figure(figsize=(11, 4.2))
     loss_ax, accuracy_ax = fig.subplots(1, 2)
-    loss_ax.plot(epochs, history.train_loss, "o-", ms=3, label="training (mean over the epoch)")
-    loss_ax.plot(epochs, history.test_loss, "o-", ms=3, label="test (after the epoch)")
+    for k, (label, h) in enumerate(runs.items()):
+        epochs = np.arange(1, len(h) + 1)
+        if label:  # several runs: a colour per run
+            colours = (f"C{k}", f"C{k}", f"C{k}")
+            names = (f"{label}: training", f"{label}: test")
+        else:
+            colours = ("C0", "C1", "tab:green")
+            names = ("training (mean over the epoch)", "test (after the epoch)")
+        train_style = "o--" if label else "o-"
+        loss_ax.plot(epochs, h.train_loss, train_style, ms=3, color=colours[0], label=names[0])
+        loss_ax.plot(epochs, h.test_loss, "o-", ms=3, color=colours[1], label=names[1])
+        percent = 100 * np.asarray(h.test_accuracy)
+        accuracy_ax.plot(epochs, percent, "o-", ms=3, color=colours[2], label=label or None)
+        accuracy_ax.annotate(
+            f"{percent[-1]:.1f} %",
+            (epochs[-1], percent[-1]),
+            textcoords="offset points",
+            xytext=(0, -14 - 12 * k),
+            ha="right",
+            fontsize=9,
+            color=colours[2],
+        )
     loss_ax.set_yscale("log")
     loss_ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
     loss_ax.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
@@ -457,18 +478,10 @@ def learning_curve_png(history: History, title: str) -> bytes:
     loss_ax.set_ylabel("cross-entropy")
     loss_ax.set_title("loss")
     loss_ax.legend(fontsize=9)
-    percent = 100 * np.asarray(history.test_accuracy)
-    accuracy_ax.plot(epochs, percent, "o-", ms=3, color="tab:green")
-    accuracy_ax.annotate(
-        f"{percent[-1]:.1f} %",
-        (epochs[-1], percent[-1]),
-        textcoords="offset points",
-        xytext=(0, -14),
-        ha="right",
-        fontsize=9,
-    )
     accuracy_ax.set_ylabel("test accuracy (%)")
     accuracy_ax.set_title("test accuracy")
+    if len(runs) > 1:
+        accuracy_ax.legend(fontsize=9, loc="lower right")
     for ax in (loss_ax, accuracy_ax):
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)

@@ -1,5 +1,5 @@
-"""Problem 4: the commuting identity on drawn pools and values, its counterexamples, and the
-rewrite pool_before_activation."""
+"""Problem 4: the commuting identity on drawn pools and values, its counterexamples, the
+rewrite pool_before_activation, and the model and timer that measure its saving."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,10 @@ from mfdnn.functional.activation import ACTIVATIONS as REGISTRY
 from mfdnn.hw4.p4_maxpool_commutes import (
     NON_MONOTONE_EXAMPLES,
     check_commutes,
+    forward_backward_seconds,
     pool_before_activation,
+    rewrite_seconds,
+    small_cnn,
 )
 
 # ------------------------------------------------------------------------------------- Problem 4
@@ -169,3 +172,23 @@ def test_rewrite_of_nested_sequential_and_declared_monotone():
 def test_rewrite_rejects_non_sequential():
     with pytest.raises(TypeError, match="pool_before_activation: model must be a Sequential"):
         pool_before_activation(nn.ReLU())
+
+
+@pytest.mark.parametrize("activation", [nn.ReLU, nn.Tanh])
+def test_the_timed_cnn_and_its_rewrite_compute_the_same(activation):
+    model = small_cnn(activation, np.random.default_rng(0))
+    x = np.random.default_rng(1).random((3, 1, 28, 28), dtype=np.float32)
+    rewritten = pool_before_activation(model)
+    assert [type(m) for m in rewritten][:3] == [nn.Conv2d, nn.MaxPool2d, activation]
+    np.testing.assert_array_equal(model(Tensor(x)).data, rewritten(Tensor(x)).data)
+    assert model(Tensor(x)).shape == (3, 10)
+
+
+def test_the_timers_report_seconds_of_real_runs():
+    model = small_cnn(nn.ReLU, np.random.default_rng(0))
+    x = np.random.default_rng(1).random((2, 1, 28, 28), dtype=np.float32)
+    one = forward_backward_seconds(model, x, 2)
+    before, after = rewrite_seconds(model, x, repeats=2, rounds=2)
+    for seconds in (one, before, after):
+        assert np.isfinite(seconds) and seconds > 0
+    assert all(p.grad is not None for p in model.parameters())  # the backward pass ran

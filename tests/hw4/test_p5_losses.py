@@ -47,6 +47,13 @@ def test_compare_and_summary(digits_4_9):
     assert s.difference == pytest.approx(0.02)
     assert s.spread == pytest.approx(np.std([0.90, 0.92], ddof=1))
     assert s.larger_than_spread and s.wins == {"kl": 0, "sos": 2, "tie": 0}
+    results = comparison.results()
+    summary = comparison.summary()
+    assert results["summary"]["mean"] == summary.mean
+    assert results["summary"]["verdict"] == summary.verdict()
+    for loss in ("kl", "sos"):
+        assert results[loss]["test_accuracy"] == comparison.test_accuracy[loss]
+        assert [len(v) for v in results[loss]["per_epoch"]["test_accuracy"]] == [1, 1]
 
 
 @pytest.mark.parametrize(

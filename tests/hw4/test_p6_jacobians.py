@@ -10,8 +10,10 @@ import pytest
 
 from mfdnn.functional.activation import ACTIVATIONS
 from mfdnn.hw4.p6_jacobians import (
+    METHODS,
     finite_difference_gradients,
     forward,
+    gradient_cost,
     layer_jacobians,
     mlp_backprop,
     mlp_gradients,
@@ -84,3 +86,26 @@ def test_bad_inputs():
         layer_jacobians(As, bs, np.ones((2, 4)), "tanh")
     with pytest.raises(ValueError, match=r"mlp_backprop: grad_output must have .*\(3, 1\)"):
         mlp_backprop(As, bs, np.ones((3, 4)), "tanh", np.ones(3))
+
+
+def test_gradient_cost_measures_both_methods():
+    cost = {method: gradient_cost(48, method, depth=3, repeats=1) for method in METHODS}
+    for c in cost.values():
+        assert c.seconds > 0 and c.peak >= c.working >= 0
+    # The explicit method holds 48 × 48 matrices diag σ'(z); backprop only vectors.
+    assert cost["jacobian"].working >= 48 * 48 * 8 > cost["backprop"].working
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "explicit"}, "method must be one of"),
+        ({"n": 0}, "n must be a positive int, got 0"),
+        ({"depth": 1.5}, "depth must be a positive int, got 1.5"),
+        ({"repeats": True}, "repeats must be a positive int, got True"),
+    ],
+)
+def test_gradient_cost_names_a_bad_argument(kwargs, message):
+    args = {"n": 4, "method": "backprop", **kwargs}
+    with pytest.raises(ValueError, match=f"gradient_cost: {message}"):
+        gradient_cost(**args)

@@ -1,5 +1,5 @@
-"""mfdnn.io: atomic writes (whole or absent, replaced only by a rename), errors naming the user's
-path, strict JSON, and paths checked up front."""
+"""mfdnn.io: atomic writes of a file or a folder (whole or absent, replaced only by a rename),
+errors naming the user's path, strict JSON, and paths checked up front."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import errno
 import json
 import os
 import tempfile
+from collections.abc import Iterator, Mapping
 
 import pytest
 
-from mfdnn.io import as_path, atomic_write, check_writable, write_json
+from mfdnn.io import as_path, atomic_write, check_writable, write_folder, write_json
 
 
 class Midway(Exception):
@@ -165,3 +166,88 @@ def test_paths_that_are_not_paths_name_the_function(bad):
         atomic_write(bad, lambda f: None)
     with pytest.raises(TypeError, match=r"^load: file must be a path"):
         as_path("load", "file", bad)
+
+
+# ------------------------------------------------------------------------------- write_folder
+class FailingFiles(Mapping):
+    """Files whose third one cannot be produced: ``failure`` is raised as it is read."""
+
+    def __init__(self, failure: type[BaseException]) -> None:
+        self.failure = failure
+        self.names = ["a.txt", "b.txt", "c.txt", "d.txt"]
+
+    def __getitem__(self, name: str) -> bytes:
+        if name == "c.txt":
+            raise self.failure
+        return name.encode()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def test_write_folder_writes_every_file_with_plain_modes(tmp_path):
+    target = tmp_path / "deeper" / "report"
+    assert write_folder(target, {"index.html": b"<p>", "results.json": b"{}"}) == target
+    assert sorted(p.name for p in target.iterdir()) == ["index.html", "results.json"]
+    assert (target / "index.html").read_bytes() == b"<p>"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o777 & ~umask
+    assert [p.name for p in target.parent.iterdir()] == ["report"]  # no temporary left
+
+
+def test_write_folder_replaces_an_old_folder_whole(tmp_path):
+    target = tmp_path / "report"
+    write_folder(target, {"old.png": b"old", "index.html": b"old"})
+    write_folder(target, {"index.html": b"new"})
+    assert [p.name for p in target.iterdir()] == ["index.html"]
+    assert (target / "index.html").read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+@pytest.mark.parametrize("failure", [Midway, KeyboardInterrupt])
+@pytest.mark.parametrize("earlier", [True, False])
+def test_an_interrupted_folder_leaves_the_old_one_and_no_temporary(tmp_path, failure, earlier):
+    target = tmp_path / "report"
+    if earlier:
+        write_folder(target, {"index.html": b"old"})
+    with pytest.raises(failure):
+        write_folder(target, FailingFiles(failure))
+    if earlier:
+        assert [p.name for p in target.iterdir()] == ["index.html"]
+        assert (target / "index.html").read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == (["report"] if earlier else [])
+
+
+def test_a_failing_rename_puts_the_old_folder_back(tmp_path, monkeypatch):
+    target = tmp_path / "report"
+    write_folder(target, {"index.html": b"old"})
+    rename = os.rename
+
+    def fail_the_second(src, dst):
+        if str(src).endswith(".tmp"):  # the new folder into place
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", fail_the_second)
+    with pytest.raises(OSError, match=rf"^cannot write {target}: Input/output error$"):
+        write_folder(target, {"index.html": b"new"})
+    assert (target / "index.html").read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+def test_write_folder_refuses_names_that_are_not_plain_and_writes_nothing(tmp_path):
+    for name in ("../escape.txt", "sub/file.txt", "", ".hidden"):
+        with pytest.raises(ValueError, match="write_folder: file names must be plain names"):
+            write_folder(tmp_path / "report", {name: b"x"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_folder_under_a_file_names_the_path(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file, not a directory"):
+        write_folder(tmp_path / "afile" / "report", {"a": b"x"})
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]

@@ -293,3 +293,16 @@ def test_parameter_counts_from_table_and_model():
 def test_learning_curve_is_a_png():
     history = History([2.0, 1.0], [2.1, 1.2], [0.3, 0.6], [1.0, 1.0])
     assert training.learning_curve_png(history, "title").startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_learning_curves_of_several_runs():
+    runs = {
+        "full C3": History([2.0, 1.0], [2.1, 1.2], [0.3, 0.6], [1.0, 1.0]),
+        "original C3": History([2.2, 1.1, 0.9], [2.3, 1.3, 1.0], [0.2, 0.5, 0.7], [1.0] * 3),
+    }
+    png = training.learning_curve_png(runs, "title")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert png != training.learning_curve_png(runs["full C3"], "title")
+    for bad in ({}, {"a": History()}):
+        with pytest.raises(ValueError, match="learning_curve_png: the history has no epochs"):
+            training.learning_curve_png(bad, "t")

@@ -10,7 +10,7 @@ import pytest
 
 from mfdnn import kernels
 from mfdnn.functional.conv import ConvGeometry
-from mfdnn.verify import SUITES, Check, run_all
+from mfdnn.verify import SUITES, Check, run_all, run_suite
 from mfdnn.verify.homework import problem4, problem5
 
 
@@ -27,6 +27,20 @@ def test_every_check_passes_and_names_its_reference(checks):
         (c.problem for c in checks), key=list(SUITES).index
     )
     assert {c.problem for c in checks} == {"engine", "1", "2", "3", "4", "5", "6", "7"}
+
+
+def test_run_suite_gives_the_rows_of_run_all(checks):
+    """The report draws each problem's checks from ``run_suite``: the same rows ``mfdnn verify``
+    prints, no second copy."""
+    for problem in SUITES:
+        ours = [c for c in checks if c.problem == problem]
+        suite = run_suite(problem, 0)
+        assert [(c.name, c.reference, c.tolerance) for c in suite] == [
+            (c.name, c.reference, c.tolerance) for c in ours
+        ]
+        assert [c.passed for c in suite] == [c.passed for c in ours]
+    with pytest.raises(ValueError, match=r"run_suite: problem must be one of engine, 1, .*'8'"):
+        run_suite("8")
 
 
 def test_the_engine_checks_cover_every_path(checks):

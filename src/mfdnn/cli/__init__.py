@@ -25,6 +25,7 @@ from mfdnn import __version__
 
 # Modules under mfdnn.cli that define a subcommand, in the order --help lists them.
 SUBCOMMANDS: tuple[str, ...] = (
+    "hw4",
     "verify",
     "jacobians",
     "mlp",

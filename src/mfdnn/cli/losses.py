@@ -19,7 +19,7 @@ from mfdnn.cli import CommandError, learning_rate, positive_int
 from mfdnn.data import binary_digits, load_mnist, mnist_dir_from_env
 from mfdnn.hw4 import TrainingDiverged
 from mfdnn.hw4.figures import curves_png, loss_functions_png, misclassified_png
-from mfdnn.hw4.p5_losses import LOSS_TITLES, Comparison, Summary, compare
+from mfdnn.hw4.p5_losses import LOSS_TITLES, Comparison, compare
 from mfdnn.io import atomic_write, check_writable, write_json
 
 OUTPUT_FILES = ("results.json", "curves.png", "loss_functions.png", "misclassified.png")
@@ -76,34 +76,9 @@ def _check_args(args: argparse.Namespace) -> None:
     check_writable(out / OUTPUT_FILES[0])
 
 
-def results_document(comparison: Comparison, summary: Summary, config: dict, data: dict) -> dict:
+def results_document(comparison: Comparison, config: dict, data: dict) -> dict:
     """The content of ``results.json``: configuration, data, per-loss runs, summary."""
-    doc: dict = {"config": config, "data": data}
-    for name, runs in comparison.runs.items():
-        doc[name] = {
-            "title": LOSS_TITLES[name],
-            "test_accuracy": [h.test_accuracy[-1] for h in runs],
-            "per_epoch": {
-                "test_accuracy": [h.test_accuracy for h in runs],
-                "test_loss": [h.test_loss for h in runs],
-                "test_kl_loss": [h.test_kl_loss for h in runs],
-                "test_sos_loss": [h.test_sos_loss for h in runs],
-                "train_loss": [h.train_loss for h in runs],
-            },
-        }
-    doc["summary"] = {
-        "mean": summary.mean,
-        "std": summary.std,
-        "difference_sos_minus_kl": summary.difference,
-        "spread": summary.spread,
-        "larger_than_spread": summary.larger_than_spread,
-        "paired_std": summary.paired_std,
-        "seeds_sos_better": summary.wins["sos"],
-        "seeds_kl_better": summary.wins["kl"],
-        "seeds_tied": summary.wins["tie"],
-        "verdict": summary.verdict(),
-    }
-    return doc
+    return {"config": config, "data": data, **comparison.results()}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -147,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         "n_train": len(y),
         "n_test": len(y_test),
     }
-    document = results_document(comparison, summary, config, data)
+    document = results_document(comparison, config, data)
     pictures = {
         "curves.png": curves_png(comparison),
         "loss_functions.png": loss_functions_png(),

@@ -10,8 +10,9 @@ holds the construction that answers it and the experiment that measures it.
 - ``p6_jacobians``: backprop from the layer Jacobians, and an MNIST classifier trained with it;
 - ``p7_lenet_c3``: the partially connected C3 layer of the original LeNet-5.
 
-``figures`` draws the pictures of Problems 1–3 and 5 (Problem 7 draws its own table);
-``mfdnn.verify`` checks every result against an independent reference.
+``figures`` draws the pictures of Problems 1–6 (Problem 7 draws its own table);
+``mfdnn.verify`` checks every result against an independent reference; ``mfdnn.report`` (the
+command ``mfdnn hw4``) runs them all into one page.
 """
 
 from __future__ import annotations

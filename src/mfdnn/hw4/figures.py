@@ -6,6 +6,11 @@ Problems 1–3, each the problem's convolution on an image (``mfdnn edges``, ``g
 - ``grayscale_figure``: the image beside its luma;
 - ``average_pool_figure``: the image beside its ``k×k`` average pool.
 
+Problem 4 (``mfdnn hw4``), as PNG bytes:
+
+- ``counterexamples_png``: σ on a ``1×2`` window ``[m, e]``, ``σ(ρ(X))`` against ``ρ(σ(X))``;
+- ``rewrite_saving_png``: the seconds of a forward + backward before and after the rewrite.
+
 Problem 5 (``mfdnn losses``), each as PNG bytes:
 
 - ``curves_png``: test accuracy and both test objectives per epoch, mean over seeds with the
@@ -13,21 +18,29 @@ Problem 5 (``mfdnn losses``), each as PNG bytes:
 - ``loss_functions_png``: ``ℓ(z, ±1) = 2σ(∓z)²`` against the logistic loss ``log(1 + e^{∓z})``;
 - ``misclassified_png``: test digits a model gets wrong, with the true digit and which loss's
   model got it wrong.
+
+Problem 6 (``mfdnn hw4``): ``layer_jacobians_png``, the layer Jacobians of a small MLP as heat maps.
+
+``figure_png`` renders any of the ``Figure`` objects to PNG bytes.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-from mfdnn.engine import no_grad
+from mfdnn.engine import Tensor, no_grad
 from mfdnn.hw4.p1_finite_differences import finite_differences, gradient_magnitude
 from mfdnn.hw4.p2_average_pooling import average_pool
 from mfdnn.hw4.p3_grayscale import grayscale
+from mfdnn.hw4.p4_maxpool_commutes import Elementwise
 from mfdnn.hw4.p5_losses import LOSS_TITLES, Comparison, logistic_loss, predict, sum_of_squares_loss
+from mfdnn.hw4.p6_jacobians import ActivationArg, layer_jacobians, output_jacobians
 from mfdnn.images import from_batch, to_batch
 
 COLORS = {"kl": "tab:blue", "sos": "tab:orange"}
@@ -119,10 +132,88 @@ def average_pool_figure(image: np.ndarray, name: str, k: int) -> Figure:
     return figure
 
 
+# --------------------------------------------------------------------------------- Problem 4
+def counterexamples_png(windows: Mapping[str, tuple[Elementwise, tuple[float, float]]]) -> bytes:
+    """One panel per ``σ``, two to a row: a ``1×2`` window ``[m, e]`` (``m`` its maximum), ``σ``
+    drawn across it, and the two sides of Problem 4: ``σ(ρ(X)) = σ(m)`` and
+    ``ρ(σ(X)) = max(σ(m), σ(e))``. They meet for a non-decreasing ``σ`` and part for the others.
+    ``windows``: name → ``(σ, (m, e))``, ``σ`` acting elementwise on Tensors."""
+    columns = min(len(windows), 2)
+    rows = -(-len(windows) // columns)
+    fig = Figure(figsize=(4.6 * columns, 3.7 * rows))
+    axes = np.asarray(fig.subplots(rows, columns, squeeze=False)).ravel()
+    for ax in axes[len(windows) :]:
+        ax.set_axis_off()
+    for ax, (name, (sigma, (m, e))) in zip(axes, windows.items(), strict=False):
+        lo, hi = min(m, e), max(m, e)
+        pad = 0.2 * (hi - lo) or 1.0
+        x = np.linspace(lo - pad, hi + pad, 400)
+        with no_grad():
+            curve, (s_m, s_e) = (sigma(Tensor(v)).data for v in (x, np.array([m, e])))
+        pool_of_sigma = max(s_m, s_e)
+        ax.plot(x, curve, color="0.3", lw=1.2)
+        ax.plot([m], [s_m], "o", color="tab:blue", ms=7, label=f"σ(ρ(X)) = σ(m) = {s_m:.3g}")
+        ax.plot([e], [s_e], "s", color="tab:orange", ms=6, label=f"σ(e) = {s_e:.3g}")
+        ax.axhline(
+            pool_of_sigma, color="tab:orange", ls=":", lw=1, label=f"ρ(σ(X)) = {pool_of_sigma:.3g}"
+        )
+        for v, text in ((m, "m"), (e, "e")):
+            ax.axvline(v, color="0.8", lw=0.8, zorder=0)
+            ax.annotate(
+                text,
+                (v, 0),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, 3),
+                textcoords="offset points",
+                fontsize=9,
+            )
+        same = pool_of_sigma == s_m
+        verdict = "=" if same else "≠"
+        ax.set_title(
+            f"σ = {name}, window [{m:.3g}, {e:.3g}]\n"
+            f"σ(ρ(X)) = {s_m:.3g} {verdict} ρ(σ(X)) = {pool_of_sigma:.3g}",
+            fontsize=10,
+            color="black" if same else "tab:red",
+        )
+        ax.legend(fontsize=8, loc="best")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return figure_png(fig)
+
+
+def rewrite_saving_png(seconds: Mapping[str, tuple[float, float]], title: str) -> bytes:
+    """Bars of the milliseconds of a forward + backward before (``σ → pool``) and after
+    (``pool → σ``) the rewrite, one pair per activation, each labelled with the saving
+    ``1 − after / before`` as measured. ``seconds``: activation → ``(before, after)``."""
+    names = list(seconds)
+    before = 1e3 * np.array([seconds[n][0] for n in names])
+    after = 1e3 * np.array([seconds[n][1] for n in names])
+    rows = np.arange(len(names))
+    height = 0.7 * len(names) + 1.6
+    fig = Figure(figsize=(8, height))
+    ax = fig.subplots()
+    ax.barh(rows - 0.2, before, 0.4, color="0.65", label="σ → max pool (as written)")
+    ax.barh(rows + 0.2, after, 0.4, color="tab:blue", label="max pool → σ (rewritten)")
+    for row, b, a in zip(rows, before, after, strict=True):
+        saving = 1 - a / b
+        text = f"saves {saving:.0%}" if saving >= 0 else f"{-saving:.0%} slower"
+        ax.annotate(text, (max(a, b), row), xytext=(6, -4), textcoords="offset points", fontsize=9)
+    ax.set_yticks(rows, names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.18 * max(before.max(), after.max()))
+    ax.set_xlabel("forward + backward, ms (median)")
+    ax.set_title(title, fontsize=10)
+    fig.legend(fontsize=8, loc="lower center", ncol=2)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout(rect=(0, 0.35 / height, 1, 1))  # the legend below the axes
+    return figure_png(fig)
+
+
 # --------------------------------------------------------------------------------- Problem 5
 
 
-def _png(fig: Figure) -> bytes:
+def figure_png(fig: Figure) -> bytes:
+    """``fig`` as PNG bytes, 120 dpi."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120)
     return buffer.getvalue()
@@ -153,7 +244,7 @@ def curves_png(comparison: Comparison) -> bytes:
     n_seeds = len(next(iter(comparison.runs.values())))
     fig.suptitle(f"Problem 5: mean over {n_seeds} seeds, band = min–max over seeds")
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)
 
 
 def loss_functions_png() -> bytes:
@@ -178,7 +269,7 @@ def loss_functions_png() -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)
 
 
 def misclassified_png(
@@ -218,4 +309,67 @@ def misclassified_png(
         fontsize=10,
     )
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)
+
+
+# --------------------------------------------------------------------------------- Problem 6
+def layer_jacobians_png(
+    As: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray, activation: ActivationArg
+) -> bytes:
+    """Problem 6's matrices for one input ``x`` as heat maps, one column per layer ℓ: part (a)'s
+    ``∂y_ℓ/∂b_ℓ = diag σ'(z_ℓ)`` and ``∂y_ℓ/∂y_{ℓ−1} = diag σ'(z_ℓ) A_ℓ``, and their product
+    ``∂y_L/∂y_{ℓ−1}``, the row backprop carries. One colour scale for all, every entry written
+    in its cell (meant for a small MLP)."""
+    pairs = layer_jacobians(As, bs, x, activation)
+    J = output_jacobians(As, bs, x, activation)
+    L = len(pairs)
+    rows = [
+        [(f"∂y_{ell}/∂b_{ell}", db) for ell, (db, _) in enumerate(pairs, start=1)],
+        [(f"∂y_{ell}/∂y_{ell - 1}", dy) for ell, (_, dy) in enumerate(pairs, start=1)],
+        [(f"∂y_{L}/∂y_{ell - 1}", J[ell - 1]) for ell in range(1, L + 1)],
+    ]
+    limit = max(float(np.abs(m).max()) for row in rows for _, m in row) or 1.0
+    # Every cell the same size: each panel spans the largest matrix of its row and column, and
+    # draws its own in the top left corner.
+    heights = [max(m.shape[0] for _, m in row) for row in rows]
+    widths = [max(row[c][1].shape[1] for row in rows) for c in range(L)]
+    fig = Figure(
+        figsize=(0.38 * sum(widths) + 3.0, 0.38 * sum(heights) + 2.2), layout="constrained"
+    )
+    axes = np.asarray(
+        fig.subplots(
+            3, L, squeeze=False, gridspec_kw={"width_ratios": widths, "height_ratios": heights}
+        )
+    )
+    shown = None
+    for r, row in enumerate(rows):
+        for c, (title, m) in enumerate(row):
+            ax = axes[r, c]
+            shown = ax.imshow(m, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.add_patch(
+                Rectangle((-0.5, -0.5), m.shape[1], m.shape[0], fill=False, lw=0.8, clip_on=False)
+            )
+            ax.set_xlim(-0.5, widths[c] - 0.5)
+            ax.set_ylim(heights[r] - 0.5, -0.5)
+            ax.set_axis_off()
+            ax.set_title(f"{title}  ({m.shape[0]}×{m.shape[1]})", fontsize=9, loc="left")
+            for (i, j), v in np.ndenumerate(m):
+                light = abs(v) > 0.6 * limit
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    color="white" if light else "black",
+                )
+    fig.colorbar(shown, ax=axes, shrink=0.6, label="entry")
+    layers = "-".join(str(n) for n in (As[0].shape[1], *(A.shape[0] for A in As)))
+    name = activation if isinstance(activation, str) else "σ"
+    fig.suptitle(
+        f"MLP {layers}, σ = {name}, one input. Rows: (a) ∂y_ℓ/∂b_ℓ = diag σ'(z_ℓ); "
+        f"(a) ∂y_ℓ/∂y_ℓ−1 = diag σ'(z_ℓ) A_ℓ; (b) their product ∂y_L/∂y_ℓ−1",
+        fontsize=10,
+    )
+    return figure_png(fig)

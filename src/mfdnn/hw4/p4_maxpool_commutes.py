@@ -8,12 +8,14 @@ after ``σ``, so both sides are ``σ`` of the same number. For a ``σ`` that is 
 (``x²``, ``sin``, ``−x``) it fails, and a ``1×2`` window ``[m, e]`` shows it. ``check_commutes``
 tests the identity on hard inputs (ties, ±∞, plateaus) and returns such a counterexample;
 ``pool_before_activation`` uses the result, rewriting ``σ → MaxPool2d`` into the cheaper
-``MaxPool2d → σ``, where ``σ`` and its VJP run on ``k²`` times fewer elements
-(``benchmarks/bench_pool_first.py`` measures the saving).
+``MaxPool2d → σ``, where ``σ`` and its VJP run on ``k²`` times fewer elements;
+``rewrite_seconds`` measures the saving on ``small_cnn`` (``benchmarks/bench_pool_first.py``,
+``mfdnn hw4``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,7 +26,7 @@ from mfdnn.engine import Tensor, no_grad
 from mfdnn.functional._checks import float_tensor
 from mfdnn.functional.pooling import PoolGeometry
 from mfdnn.functional.windows import window
-from mfdnn.nn import Activation, MaxPool2d, Module, Sequential
+from mfdnn.nn import Activation, Conv2d, Flatten, Linear, MaxPool2d, Module, Sequential
 
 Elementwise = Callable[[Tensor], Tensor]
 
@@ -200,3 +202,48 @@ def pool_before_activation(model: Sequential) -> Sequential:
                 position -= 1
         layers.insert(position, layer)
     return Sequential(*layers)
+
+
+# ------------------------------------------------------------------------ the rewrite's saving
+def small_cnn(activation: type[Activation], rng: np.random.Generator) -> Sequential:
+    """conv → σ → maxpool, twice, then a linear layer, on ``(N, 1, 28, 28)`` images (float32):
+    the model whose forward + backward ``rewrite_seconds`` times before and after the rewrite."""
+    return Sequential(
+        Conv2d(1, 16, 3, padding=1, rng=rng),
+        activation(),
+        MaxPool2d(2),
+        Conv2d(16, 32, 3, padding=1, rng=rng),
+        activation(),
+        MaxPool2d(2),
+        Flatten(),
+        Linear(32 * 7 * 7, 10, rng=rng),
+    )
+
+
+def forward_backward_seconds(model: Module, x: np.ndarray, repeats: int) -> float:
+    """The median time of one forward + backward of ``sum(model(x)²)`` over ``repeats`` runs
+    (one more run before them warms the caches and is dropped)."""
+    times = []
+    for _ in range(repeats + 1):
+        model.zero_grad()
+        start = time.perf_counter()
+        y = model(Tensor(x))
+        (y * y).sum().backward()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[1:]))
+
+
+def rewrite_seconds(
+    model: Sequential, x: np.ndarray, repeats: int = 15, rounds: int = 3
+) -> tuple[float, float]:
+    """``(before, after)``: the seconds of a forward + backward of ``model`` and of
+    ``pool_before_activation(model)`` on ``x``, each the median over ``rounds`` of the median of
+    ``repeats // rounds`` runs. The two alternate round by round, so a change in the machine's
+    load hits both alike; the saving is ``1 − after / before``, as measured, noise included."""
+    rewritten = pool_before_activation(model)
+    per_round = max(repeats // rounds, 1)
+    before, after = [], []
+    for _ in range(rounds):
+        before.append(forward_backward_seconds(model, x, per_round))
+        after.append(forward_backward_seconds(rewritten, x, per_round))
+    return float(np.median(before)), float(np.median(after))

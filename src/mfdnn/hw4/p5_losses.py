@@ -360,6 +360,37 @@ class Comparison:
     def summary(self) -> Summary:
         return summarize(self.test_accuracy)
 
+    def results(self) -> dict[str, Any]:
+        """Every number of the comparison, ready for JSON: per loss its title, each seed's final
+        test accuracy and per-epoch curves; then the summary and its verdict."""
+        doc: dict[str, Any] = {}
+        for name, runs in self.runs.items():
+            doc[name] = {
+                "title": LOSS_TITLES[name],
+                "test_accuracy": [h.test_accuracy[-1] for h in runs],
+                "per_epoch": {
+                    "test_accuracy": [h.test_accuracy for h in runs],
+                    "test_loss": [h.test_loss for h in runs],
+                    "test_kl_loss": [h.test_kl_loss for h in runs],
+                    "test_sos_loss": [h.test_sos_loss for h in runs],
+                    "train_loss": [h.train_loss for h in runs],
+                },
+            }
+        summary = self.summary()
+        doc["summary"] = {
+            "mean": summary.mean,
+            "std": summary.std,
+            "difference_sos_minus_kl": summary.difference,
+            "spread": summary.spread,
+            "larger_than_spread": summary.larger_than_spread,
+            "paired_std": summary.paired_std,
+            "seeds_sos_better": summary.wins["sos"],
+            "seeds_kl_better": summary.wins["kl"],
+            "seeds_tied": summary.wins["tie"],
+            "verdict": summary.verdict(),
+        }
+        return doc
+
 
 def compare(
     X: np.ndarray,

@@ -7,9 +7,9 @@ output: (a) what are the layer Jacobians, and (b) the gradients of ``y_L`` with 
 Result: the formulas below. Built as matrices (``method="jacobian"``) and applied as a row vector
 from the left (``method="backprop"``), they agree with the engine's autodiff, with PyTorch and with
 finite differences to rounding (``mfdnn jacobians``); backprop needs O(n) working memory against
-O(n²) (``benchmarks/bench_jacobians.py``). In use: an MNIST classifier 784-64-10 trained by
-``mlp_backprop`` alone and by autodiff from the same start has the same parameters, to rounding,
-after every step (``compare_training``, ``mfdnn mlp``).
+O(n²) (``gradient_cost``, ``benchmarks/bench_jacobians.py``). In use: an MNIST classifier
+784-64-10 trained by ``mlp_backprop`` alone and by autodiff from the same start has the same
+parameters, to rounding, after every step (``compare_training``, ``mfdnn mlp``).
 
 Layers are numbered 1..L as in ``hw4.md``; in the Python lists ``As``, ``bs`` layer ℓ is at index
 ℓ−1, while the lists of activations ``ys`` and of output Jacobians hold ``y_0 … y_L`` at index ℓ::
@@ -46,6 +46,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
+import tracemalloc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -403,6 +405,46 @@ def finite_difference_gradients(
             indices = rng.choice(p.size, size=max_entries, replace=False)
         grads.append(central_differences(y_L, p, indices, eps))
     return grads[:L], grads[L:]
+
+
+@dataclass(frozen=True)
+class GradientCost:
+    """What one call of ``mlp_gradients`` cost: the best ``seconds`` of a few runs, the ``peak``
+    bytes allocated during one run (tracemalloc), and the ``working`` bytes, the peak minus the
+    bytes of the gradients returned (which both methods must hold)."""
+
+    seconds: float
+    peak: int
+    working: int
+
+
+def gradient_cost(
+    n: int, method: str, depth: int = 4, repeats: int = 5, activation: ActivationArg = "tanh"
+) -> GradientCost:
+    """The cost of ``mlp_gradients(method=method)`` for an MLP ``n-n-…-n-1`` (``depth`` layers,
+    float64) at one input: O(n³) time and O(n²) working memory per layer for ``"jacobian"``,
+    O(n²) time and O(n) working memory for ``"backprop"``."""
+    fn = "gradient_cost"
+    if method not in METHODS:
+        raise ValueError(f"{fn}: method must be one of {METHODS}, got {method!r}")
+    for name, value in (("n", n), ("depth", depth), ("repeats", repeats)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{fn}: {name} must be a positive int, got {value!r}")
+    As, bs = init_mlp((n,) * depth + (1,), seed=0, dtype=np.float64)
+    x = np.random.default_rng(1).standard_normal(n)
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        mlp_gradients(As, bs, x, activation, method=method)
+        best = min(best, time.perf_counter() - start)
+    tracemalloc.start()
+    try:
+        grads_A, grads_b = mlp_gradients(As, bs, x, activation, method=method)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    returned = sum(g.nbytes for g in grads_A + grads_b)
+    return GradientCost(best, peak, peak - returned)
 
 
 # -------------------------------------------------------- in use: an MNIST classifier, two ways
