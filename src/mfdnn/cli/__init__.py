@@ -59,6 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_mnist_dir(parser: argparse.ArgumentParser) -> None:
+    """The ``--mnist-dir DIR`` option of the commands that use MNIST (read by ``mnist_dir``)."""
+    parser.add_argument(
+        "--mnist-dir",
+        metavar="DIR",
+        help="directory with the four MNIST IDX files (default: $MFDNN_MNIST_DIR, else the "
+        "bundled 5,000-digit subset)",
+    )
+
+
+def mnist_dir(args: argparse.Namespace) -> str | None:
+    """The MNIST directory ``--mnist-dir`` names, else ``$MFDNN_MNIST_DIR``'s, else None (the
+    bundled subset)."""
+    from mfdnn.data import mnist_dir_from_env
+
+    return args.mnist_dir if args.mnist_dir is not None else mnist_dir_from_env()
+
+
 def positive_int(flag: str, value: int) -> int:
     if value < 1:
         raise CommandError(f"{flag} must be a positive integer, got {value}")

@@ -19,9 +19,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mfdnn.cli import CommandError, positive_int
+from mfdnn.cli import CommandError, add_mnist_dir, mnist_dir, positive_int
 from mfdnn.cli.images import DEFAULT_MAX_PIXELS
-from mfdnn.data import mnist_dir_from_env
 from mfdnn.images import image_size
 from mfdnn.io import check_writable, write_folder
 from mfdnn.report.build import Progress, Report, Section, build, prepare, tally
@@ -48,12 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="OUTDIR",
         help=f"the report folder (default {DEFAULT_OUTPUT}); an earlier report there is replaced",
     )
-    parser.add_argument(
-        "--mnist-dir",
-        metavar="DIR",
-        help="directory with the four MNIST IDX files (default: $MFDNN_MNIST_DIR, else the "
-        "bundled 5,000-digit subset)",
-    )
+    add_mnist_dir(parser)
     parser.add_argument(
         "--image",
         metavar="PATH",
@@ -159,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     seeds = None if args.seeds is None else positive_int("--seeds", args.seeds)
     out = _check_output(args.output)
     image = _check_image(args.image)
-    directory = args.mnist_dir if args.mnist_dir is not None else mnist_dir_from_env()
+    directory = mnist_dir(args)
     inputs = prepare(image, directory, seeds, args.quick)
 
     progress = _Bar(enabled=sys.stderr.isatty())

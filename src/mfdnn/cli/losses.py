@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mfdnn.cli import CommandError, learning_rate, positive_int
-from mfdnn.data import binary_digits, load_mnist, mnist_dir_from_env
+from mfdnn.cli import CommandError, add_mnist_dir, learning_rate, mnist_dir, positive_int
+from mfdnn.data import binary_digits, load_mnist
 from mfdnn.hw4 import TrainingDiverged
 from mfdnn.hw4.figures import curves_png, loss_functions_png, misclassified_png
 from mfdnn.hw4.p5_losses import LOSS_TITLES, Comparison, compare
@@ -34,12 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "test accuracies (mean ± std), their difference and whether it exceeds the seed-to-seed "
         "spread; write results.json and plots to OUTDIR.",
     )
-    parser.add_argument(
-        "--mnist-dir",
-        metavar="DIR",
-        help="directory with the four MNIST IDX files (default: $MFDNN_MNIST_DIR, else the "
-        "bundled 5,000-digit subset)",
-    )
+    add_mnist_dir(parser)
     parser.add_argument(
         "--digits",
         nargs=2,
@@ -83,7 +78,7 @@ def results_document(comparison: Comparison, config: dict, data: dict) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     _check_args(args)
-    directory = args.mnist_dir if args.mnist_dir is not None else mnist_dir_from_env()
+    directory = mnist_dir(args)
     mnist = load_mnist(directory)
     neg, pos = args.digits
     X, y = binary_digits(mnist.train_images, mnist.train_labels, neg, pos)

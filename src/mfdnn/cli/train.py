@@ -18,8 +18,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mfdnn.cli import CommandError, learning_rate, positive_int, seed
-from mfdnn.data import MNIST, load_mnist, mnist_dir_from_env
+from mfdnn.cli import CommandError, add_mnist_dir, learning_rate, mnist_dir, positive_int, seed
+from mfdnn.data import MNIST, load_mnist
 from mfdnn.io import atomic_write, check_writable, write_json
 from mfdnn.kernels.threads import get_num_threads
 from mfdnn.training import (
@@ -70,12 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=("full", "original"),
         help="C3 connected to all 6 input maps, or by the 1998 paper's table (default full)",
     )
-    lenet.add_argument(
-        "--mnist-dir",
-        metavar="DIR",
-        help="directory with the four MNIST IDX files (default: $MFDNN_MNIST_DIR, else the "
-        "bundled 5,000-digit subset)",
-    )
+    add_mnist_dir(lenet)
     lenet.add_argument(
         "--epochs",
         type=int,
@@ -263,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     checkpoint = _check_args(args)
     out = checkpoint.parent
-    directory = args.mnist_dir if args.mnist_dir is not None else mnist_dir_from_env()
+    directory = mnist_dir(args)
     mnist = load_mnist(directory)
     if args.resume:
         training = _resumed(args, checkpoint, mnist)
