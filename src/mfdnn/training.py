@@ -44,7 +44,6 @@ from mfdnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from mfdnn.data import MNIST, DataLoader, nchw_scale
 from mfdnn.engine import from_numpy, no_grad
 from mfdnn.hw4 import TrainingDiverged
-from mfdnn.hw4.p7_lenet_c3 import CONNECTIONS, lenet5_parameter_count, parameter_count
 from mfdnn.models import LeNet5
 from mfdnn.nn import Module
 from mfdnn.optim import SGD, Adam, Optimizer
@@ -60,8 +59,6 @@ __all__ = [
     "evaluate",
     "fit",
     "learning_curve_png",
-    "parameter_counts",
-    "parameter_table_text",
     "resume",
     "save",
     "start",
@@ -404,41 +401,6 @@ def train_lenet(
 
 
 # -------------------------------------------------------------------- Problem 7's counts
-def parameter_counts() -> dict[str, dict[str, int]]:
-    """Problem 7's table: for the full and the original C3, the parameters of C3 and of the whole
-    LeNet-5, counted by hand from the connection table (``mfdnn.hw4.p7_lenet_c3``) and as
-    ``sum(p.numel())`` over the parameters of ``mfdnn.models.LeNet5``."""
-    counts = {}
-    for c3, table in (("full", np.ones_like(CONNECTIONS)), ("original", CONNECTIONS)):
-        model = LeNet5(c3=c3, rng=0)
-        counts[c3] = {
-            "c3_from_table": parameter_count(table),
-            "c3_from_model": sum(p.numel() for p in model.c3.parameters()),
-            "network_from_table": lenet5_parameter_count(table),
-            "network_from_model": sum(p.numel() for p in model.parameters()),
-        }
-    return counts
-
-
-def parameter_table_text(counts: Mapping[str, Mapping[str, int]]) -> str:
-    """``parameter_counts()`` as a table: one row per layer and C3, the two counts."""
-    full, original = counts["full"], counts["original"]
-    rows = [
-        ("C3, full", full["c3_from_table"], full["c3_from_model"]),
-        ("C3, original", original["c3_from_table"], original["c3_from_model"]),
-        ("LeNet-5, full C3", full["network_from_table"], full["network_from_model"]),
-        ("LeNet-5, original C3", original["network_from_table"], original["network_from_model"]),
-    ]
-    lines = [f"{'Problem 7: parameters':<24}{'from the table':>15}{'from the model':>16}"]
-    lines += [f"{name:<24}{table:>15,}{model:>16,}" for name, table, model in rows]
-    saved = full["network_from_table"] - original["network_from_table"]
-    lines.append(
-        f"the original C3 saves {saved:,} parameters ({saved / full['c3_from_table']:.0%} of C3); "
-        f"table and model {'agree' if all(r[1] == r[2] for r in rows) else 'DISAGREE'}"
-    )
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------------------- the figure
 def learning_curve_png(history: History | Mapping[str, History], title: str) -> bytes:
     """Two panels per epoch: the training and test cross-entropy (log scale), and the test

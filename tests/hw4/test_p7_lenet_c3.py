@@ -24,6 +24,8 @@ from mfdnn.hw4.p7_lenet_c3 import (
     input_subsets,
     lenet5_parameter_count,
     parameter_count,
+    parameter_counts,
+    parameter_table_text,
     write_connection_table_png,
 )
 
@@ -227,8 +229,21 @@ def test_figure_png(tmp_path):
 def test_answer_reports_agreement():
     text = answer()
     assert connection_table_text() in text
-    reported = [line for line in text.splitlines() if "reported" in line]
-    assert len(reported) == 3 and all(line.endswith(": agrees") for line in reported)
+    assert parameter_table_text(parameter_counts()) in text
+    assert "table and model agree" in text
+    assert "the hint's 16 convolutions: hand 60,806, reported 60,806: agrees" in text
+
+
+def test_parameter_counts_from_table_and_model():
+    counts = parameter_counts()
+    for c3 in ("full", "original"):
+        assert counts[c3]["c3_from_table"] == counts[c3]["c3_from_model"]
+        assert counts[c3]["network_from_table"] == counts[c3]["network_from_model"]
+    unconnected = CONNECTIONS.size - int(CONNECTIONS.sum())
+    saved = counts["full"]["network_from_model"] - counts["original"]["network_from_model"]
+    assert saved == unconnected * 5 * 5
+    text = parameter_table_text(counts)
+    assert f"{counts['original']['network_from_model']:,}" in text and "agree" in text
 
 
 BAD_TABLES = [

@@ -13,7 +13,6 @@ import pytest
 from mfdnn import training
 from mfdnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from mfdnn.data import MNIST, load_mnist, nchw_scale
-from mfdnn.hw4.p7_lenet_c3 import CONNECTIONS
 from mfdnn.models import LeNet5
 from mfdnn.training import History, Run, Settings, TrainingDiverged
 
@@ -276,18 +275,6 @@ def test_resume_refuses_checkpoints_that_do_not_fit(saved, small, tmp_path):
         assert str(info.value).startswith(f"resume: {bad}: ") and message in str(info.value)
     with pytest.raises(TypeError, match=re.escape("resume: mnist must be an mfdnn.data.MNIST")):
         training.resume(path, None)
-
-
-def test_parameter_counts_from_table_and_model():
-    counts = training.parameter_counts()
-    for c3 in ("full", "original"):
-        assert counts[c3]["c3_from_table"] == counts[c3]["c3_from_model"]
-        assert counts[c3]["network_from_table"] == counts[c3]["network_from_model"]
-    unconnected = CONNECTIONS.size - int(CONNECTIONS.sum())
-    saved = counts["full"]["network_from_model"] - counts["original"]["network_from_model"]
-    assert saved == unconnected * 5 * 5
-    text = training.parameter_table_text(counts)
-    assert f"{counts['original']['network_from_model']:,}" in text and "agree" in text
 
 
 def test_learning_curve_is_a_png():

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from mfdnn.cli import CommandError, add_mnist_dir, learning_rate, mnist_dir, positive_int, seed
 from mfdnn.data import MNIST, load_mnist
+from mfdnn.hw4.p7_lenet_c3 import parameter_counts, parameter_table_text
 from mfdnn.io import atomic_write, check_writable, write_json
 from mfdnn.kernels.threads import get_num_threads
 from mfdnn.training import (
@@ -30,8 +31,6 @@ from mfdnn.training import (
     TrainingDiverged,
     fit,
     learning_curve_png,
-    parameter_counts,
-    parameter_table_text,
     resume,
     save,
     start,

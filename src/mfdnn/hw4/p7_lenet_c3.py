@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -384,28 +384,59 @@ class MaskedConv2d(Module):
 
 
 # ---------------------------------------------------------------------------------- the answer
-def answer() -> str:
-    """Problem 7 answered: the table, the hand counts, and the counts ``mfdnn.models.LeNet5``
-    reports for each C3."""
+def parameter_counts() -> dict[str, dict[str, int]]:
+    """Problem 7's table: for the full and the original C3, the parameters of C3 and of the whole
+    LeNet-5, counted by hand from the connection table (``mfdnn.hw4.p7_lenet_c3``) and as
+    ``sum(p.numel())`` over the parameters of ``mfdnn.models.LeNet5``."""
     from mfdnn.models import LeNet5  # LeNet5 is built from this module's C3
 
-    full = np.ones_like(CONNECTIONS)
-    c3_full, c3_original = parameter_count(full), parameter_count(CONNECTIONS)
-    hand = {"full": lenet5_parameter_count(full), "original": lenet5_parameter_count(CONNECTIONS)}
-    lines = [
-        "Problem 7: the connection table of C3 (LeCun et al. 1998, Table 1)",
-        "rows = input maps, columns = output maps, X = connected",
-        connection_table_text(),
-        "",
-        f"C3 parameters: full {c3_full:,}, original {c3_original:,} "
-        f"({int(CONNECTIONS.sum())} connections · 25 + 16 biases); reduction "
-        f"{c3_full - c3_original:,} ({(c3_full - c3_original) / c3_full:.1%})",
-        "whole network (1×28×28 input), hand count vs sum of p.numel() of mfdnn.models.LeNet5:",
+    counts = {}
+    for c3, table in (("full", np.ones_like(CONNECTIONS)), ("original", CONNECTIONS)):
+        model = LeNet5(c3=c3, rng=0)
+        counts[c3] = {
+            "c3_from_table": parameter_count(table),
+            "c3_from_model": sum(p.numel() for p in model.c3.parameters()),
+            "network_from_table": lenet5_parameter_count(table),
+            "network_from_model": sum(p.numel() for p in model.parameters()),
+        }
+    return counts
+
+
+def parameter_table_text(counts: Mapping[str, Mapping[str, int]]) -> str:
+    """``parameter_counts()`` as a table: one row per layer and C3, the two counts."""
+    full, original = counts["full"], counts["original"]
+    rows = [
+        ("C3, full", full["c3_from_table"], full["c3_from_model"]),
+        ("C3, original", original["c3_from_table"], original["c3_from_model"]),
+        ("LeNet-5, full C3", full["network_from_table"], full["network_from_model"]),
+        ("LeNet-5, original C3", original["network_from_table"], original["network_from_model"]),
     ]
-    for c3, c3_form in (("full", None), ("original", "masked"), ("original", "hint")):
-        model = LeNet5(c3=c3, c3_form=c3_form, rng=0)
-        reported = sum(p.numel() for p in model.parameters())
-        verdict = "agrees" if reported == hand[c3] else "DISAGREES"
-        name = c3 if c3_form is None else f"{c3} ({c3_form})"
-        lines.append(f"  {name:<19} hand {hand[c3]:,}, reported {reported:,}: {verdict}")
+    lines = [f"{'Problem 7: parameters':<24}{'from the table':>15}{'from the model':>16}"]
+    lines += [f"{name:<24}{table:>15,}{model:>16,}" for name, table, model in rows]
+    saved = full["network_from_table"] - original["network_from_table"]
+    lines.append(
+        f"the original C3 saves {saved:,} parameters ({saved / full['c3_from_table']:.0%} of C3); "
+        f"table and model {'agree' if all(r[1] == r[2] for r in rows) else 'DISAGREE'}"
+    )
     return "\n".join(lines)
+
+
+def answer() -> str:
+    """Problem 7 answered: the table, the hand counts, and the counts ``mfdnn.models.LeNet5``
+    reports for each C3, the hint's form of the original one too."""
+    from mfdnn.models import LeNet5  # LeNet5 is built from this module's C3
+
+    counts = parameter_counts()
+    hand = counts["original"]["network_from_table"]
+    hint = sum(p.numel() for p in LeNet5(c3="original", c3_form="hint", rng=0).parameters())
+    return "\n".join(
+        [
+            "Problem 7: the connection table of C3 (LeCun et al. 1998, Table 1)",
+            "rows = input maps, columns = output maps, X = connected",
+            connection_table_text(),
+            "",
+            parameter_table_text(counts),
+            f"the original C3 as the hint's 16 convolutions: hand {hand:,}, reported {hint:,}: "
+            + ("agrees" if hint == hand else "DISAGREES"),
+        ]
+    )

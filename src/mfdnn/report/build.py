@@ -34,9 +34,10 @@ from mfdnn.hw4 import p4_maxpool_commutes as p4
 from mfdnn.hw4 import p5_losses as p5
 from mfdnn.hw4 import p6_jacobians as p6
 from mfdnn.hw4 import p7_lenet_c3 as p7
+from mfdnn.hw4.p7_lenet_c3 import parameter_counts
 from mfdnn.images import default_photo_path, load_image
 from mfdnn.kernels.threads import get_num_threads
-from mfdnn.training import Settings, learning_curve_png, parameter_counts, train_lenet
+from mfdnn.training import Settings, learning_curve_png, train_lenet
 from mfdnn.verify import Check, run_suite
 
 __all__ = [
