@@ -166,12 +166,11 @@ def _window(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``kh×kw`` values ``X'[n, c, s·i + d·a, s·j + d·b]`` that output ``position`` reads
     (``−∞`` for padding), and the mask of those that are real pixels, not padding."""
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geo.kernel, geo.stride, geo.padding, geo.dilation
+    (kh, kw), (sh, sw), (dh, dw) = geo.kernel, geo.stride, geo.dilation
     n, c, i, j = position
     rows, cols = window(i, kh, sh, dh), window(j, kw, sw, dw)
-    padding_width = ((ph, ph), (pw, pw))
-    padded = np.pad(x[n, c], padding_width, constant_values=-np.inf)
-    real = np.pad(np.ones(x.shape[2:], dtype=bool), padding_width, constant_values=False)
+    padded = geo.pad(x[n, c], -np.inf)
+    real = geo.pad(np.ones(x.shape[2:], dtype=bool), False)
     return padded[rows, cols], real[rows, cols]
 
 
