@@ -4,10 +4,11 @@ framework's epoch goes; and the peak memory of each.
     python benchmarks/bench_lenet.py [--repeats 5] [--quick] [--c3 full original]
 
 The epoch is the course's: the bundled 4,000 MNIST training digits, batch 100, SGD with lr 0.1,
-cross-entropy, for ``mfdnn.models.LeNet5(c3)`` and the same network in PyTorch (the original C3
-as the homework's hint, 16 convolutions on ``x[:, subset]``; mfdnn computes it as one masked
-convolution). Both start from the same parameters and see the same batches, and their parameters
-after one epoch are compared before anything is timed. The epochs of the two are timed
+cross-entropy, for ``mfdnn.models.LeNet5(c3)`` and its PyTorch twin (``mfdnn.interop.to_torch``:
+the original C3 as the homework's hint, 16 convolutions on ``x[:, subset]``; mfdnn computes it as
+one masked convolution). Both start from the same parameters and see the same batches, and their
+parameters after one epoch (every one, C3's per-map biases too) are compared before anything is
+timed. The epochs of the two are timed
 alternately (``timing.py``); the median of each is reported.
 
 Where the time goes: mfdnn's primitives are timed, forward and VJP, by wrapping them for one extra
@@ -34,7 +35,7 @@ import mfdnn
 import mfdnn.functional as F
 import mfdnn.optim
 from mfdnn.data import load_mnist
-from mfdnn.hw4.p7_lenet_c3 import input_subsets
+from mfdnn.interop import from_torch, to_torch
 from mfdnn.models import LeNet5
 
 BATCH, LR = 100, 0.1
@@ -49,48 +50,6 @@ def training_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return images, mnist.train_labels, order
 
 
-class TorchLeNet5(torch.nn.Module):
-    """The same network in PyTorch; the original C3 as the hint's 16 convolutions."""
-
-    def __init__(self, c3: str) -> None:
-        super().__init__()
-        self.c1 = torch.nn.Conv2d(1, 6, 5, padding=2)
-        self.subsets = None if c3 == "full" else [torch.from_numpy(s) for s in input_subsets()]
-        if self.subsets is None:
-            self.c3 = torch.nn.Conv2d(6, 16, 5)
-        else:
-            self.c3 = torch.nn.ModuleList(torch.nn.Conv2d(len(s), 1, 5) for s in self.subsets)
-        self.c5 = torch.nn.Linear(400, 120)
-        self.f6 = torch.nn.Linear(120, 84)
-        self.f7 = torch.nn.Linear(84, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.tanh(TF.avg_pool2d(torch.tanh(self.c1(x)), 2))
-        if self.subsets is None:
-            y = self.c3(y)
-        else:
-            y = torch.cat([conv(y[:, s]) for conv, s in zip(self.c3, self.subsets, strict=True)], 1)
-        y = torch.tanh(TF.avg_pool2d(torch.tanh(y), 2))
-        return self.f7(torch.tanh(self.f6(torch.tanh(self.c5(y.flatten(1))))))
-
-
-def copy_parameters(model: LeNet5, twin: TorchLeNet5) -> None:
-    """Give the PyTorch network the mfdnn model's parameters."""
-    ours = dict(model.named_parameters())
-    with torch.no_grad():
-        for name in ("c1", "c5", "f6", "f7"):
-            getattr(twin, name).weight.copy_(torch.from_numpy(ours[f"{name}.weight"].data))
-            getattr(twin, name).bias.copy_(torch.from_numpy(ours[f"{name}.bias"].data))
-        if twin.subsets is None:
-            twin.c3.weight.copy_(torch.from_numpy(ours["c3.weight"].data))
-            twin.c3.bias.copy_(torch.from_numpy(ours["c3.bias"].data))
-        else:
-            full = model.c3.full_weight().data
-            for o, (conv, s) in enumerate(zip(twin.c3, twin.subsets, strict=True)):
-                conv.weight.copy_(torch.from_numpy(full[o : o + 1, s.numpy()]))
-                conv.bias.copy_(torch.from_numpy(ours["c3.bias"].data[o : o + 1]))
-
-
 def mfdnn_epoch(model: LeNet5, images: np.ndarray, labels: np.ndarray, order: np.ndarray) -> None:
     optimizer = mfdnn.optim.SGD(model.parameters(), lr=LR)
     for start in range(0, len(order), BATCH):
@@ -102,7 +61,7 @@ def mfdnn_epoch(model: LeNet5, images: np.ndarray, labels: np.ndarray, order: np
 
 
 def torch_epoch(
-    twin: TorchLeNet5, images: torch.Tensor, labels: torch.Tensor, order: np.ndarray
+    twin: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, order: np.ndarray
 ) -> None:
     optimizer = torch.optim.SGD(twin.parameters(), lr=LR)
     for start in range(0, len(order), BATCH):
@@ -116,8 +75,7 @@ def torch_epoch(
 def epochs(c3: str) -> dict[str, Callable[[], None]]:
     images, labels, order = training_data()
     model = LeNet5(c3, rng=0)
-    twin = TorchLeNet5(c3)
-    copy_parameters(model, twin)
+    twin = to_torch(model)  # the original C3 as the homework's hint in PyTorch
     images_t, labels_t = torch.from_numpy(images), torch.from_numpy(labels)
     steps = {
         "mfdnn": lambda: mfdnn_epoch(model, images, labels, order),
@@ -136,16 +94,11 @@ def check_agreement(c3: str) -> float:
     steps = epochs(c3)
     steps["mfdnn"]()
     steps["torch"]()
-    check = TorchLeNet5(c3)
-    copy_parameters(steps["model"], check)
-    error = 0.0
-    for (name, a), b in zip(
-        check.state_dict().items(), steps["twin"].state_dict().values(), strict=True
-    ):
-        if name.endswith("bias") and check.subsets is not None and name.startswith("c3"):
-            continue  # per-map biases compared through the full one below
-        error = max(error, float((a - b).abs().max() / (b.abs().max() + 1e-30)))
-    return error
+    theirs = dict(from_torch(steps["twin"]).named_parameters())
+    return max(
+        float(np.max(np.abs(p.data - theirs[name].data)) / (np.max(np.abs(p.data)) + 1e-30))
+        for name, p in steps["model"].named_parameters()
+    )
 
 
 # ------------------------------------------------------------------------- where the time goes
