@@ -1,11 +1,12 @@
-"""conv2d and pooling, forward + backward: mfdnn's fast path and formula path against PyTorch
+"""conv2d and pooling, forward + backward: mathdnn's fast path and formula path against PyTorch
 CPU, and the convolutions against NumPy's own matrix-product throughput, all in one run.
 
     python benchmarks/bench_conv.py [--repeats 16] [--quick]
 
 Each case computes the output and the gradients of every input (x, weight, bias) for a fixed
 cotangent, in float32. Both frameworks wrap the same NumPy arrays without copying them
-(``mfdnn.from_numpy``, ``torch.from_numpy``). mfdnn runs once with ``mfdnn.kernels.use("fast")``
+(``mathdnn.from_numpy``, ``torch.from_numpy``). mathdnn runs once with
+``mathdnn.kernels.use("fast")``
 and once with ``"reference"`` (the formula of ``functional/conv.py`` and ``pooling.py``); the
 three steps are timed alternately (``timing.py``) and the median of each is reported. Before
 timing, the outputs and gradients of all three are compared, so the benchmark never times a wrong
@@ -27,9 +28,9 @@ import numpy as np
 import torch
 from timing import geometric_mean, relative_error, time_alternately
 
-import mfdnn
-import mfdnn.functional as F
-from mfdnn import kernels
+import mathdnn
+import mathdnn.functional as F
+from mathdnn import kernels
 
 
 @dataclass
@@ -61,13 +62,13 @@ def make_steps(case: Case, rng: np.random.Generator) -> dict[str, Callable[[], l
             rng.standard_normal(case.w_shape[0], dtype=np.float32),
         ]
     ours, theirs = getattr(F, case.op), getattr(torch.nn.functional, case.op)
-    y_shape = ours(*[mfdnn.from_numpy(a) for a in arrays], **case.kwargs).shape
+    y_shape = ours(*[mathdnn.from_numpy(a) for a in arrays], **case.kwargs).shape
     cotangent = rng.standard_normal(y_shape, dtype=np.float32)
 
-    def mfdnn_step(mode: str) -> Callable[[], list[np.ndarray]]:
+    def mathdnn_step(mode: str) -> Callable[[], list[np.ndarray]]:
         def step() -> list[np.ndarray]:
             with kernels.use(mode):
-                inputs = [mfdnn.from_numpy(a).requires_grad_() for a in arrays]
+                inputs = [mathdnn.from_numpy(a).requires_grad_() for a in arrays]
                 y = ours(*inputs, **case.kwargs)
                 y.backward(cotangent)
             return [y.data] + [t.grad for t in inputs]
@@ -80,7 +81,7 @@ def make_steps(case: Case, rng: np.random.Generator) -> dict[str, Callable[[], l
         y.backward(torch.from_numpy(cotangent))
         return [y.detach().numpy()] + [t.grad.numpy() for t in inputs]
 
-    return {"fast": mfdnn_step("fast"), "formula": mfdnn_step("reference"), "torch": torch_step}
+    return {"fast": mathdnn_step("fast"), "formula": mathdnn_step("reference"), "torch": torch_step}
 
 
 def conv_flops(case: Case) -> float:
@@ -89,8 +90,8 @@ def conv_flops(case: Case) -> float:
     n = case.x_shape[0]
     c_out, c_g, kh, kw = case.w_shape
     y = F.conv2d(
-        mfdnn.from_numpy(np.zeros((1, *case.x_shape[1:]), np.float32)),
-        mfdnn.from_numpy(np.zeros(case.w_shape, np.float32)),
+        mathdnn.from_numpy(np.zeros((1, *case.x_shape[1:]), np.float32)),
+        mathdnn.from_numpy(np.zeros(case.w_shape, np.float32)),
         **case.kwargs,
     )
     ho, wo = y.shape[2:]
@@ -131,7 +132,7 @@ def main() -> None:
     repeats = 2 if args.quick else args.repeats
     rng = np.random.default_rng(0)
     print(
-        f"mfdnn {mfdnn.__version__} ({mfdnn.get_num_threads()} threads), torch "
+        f"mathdnn {mathdnn.__version__} ({mathdnn.get_num_threads()} threads), torch "
         f"{torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}"
     )
     square = square_gemm_gflops(rng)
@@ -147,7 +148,9 @@ def main() -> None:
         results = {name: step() for name, step in steps.items()}
         error = max(relative_error(results[m], results["torch"]) for m in ("fast", "formula"))
         if error > 1e-3:
-            raise SystemExit(f"bench_conv.py: {case.name}: mfdnn and PyTorch differ ({error:.1e})")
+            raise SystemExit(
+                f"bench_conv.py: {case.name}: mathdnn and PyTorch differ ({error:.1e})"
+            )
         if case.op == "conv2d":
             steps["gemm"] = gemm_step(case, rng)
         t = time_alternately(steps, repeats)

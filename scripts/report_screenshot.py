@@ -1,7 +1,7 @@
-"""The top of a report written by ``mfdnn hw4`` as a PNG, for the README (``docs/report.png``):
+"""The top of a report written by ``mathdnn hw4`` as a PNG, for the README (``docs/report.png``):
 the title, the summary and the contents, 1200 px wide, as headless Chromium draws them.
 
-Run: ``mfdnn hw4 -o /tmp/hw4-report && python scripts/report_screenshot.py /tmp/hw4-report
+Run: ``mathdnn hw4 -o /tmp/hw4-report && python scripts/report_screenshot.py /tmp/hw4-report
 docs/report.png``. Needs the ``playwright`` package (the test extra) and Debian's ``chromium``.
 """
 
@@ -20,7 +20,7 @@ WIDTH = 1200
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("report", type=Path, help="the folder mfdnn hw4 wrote")
+    parser.add_argument("report", type=Path, help="the folder mathdnn hw4 wrote")
     parser.add_argument("png", type=Path, help="the PNG to write")
     args = parser.parse_args()
     with sync_playwright() as playwright:

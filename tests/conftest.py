@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mfdnn.images import default_photo_path
+from mathdnn.images import default_photo_path
 
 # "ci" (the default) is reproducible: the same examples on every run. HYPOTHESIS_PROFILE=dev
 # explores new examples on each run; print_blob lets a failure be replayed exactly.

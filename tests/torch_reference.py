@@ -1,4 +1,4 @@
-"""The comparison of an mfdnn computation, forward and backward, with the same one in PyTorch.
+"""The comparison of an mathdnn computation, forward and backward, with the same one in PyTorch.
 
 Import it only from a test file that starts with ``torch = pytest.importorskip("torch")``, so that
 the rest of the suite runs without PyTorch.
@@ -12,13 +12,13 @@ import numpy as np
 import torch
 from conftest import assert_close, rng
 
-import mfdnn
+import mathdnn
 
 torch.set_num_threads(1)
 
 
 def compare_with_torch(
-    mf_fn: Callable[..., mfdnn.Tensor],
+    mf_fn: Callable[..., mathdnn.Tensor],
     torch_fn: Callable[..., torch.Tensor],
     inputs: Sequence[np.ndarray],
     seed: int = 0,
@@ -28,7 +28,7 @@ def compare_with_torch(
     """Run ``mf_fn`` and ``torch_fn`` on the same arrays, backpropagate the same random cotangent,
     and check the outputs, their dtypes, and the gradient of every input that ``grad`` marks."""
     grad = [a.dtype.kind == "f" for a in inputs] if grad is None else list(grad)
-    mf_in = [mfdnn.tensor(a, requires_grad=r) for a, r in zip(inputs, grad, strict=True)]
+    mf_in = [mathdnn.tensor(a, requires_grad=r) for a, r in zip(inputs, grad, strict=True)]
     th_in = [torch.tensor(a, requires_grad=r) for a, r in zip(inputs, grad, strict=True)]
     out = mf_fn(*mf_in)
     ref = torch_fn(*th_in)

@@ -43,12 +43,12 @@ def test_bench_lenet():
 
 def test_bench_overhead():
     pytest.importorskip("torch")
-    assert "mfdnn/torch" in run("bench_overhead.py", "--quick")
+    assert "mathdnn/torch" in run("bench_overhead.py", "--quick")
 
 
 def test_bench_losses_epoch():
     pytest.importorskip("torch")
-    assert "mfdnn/torch" in run("bench_losses_epoch.py", "--repeats", "3")
+    assert "mathdnn/torch" in run("bench_losses_epoch.py", "--repeats", "3")
 
 
 def test_bench_jacobians():

@@ -1,4 +1,5 @@
-"""``mfdnn export``: a checkpoint becomes an ONNX model that ONNX Runtime runs to mfdnn's logits;
+"""``mathdnn export``: a checkpoint becomes an ONNX model that ONNX Runtime runs to mathdnn's
+logits;
 bad input is one line on stderr, status 2, nothing written."""
 
 from __future__ import annotations
@@ -8,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-import mfdnn
-from mfdnn.checkpoint import save_checkpoint
-from mfdnn.cli import main
-from mfdnn.models import LeNet5
+import mathdnn
+from mathdnn.checkpoint import save_checkpoint
+from mathdnn.cli import main
+from mathdnn.models import LeNet5
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def test_export_runs_in_onnx_runtime(tmp_path, checkpoint, capsys):
     session = ort.InferenceSession(str(tmp_path / "out" / "lenet.onnx"))
     x = np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32)
     (logits,) = session.run(["logits"], {"images": x})
-    np.testing.assert_allclose(logits, model(mfdnn.tensor(x)).data, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(logits, model(mathdnn.tensor(x)).data, rtol=1e-4, atol=1e-5)
 
 
 def test_a_fixed_batch(tmp_path, checkpoint):
@@ -45,7 +46,7 @@ def bad(args, capsys, tmp_path, message):
     assert main(["export", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith("mfdnn export: ") and message in err, err
+    assert err.startswith("mathdnn export: ") and message in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
@@ -64,4 +65,4 @@ def test_bad_input(tmp_path, checkpoint, capsys):
 def test_without_onnx_the_error_says_how_to_install_it(tmp_path, checkpoint, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx fails
     path, _ = checkpoint
-    bad([str(path), str(tmp_path / "m.onnx")], capsys, tmp_path, "pip install 'mfdnn[onnx]'")
+    bad([str(path), str(tmp_path / "m.onnx")], capsys, tmp_path, "pip install '.[onnx]'")

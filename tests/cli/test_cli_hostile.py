@@ -1,5 +1,5 @@
 """The command line against a hostile user: every bad case ends with one line on stderr
-(``mfdnn <command>: <message>``), a non-zero status, no traceback and nothing written."""
+(``mathdnn <command>: <message>``), a non-zero status, no traceback and nothing written."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import mfdnn
-from mfdnn.cli import main
-from mfdnn.cli.jacobians import estimated_bytes
+import mathdnn
+from mathdnn.cli import main
+from mathdnn.cli.jacobians import estimated_bytes
 
-SRC = str(Path(mfdnn.__file__).resolve().parents[1])
+SRC = str(Path(mathdnn.__file__).resolve().parents[1])
 
 
 def one_line_error(capsys, command: str, *fragments: str) -> str:
@@ -26,7 +26,7 @@ def one_line_error(capsys, command: str, *fragments: str) -> str:
     assert "Traceback" not in captured.err
     lines = captured.err.splitlines()
     assert len(lines) == 1, captured.err
-    assert lines[0].startswith(f"mfdnn {command}: "), lines[0]
+    assert lines[0].startswith(f"mathdnn {command}: "), lines[0]
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     assert captured.out == ""
@@ -34,7 +34,7 @@ def one_line_error(capsys, command: str, *fragments: str) -> str:
 
 
 def run_child(code: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    """``python -c code args`` with this mfdnn on the path."""
+    """``python -c code args`` with this mathdnn on the path."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
     return subprocess.run(
         [sys.executable, "-c", code, *args], env=env, text=True, timeout=120, **kwargs
@@ -45,7 +45,7 @@ def run_child(code: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
 def test_no_subcommand_prints_the_usage_to_stderr_and_exits_2(capsys):
     assert main([]) == 2
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.startswith("usage: mfdnn")
+    assert captured.out == "" and captured.err.startswith("usage: mathdnn")
 
 
 def test_argument_errors_are_one_line(capsys):
@@ -70,7 +70,7 @@ class InterruptNumpy:  # Ctrl-C pressed while NumPy is being imported
             raise KeyboardInterrupt
 
 sys.meta_path.insert(0, InterruptNumpy())
-from mfdnn.cli import main  # what the installed `mfdnn` script does
+from mathdnn.cli import main  # what the installed `mathdnn` script does
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -79,13 +79,13 @@ sys.exit(main(sys.argv[1:]))
 def test_ctrl_c_during_start_up_is_one_line_and_130(command):
     child = run_child(INTERRUPT_NUMPY_IMPORT, command, capture_output=True)
     assert child.returncode == 130
-    assert child.stderr == "mfdnn: interrupted\n"
+    assert child.stderr == "mathdnn: interrupted\n"
     assert child.stdout == ""
 
 
 def test_importing_the_command_line_imports_nothing_heavy():
     code = (
-        "import sys, mfdnn, mfdnn.cli\n"
+        "import sys, mathdnn, mathdnn.cli\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'numpy', 'matplotlib', 'PIL', 'tqdm', 'threadpoolctl'}))"
     )
@@ -93,20 +93,20 @@ def test_importing_the_command_line_imports_nothing_heavy():
 
 
 def test_lazy_attributes_of_the_package():
-    assert mfdnn.tensor is mfdnn.engine.tensor
-    assert mfdnn.functional.relu(mfdnn.tensor([-1.0, 2.0])).tolist() == [0.0, 2.0]
-    assert {"tensor", "functional", "set_num_threads"} <= set(dir(mfdnn))
+    assert mathdnn.tensor is mathdnn.engine.tensor
+    assert mathdnn.functional.relu(mathdnn.tensor([-1.0, 2.0])).tolist() == [0.0, 2.0]
+    assert {"tensor", "functional", "set_num_threads"} <= set(dir(mathdnn))
     with pytest.raises(AttributeError, match="no attribute 'tensr'"):
-        mfdnn.tensr  # noqa: B018
+        mathdnn.tensr  # noqa: B018
 
 
 def test_a_closed_pipe_ends_quietly_with_the_sigpipe_status():
-    """``mfdnn verify | head -1``: the reader is gone before anything is written."""
+    """``mathdnn verify | head -1``: the reader is gone before anything is written."""
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
         child = run_child(
-            "import sys; from mfdnn.cli import main; sys.exit(main(sys.argv[1:]))",
+            "import sys; from mathdnn.cli import main; sys.exit(main(sys.argv[1:]))",
             "verify",
             stdout=write_end,
             stderr=subprocess.PIPE,
@@ -176,13 +176,13 @@ def test_mlp_bad_sizes(capsys, args, message):
 
 
 def test_mlp_divergence_is_reported_as_divergence(capsys, monkeypatch):
-    monkeypatch.delenv("MFDNN_MNIST_DIR", raising=False)
+    monkeypatch.delenv("MATHDNN_MNIST_DIR", raising=False)
     assert main(["mlp", "--lr", "1e6"]) == 2
     one_line_error(capsys, "mlp", "training diverged", "lr=1e+06", "use a smaller --lr")
 
 
 def test_losses_divergence_writes_nothing(capsys, tmp_path, monkeypatch):
-    monkeypatch.delenv("MFDNN_MNIST_DIR", raising=False)
+    monkeypatch.delenv("MATHDNN_MNIST_DIR", raising=False)
     out = tmp_path / "out"
     assert main(["losses", "--lr", "1e300", "--epochs", "1", "--seeds", "1", "-o", str(out)]) == 2
     one_line_error(capsys, "losses", "training diverged", "use a smaller --lr")
@@ -232,7 +232,7 @@ def test_mnist_dir_without_both_digits_is_refused(capsys, tmp_path, train, test,
 
 def test_mlp_with_an_empty_mnist_dir_is_refused(capsys, tmp_path, monkeypatch):
     directory = write_mnist(tmp_path / "mnist", [], [])
-    monkeypatch.setenv("MFDNN_MNIST_DIR", str(directory))
+    monkeypatch.setenv("MATHDNN_MNIST_DIR", str(directory))
     assert main(["mlp"]) == 2
     one_line_error(capsys, "mlp", "0 training and 0 test images")
 

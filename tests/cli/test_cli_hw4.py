@@ -1,4 +1,4 @@
-"""``mfdnn hw4``'s command line: bad input is one line, exit status 2 and nothing written; a
+"""``mathdnn hw4``'s command line: bad input is one line, exit status 2 and nothing written; a
 failing check is exit status 1, named on stderr and red on the page; an earlier report is
 replaced whole, any other folder left alone; Ctrl-C leaves no partial report; --open, --seeds
 and the progress bar. The whole run is tested in tests/report/test_report_page.py; here the
@@ -16,20 +16,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import mfdnn
-import mfdnn.report.build as report_build
-from mfdnn import verify
-from mfdnn.cli import main
-from mfdnn.data import load_mnist
-from mfdnn.report.build import FULL, QUICK, prepare
-from mfdnn.verify import Check
+import mathdnn
+import mathdnn.report.build as report_build
+from mathdnn import verify
+from mathdnn.cli import main
+from mathdnn.data import load_mnist
+from mathdnn.report.build import FULL, QUICK, prepare
+from mathdnn.verify import Check
 
-SRC = str(Path(mfdnn.__file__).resolve().parents[1])
+SRC = str(Path(mathdnn.__file__).resolve().parents[1])
 
 
 @pytest.fixture(autouse=True)
 def bundled_mnist(monkeypatch):
-    monkeypatch.delenv("MFDNN_MNIST_DIR", raising=False)
+    monkeypatch.delenv("MATHDNN_MNIST_DIR", raising=False)
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def one_line_error(capsys, *fragments: str) -> str:
     assert "Traceback" not in captured.err
     lines = captured.err.splitlines()
     assert len(lines) == 1, captured.err
-    assert lines[0].startswith("mfdnn hw4: "), lines[0]
+    assert lines[0].startswith("mathdnn hw4: "), lines[0]
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     assert captured.out == ""
@@ -90,7 +90,7 @@ def _mnist_without_nines(directory: Path) -> Path:
         (["--mnist-dir", "{no_nines}"], ["has no images of digit 9", "Problem 5 needs"]),
         (["-o", "{text}"], ["-o:", "exists and is not a directory"]),
         (["-o", "{text}/report"], ["is a file, not a directory"]),
-        (["-o", "{other}"], ["-o:", "not", "mfdnn hw4 report"]),
+        (["-o", "{other}"], ["-o:", "not", "mathdnn hw4 report"]),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, fragments):
@@ -117,7 +117,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, fragme
 
 
 def test_an_image_too_large_is_refused_from_its_header(tmp_path, capsys, monkeypatch, images):
-    monkeypatch.setattr("mfdnn.cli.hw4.DEFAULT_MAX_PIXELS", 100)
+    monkeypatch.setattr("mathdnn.cli.hw4.DEFAULT_MAX_PIXELS", 100)
     assert hw4("--image", str(images["grey8"]), "-o", str(tmp_path / "report")) == 2
     one_line_error(capsys, "--image", "24×20 = 480 pixels, more than 100")
     assert not (tmp_path / "report").exists()
@@ -133,7 +133,7 @@ def test_a_failing_check_is_exit_1_named_on_stderr_and_red(
     assert hw4("--quick", "-o", str(out)) == 1
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [
-        "mfdnn hw4: check failed: Problem 1: an identity that broke (against formula: max "
+        "mathdnn hw4: check failed: Problem 1: an identity that broke (against formula: max "
         "error 0.25, tolerance 1e-12, FAIL)"
     ]
     assert "1 checks: 0 passed, 1 failed" in captured.out
@@ -219,16 +219,16 @@ def test_ctrl_c_leaves_no_partial_report(tmp_path):
     nothing else left beside it."""
     out = tmp_path / "report"
     out.mkdir()
-    (out / "results.json").write_text(json.dumps({"report": "mfdnn hw4"}))
+    (out / "results.json").write_text(json.dumps({"report": "mathdnn hw4"}))
     (out / "index.html").write_text("the earlier report")
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]),
         "PYTHONUNBUFFERED": "1",
     }
-    env.pop("MFDNN_MNIST_DIR", None)
+    env.pop("MATHDNN_MNIST_DIR", None)
     child = subprocess.Popen(
-        [sys.executable, "-m", "mfdnn.cli", "hw4", "--quick", "-o", str(out)],
+        [sys.executable, "-m", "mathdnn.cli", "hw4", "--quick", "-o", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -242,7 +242,7 @@ def test_ctrl_c_leaves_no_partial_report(tmp_path):
     finally:
         child.kill()
     assert child.returncode == 130
-    assert err.strip().splitlines()[-1] == "mfdnn hw4: interrupted"
+    assert err.strip().splitlines()[-1] == "mathdnn hw4: interrupted"
     assert "Traceback" not in err
     assert [p.name for p in tmp_path.iterdir()] == ["report"]
     assert sorted(p.name for p in out.iterdir()) == ["index.html", "results.json"]

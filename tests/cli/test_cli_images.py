@@ -3,7 +3,7 @@
 import pytest
 from PIL import Image
 
-from mfdnn.cli import main
+from mathdnn.cli import main
 
 
 def _png(path):
@@ -62,7 +62,7 @@ def test_bad_input_one_line_nonzero_nothing_written(argv, message, images, tmp_p
     assert main(args) != 0
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"mfdnn {argv[0]}: ")
+    assert len(lines) == 1 and lines[0].startswith(f"mathdnn {argv[0]}: ")
     assert message in lines[0] and "Traceback" not in captured.err
     assert captured.out == ""
     assert list(out_dir.iterdir()) == []

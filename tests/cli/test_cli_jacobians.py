@@ -1,8 +1,8 @@
-"""``mfdnn jacobians`` and ``mfdnn mlp``: the table, and one-line errors with exit status 2."""
+"""``mathdnn jacobians`` and ``mathdnn mlp``: the table, and one-line errors with exit status 2."""
 
 import pytest
 
-from mfdnn.cli import main
+from mathdnn.cli import main
 
 
 def test_jacobians_prints_the_table(capsys):
@@ -38,7 +38,7 @@ def test_jacobians_show_prints_small_matrices(capsys):
 def test_jacobians_bad_input(capsys, args, message):
     assert main(["jacobians", *args]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("mfdnn jacobians: ") and message in err
+    assert err.startswith("mathdnn jacobians: ") and message in err
     assert err.count("\n") == 1
 
 
@@ -47,4 +47,4 @@ def test_mlp_command(capsys):
     out = capsys.readouterr().out
     assert "backprop" in out and "autodiff" in out and "max |θ_backprop − θ_autodiff|" in out
     assert main(["mlp", "--activation", "gelu"]) == 2
-    assert capsys.readouterr().err.startswith("mfdnn mlp: unknown --activation 'gelu'")
+    assert capsys.readouterr().err.startswith("mathdnn mlp: unknown --activation 'gelu'")

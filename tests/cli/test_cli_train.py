@@ -1,4 +1,4 @@
-"""``mfdnn train lenet``: the files it writes, --resume bit-identical to an uninterrupted run, the
+"""``mathdnn train lenet``: the files it writes, --resume bit-identical to an uninterrupted run, the
 progress bar, and every bad input as one stderr line, exit status 2, nothing written."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
-from mfdnn import training
-from mfdnn.checkpoint import digest, load_checkpoint, save_checkpoint
-from mfdnn.cli import main
-from mfdnn.data import load_mnist
+from mathdnn import training
+from mathdnn.checkpoint import digest, load_checkpoint, save_checkpoint
+from mathdnn.cli import main
+from mathdnn.data import load_mnist
 
 N_TRAIN, N_TEST = 200, 60
 FAST = ["--batch-size", "50", "--quiet"]
@@ -54,7 +54,7 @@ def one_line_error(capsys, *fragments: str) -> str:
     captured = capsys.readouterr()
     lines = captured.err.splitlines()
     assert len(lines) == 1, captured.err
-    assert lines[0].startswith("mfdnn train"), lines[0]
+    assert lines[0].startswith("mathdnn train"), lines[0]
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     assert captured.out == ""
@@ -196,7 +196,7 @@ def test_no_model_named(capsys):
 
 @pytest.mark.parametrize("where", ["empty", "missing", "a file"])
 def test_directory_without_mnist(tmp_path, capsys, monkeypatch, where):
-    monkeypatch.delenv("MFDNN_MNIST_DIR", raising=False)
+    monkeypatch.delenv("MATHDNN_MNIST_DIR", raising=False)
     directory = tmp_path / "mnist"
     if where == "empty":
         directory.mkdir()
@@ -238,9 +238,9 @@ def test_output_in_a_read_only_directory(mnist_dir, tmp_path, capsys):
 
 @pytest.mark.skipif(not os.path.isdir("/sys"), reason="needs /sys, a file system nobody writes")
 def test_output_where_nobody_may_write(mnist_dir, capsys):
-    assert train(mnist_dir, "/sys/mfdnn-train-test", "--epochs", "1") == 2
-    one_line_error(capsys, "/sys/mfdnn-train-test")
-    assert not Path("/sys/mfdnn-train-test").exists()
+    assert train(mnist_dir, "/sys/mathdnn-train-test", "--epochs", "1") == 2
+    one_line_error(capsys, "/sys/mathdnn-train-test")
+    assert not Path("/sys/mathdnn-train-test").exists()
 
 
 # ---------------------------------------------------------------- bad checkpoints on --resume
@@ -294,7 +294,7 @@ def _missing_key(arrays):
         ("seed differs", ["--seed 9 differs from the checkpoint's 0"]),
         ("done already", ["--epochs 1: the checkpoint", "has done 1 epochs already"]),
         ("other data", ["it was trained on other data"]),
-        ("no training", ["not a checkpoint of mfdnn.training"]),
+        ("no training", ["not a checkpoint of mathdnn.training"]),
     ],
 )
 def test_resume_refuses_bad_checkpoints(one_epoch, mnist_dir, tmp_path, capsys, damage, fragments):
@@ -340,7 +340,7 @@ def test_divergence_in_the_first_epoch(mnist_dir, tmp_path, capsys):
     assert train(mnist_dir, out, "--epochs", "2", "--lr", "1e38") == 2
     captured = capsys.readouterr()
     lines = captured.err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mfdnn train: training diverged: fit: epoch 1")
+    assert len(lines) == 1 and lines[0].startswith("mathdnn train: training diverged: fit: epoch 1")
     assert "no checkpoint was written; try a smaller --lr" in lines[0]
     assert not out.exists()
 

@@ -1,8 +1,9 @@
-"""``mfdnn verify``: every row of the table passes, with its reference, and the exit status is 0."""
+"""``mathdnn verify``: every row of the table passes, with its reference, and the exit status is
+0."""
 
 from __future__ import annotations
 
-from mfdnn.cli import main
+from mathdnn.cli import main
 
 
 def test_verify_prints_a_table_of_passing_checks(capsys):
@@ -20,4 +21,4 @@ def test_verify_prints_a_table_of_passing_checks(capsys):
 
 def test_verify_seed_must_be_non_negative(capsys):
     assert main(["verify", "--seed", "-1"]) == 2
-    assert capsys.readouterr().err.startswith("mfdnn verify: --seed")
+    assert capsys.readouterr().err.startswith("mathdnn verify: --seed")

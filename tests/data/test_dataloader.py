@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mfdnn.data import DataLoader, flatten_scale, nchw_scale
+from mathdnn.data import DataLoader, flatten_scale, nchw_scale
 
 
 def dataset(n):

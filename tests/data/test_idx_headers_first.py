@@ -9,9 +9,9 @@ import struct
 import numpy as np
 import pytest
 
-from mfdnn.data import flatten_scale, load_mnist, read_idx
-from mfdnn.data.idx import read_idx_header
-from mfdnn.images import image_size, load_image
+from mathdnn.data import flatten_scale, load_mnist, read_idx
+from mathdnn.data.idx import read_idx_header
+from mathdnn.images import image_size, load_image
 
 NAMES = {
     "train_images": "train-images-idx3-ubyte",

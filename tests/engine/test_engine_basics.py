@@ -3,18 +3,18 @@
 import numpy as np
 import pytest
 
-import mfdnn
+import mathdnn
 
 
 def test_default_dtypes():
-    assert mfdnn.tensor([1.0, 2.0]).dtype == np.float32
-    assert mfdnn.tensor(np.zeros(3)).dtype == np.float64
-    assert mfdnn.tensor(np.zeros(3, np.float32)).dtype == np.float32
-    assert mfdnn.tensor([1, 2]).dtype == np.int64
+    assert mathdnn.tensor([1.0, 2.0]).dtype == np.float32
+    assert mathdnn.tensor(np.zeros(3)).dtype == np.float64
+    assert mathdnn.tensor(np.zeros(3, np.float32)).dtype == np.float32
+    assert mathdnn.tensor([1, 2]).dtype == np.int64
 
 
 def test_gradients_accumulate_and_graph_is_freed():
-    x = mfdnn.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x = mathdnn.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = (x * x).sum()
     y.backward(retain_graph=True)
     y.backward()
@@ -24,11 +24,11 @@ def test_gradients_accumulate_and_graph_is_freed():
 
 
 def test_backward_non_scalar_needs_grad():
-    x = mfdnn.tensor([1.0, 2.0], requires_grad=True)
+    x = mathdnn.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(ValueError, match=r"Tensor.backward.*scalar.*\(2,\)"):
         (x * 2).backward()
 
 
 def test_requires_grad_needs_float():
     with pytest.raises(TypeError, match="floating"):
-        mfdnn.tensor([1, 2], requires_grad=True)
+        mathdnn.tensor([1, 2], requires_grad=True)

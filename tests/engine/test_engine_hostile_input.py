@@ -1,4 +1,4 @@
-"""Input mfdnn cannot compute with (longdouble, complex, ragged lists, strings, bad scalar
+"""Input mathdnn cannot compute with (longdouble, complex, ragged lists, strings, bad scalar
 options) raises an error naming the function and the argument; float16 is widened to float32."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import mfdnn
-import mfdnn.functional as F
+import mathdnn
+import mathdnn.functional as F
 
 LONGDOUBLE_IS_WIDER = np.dtype(np.longdouble).itemsize > 8
 longdouble_only = pytest.mark.skipif(
@@ -15,8 +15,8 @@ longdouble_only = pytest.mark.skipif(
 )
 
 
-def x64() -> mfdnn.Tensor:
-    return mfdnn.tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
+def x64() -> mathdnn.Tensor:
+    return mathdnn.tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
 
 
 # ------------------------------------------------------------------------- longdouble, complex
@@ -26,7 +26,7 @@ WIDE_OR_COMPLEX = [
 ]
 
 CALLS = {
-    "tensor": (lambda a: mfdnn.tensor(a), r"tensor: data has dtype"),
+    "tensor": (lambda a: mathdnn.tensor(a), r"tensor: data has dtype"),
     "sigmoid": (lambda a: F.sigmoid(a), r"sigmoid: x has dtype"),
     "softmax": (lambda a: F.softmax(a, 1), r"softmax: x has dtype"),
     "linear weight": (lambda a: F.linear(x64(), a), r"linear: weight has dtype"),
@@ -49,20 +49,20 @@ def test_longdouble_and_complex_are_refused_naming_the_function(call, dtype, rea
 @longdouble_only
 def test_longdouble_dtype_argument_and_from_numpy_are_refused():
     with pytest.raises(TypeError, match=r"tensor: dtype float128 is not supported.*float64"):
-        mfdnn.tensor([1.0], dtype=np.longdouble)
+        mathdnn.tensor([1.0], dtype=np.longdouble)
     with pytest.raises(TypeError, match=r"from_numpy: .*float128.*float32 or float64"):
-        mfdnn.from_numpy(np.ones(2, np.longdouble))
+        mathdnn.from_numpy(np.ones(2, np.longdouble))
 
 
 def test_complex_dtype_argument_is_refused():
     with pytest.raises(TypeError, match=r"tensor: dtype complex64 is not supported"):
-        mfdnn.tensor([1.0], dtype=np.complex64)
+        mathdnn.tensor([1.0], dtype=np.complex64)
 
 
 # --------------------------------------------------------------------------------- float16
 def test_float16_data_is_widened_exactly_to_float32():
     half = np.array([0.1, -65504.0, 6e-8, np.inf, np.nan], np.float16)
-    t = mfdnn.tensor(half)
+    t = mathdnn.tensor(half)
     assert t.dtype == np.float32
     np.testing.assert_array_equal(t.data, half.astype(np.float32))
     np.testing.assert_array_equal(t.data.astype(np.float16), half)  # nothing was lost
@@ -73,15 +73,15 @@ def test_float16_data_is_widened_exactly_to_float32():
 
 def test_float16_cannot_be_requested_or_shared():
     with pytest.raises(TypeError, match=r"tensor: dtype float16 is not supported.*widened"):
-        mfdnn.tensor([1.0], dtype=np.float16)
-    with pytest.raises(TypeError, match=r"from_numpy: .*float16.*mfdnn\.tensor\(array\)"):
-        mfdnn.from_numpy(np.ones(2, np.float16))
+        mathdnn.tensor([1.0], dtype=np.float16)
+    with pytest.raises(TypeError, match=r"from_numpy: .*float16.*mathdnn\.tensor\(array\)"):
+        mathdnn.from_numpy(np.ones(2, np.float16))
 
 
 # ------------------------------------------------------------------------- ragged, strings
 def test_ragged_nested_lists_name_the_function():
     with pytest.raises(ValueError, match=r"tensor: data must be .*rectangular nested list"):
-        mfdnn.tensor([[1, 2], [3]])
+        mathdnn.tensor([[1, 2], [3]])
     with pytest.raises(ValueError, match=r"relu: x must be .*rectangular"):
         F.relu([[1.0, 2.0], [3.0]])
     with pytest.raises(ValueError, match=r"Tensor\.backward: grad must be .*rectangular"):
@@ -90,13 +90,13 @@ def test_ragged_nested_lists_name_the_function():
 
 def test_backward_with_strings_names_backward():
     with pytest.raises(TypeError, match=r"Tensor\.backward: grad has dtype <U1.*numbers"):
-        mfdnn.tensor([1.0], requires_grad=True).backward(np.array(["a"]))
+        mathdnn.tensor([1.0], requires_grad=True).backward(np.array(["a"]))
 
 
 def test_backward_accepts_integer_and_tensor_cotangents():
     x = x64()
     (x * 2).backward(np.ones((2, 3), np.int64))
-    (x * 2).backward(mfdnn.tensor(np.ones((2, 3))))
+    (x * 2).backward(mathdnn.tensor(np.ones((2, 3))))
     np.testing.assert_array_equal(x.grad, np.full((2, 3), 4.0))
 
 
@@ -138,9 +138,9 @@ def test_scalar_options_accept_ints_numpy_scalars_and_infinite_clamp_bounds():
 
 # ---------------------------------------------------------------------------- shapes, dims
 BAD_SHAPES_AND_DIMS = [
-    (lambda: mfdnn.zeros(-1), r"zeros: the shape must be non-negative ints, got \(-1,\)"),
-    (lambda: mfdnn.zeros("a"), r"zeros: the shape must be non-negative ints, got \('a',\)"),
-    (lambda: mfdnn.ones((2, 1.5)), r"ones: the shape must be non-negative ints"),
+    (lambda: mathdnn.zeros(-1), r"zeros: the shape must be non-negative ints, got \(-1,\)"),
+    (lambda: mathdnn.zeros("a"), r"zeros: the shape must be non-negative ints, got \('a',\)"),
+    (lambda: mathdnn.ones((2, 1.5)), r"ones: the shape must be non-negative ints"),
     (lambda: x64().unsqueeze("a"), r"unsqueeze: dim 'a' is out of range"),
     (lambda: F.cross_entropy(x64(), [[0], [1, 2]]), r"cross_entropy: labels must be .*rectangular"),
 ]
@@ -153,5 +153,5 @@ def test_bad_shapes_and_dims_name_the_function(call, pattern):
 
 
 def test_zeros_and_ones_take_a_shape_or_its_sizes():
-    assert mfdnn.zeros(2, 3).shape == mfdnn.ones((2, 3)).shape == (2, 3)
-    assert mfdnn.zeros(np.int64(4)).shape == (4,) and mfdnn.ones().shape == ()
+    assert mathdnn.zeros(2, 3).shape == mathdnn.ones((2, 3)).shape == (2, 3)
+    assert mathdnn.zeros(np.int64(4)).shape == (4,) and mathdnn.ones().shape == ()

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from conftest import rng
 
-import mfdnn
-import mfdnn.functional as F
-from mfdnn.engine.gradcheck import gradcheck_error, numerical_vjp
+import mathdnn
+import mathdnn.functional as F
+from mathdnn.engine.gradcheck import gradcheck_error, numerical_vjp
 
 TOL = 1e-6  # central differences: O(ε²) + O(1e-16/ε) ≈ 1e-10 per entry, scaled by the values
 
@@ -59,8 +59,8 @@ CASES = {
     "reshape permute": (lambda a: a.reshape(3, 2, 2).permute(2, 0, 1) * 2, [randn(0, 2, 6)]),
     "transpose flatten": (lambda a: a.transpose(0, 2).flatten(1) * 2, [randn(0, 2, 3, 2)]),
     "index list": (lambda a: a[:, [0, 2, 2]] * 2, [randn(0, 2, 3)]),
-    "index mask": (lambda a: a[mfdnn.tensor(np.array([True, False, True]))] * 2, [randn(0, 3)]),
-    "concatenate": (lambda a, b: mfdnn.cat([a, b, a], 1), [randn(0, 2, 1), randn(1, 2, 3)]),
+    "index mask": (lambda a: a[mathdnn.tensor(np.array([True, False, True]))] * 2, [randn(0, 3)]),
+    "concatenate": (lambda a, b: mathdnn.cat([a, b, a], 1), [randn(0, 2, 1), randn(1, 2, 3)]),
     # functional primitives
     "conv2d": (
         lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2)),
@@ -151,6 +151,6 @@ def test_gradcheck_detects_a_wrong_vjp():
     """The checker itself must fail on a wrong derivative (here: sin with the VJP of cos)."""
 
     def wrong(a):
-        return mfdnn.Tensor._make(np.sin(a.data), (a,), lambda g: (g * np.sin(a.data),), "bad")
+        return mathdnn.Tensor._make(np.sin(a.data), (a,), lambda g: (g * np.sin(a.data),), "bad")
 
     assert gradcheck_error(wrong, [randn(0, 5)]) > 1e-2

@@ -8,11 +8,11 @@ import re
 import numpy as np
 import pytest
 
-import mfdnn
+import mathdnn
 
 
-def t(*shape: int, dtype=np.float64, grad: bool = False) -> mfdnn.Tensor:
-    return mfdnn.tensor(np.ones(shape, dtype), requires_grad=grad)
+def t(*shape: int, dtype=np.float64, grad: bool = False) -> mathdnn.Tensor:
+    return mathdnn.tensor(np.ones(shape, dtype), requires_grad=grad)
 
 
 def s(shape: tuple[int, ...]) -> str:
@@ -40,9 +40,13 @@ CASES = [
     (lambda: t(2, 3).flatten(0, 2), ValueError, r"flatten.*dim 2.*2 dimensions"),
     (lambda: t(2, 3).flatten(1, 0), ValueError, r"flatten.*start_dim 1.*end_dim 0"),
     (lambda: t(2, 3).transpose(0, 2), ValueError, r"transpose.*dim 2.*2 dimensions"),
-    (lambda: mfdnn.cat([t(2, 3), t(3, 2)], 0), ValueError, r"concatenate.*\(2, 3\), \(3, 2\)"),
-    (lambda: mfdnn.tensor([1, 2], requires_grad=True), TypeError, r"tensor.*requires_grad.*int64"),
-    (lambda: mfdnn.tensor(["a"]), TypeError, r"tensor.*data.*dtype"),
+    (lambda: mathdnn.cat([t(2, 3), t(3, 2)], 0), ValueError, r"concatenate.*\(2, 3\), \(3, 2\)"),
+    (
+        lambda: mathdnn.tensor([1, 2], requires_grad=True),
+        TypeError,
+        r"tensor.*requires_grad.*int64",
+    ),
+    (lambda: mathdnn.tensor(["a"]), TypeError, r"tensor.*data.*dtype"),
 ]
 
 

@@ -7,31 +7,31 @@ import sys
 import numpy as np
 import pytest
 
-import mfdnn
+import mathdnn
 
 
 def test_reflected_ops_with_numpy_arrays_give_tensors():
-    x = mfdnn.tensor(np.ones(3), requires_grad=True)
+    x = mathdnn.tensor(np.ones(3), requires_grad=True)
     y = np.arange(3.0) - x
-    assert isinstance(y, mfdnn.Tensor)
+    assert isinstance(y, mathdnn.Tensor)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, -np.ones(3))
 
 
 def test_max_ties_split_gradient_equally():
-    x = mfdnn.tensor(np.array([1.0, 3.0, 3.0, 3.0]), requires_grad=True)
+    x = mathdnn.tensor(np.array([1.0, 3.0, 3.0, 3.0]), requires_grad=True)
     x.max().backward()
     np.testing.assert_allclose(x.grad, [0, 1 / 3, 1 / 3, 1 / 3], rtol=1e-15)
 
 
 def test_repeated_index_gradient_accumulates():
-    x = mfdnn.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    x = mathdnn.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
     x[[0, 0, 1]].sum().backward()
     np.testing.assert_array_equal(x.grad, [[2, 2], [1, 1], [0, 0]])
 
 
 def test_accumulated_grad_keeps_leaf_dtype():
-    x = mfdnn.tensor(np.ones(3, np.float32), requires_grad=True)
+    x = mathdnn.tensor(np.ones(3, np.float32), requires_grad=True)
     for _ in range(2):
         (x * np.ones(3, np.float64)).sum().backward()
         assert x.grad.dtype == np.float32
@@ -39,8 +39,8 @@ def test_accumulated_grad_keeps_leaf_dtype():
 
 def test_leaf_grads_never_share_memory_with_each_other_or_the_seed():
     """Leaf .grad arrays are taken from the VJPs without a copy only when nothing else sees them."""
-    a = mfdnn.tensor(np.ones((2, 3)), requires_grad=True)
-    b = mfdnn.tensor(np.ones((2, 3)), requires_grad=True)
+    a = mathdnn.tensor(np.ones((2, 3)), requires_grad=True)
+    b = mathdnn.tensor(np.ones((2, 3)), requires_grad=True)
     seed = np.full((2, 3), 2.0)
     (a + b).backward(seed)  # add's VJP hands the same array to both parents
     assert not np.shares_memory(a.grad, b.grad)
@@ -48,7 +48,7 @@ def test_leaf_grads_never_share_memory_with_each_other_or_the_seed():
     a.grad[0, 0] = 100.0
     np.testing.assert_array_equal(b.grad, seed)
     np.testing.assert_array_equal(seed, np.full((2, 3), 2.0))
-    c = mfdnn.tensor(np.ones(6), requires_grad=True)
+    c = mathdnn.tensor(np.ones(6), requires_grad=True)
     c.reshape(2, 3).backward(seed)  # the cotangent is a view of the seed
     assert not np.shares_memory(c.grad, seed)
     np.testing.assert_array_equal(c.grad, np.full(6, 2.0))
@@ -56,21 +56,21 @@ def test_leaf_grads_never_share_memory_with_each_other_or_the_seed():
 
 def test_tensor_copies_its_data_and_from_numpy_shares_it():
     array = np.zeros(3, np.float32)
-    copied, shared = mfdnn.tensor(array), mfdnn.from_numpy(array)
+    copied, shared = mathdnn.tensor(array), mathdnn.from_numpy(array)
     array[0] = 1.0
     assert copied.data[0] == 0.0 and shared.data[0] == 1.0
     assert shared.dtype == np.float32 and shared.is_leaf and not shared.requires_grad
-    x = mfdnn.from_numpy(np.ones(3)).requires_grad_()
+    x = mathdnn.from_numpy(np.ones(3)).requires_grad_()
     (x * x).sum().backward()
     np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
     with pytest.raises(TypeError, match=r"from_numpy: expected a numpy.ndarray, got list"):
-        mfdnn.from_numpy([1.0, 2.0])
+        mathdnn.from_numpy([1.0, 2.0])
     with pytest.raises(TypeError, match=r"from_numpy: .*dtype.*<U1"):
-        mfdnn.from_numpy(np.array(["a"]))
+        mathdnn.from_numpy(np.array(["a"]))
 
 
 def test_retain_graph_allows_second_backward():
-    x = mfdnn.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = mathdnn.tensor(np.array([1.0, 2.0]), requires_grad=True)
     y = (x.sin() * x).sum()
     y.backward(retain_graph=True)
     first = x.grad.copy()
@@ -79,7 +79,7 @@ def test_retain_graph_allows_second_backward():
 
 
 def test_second_backward_without_retain_graph_raises():
-    x = mfdnn.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = mathdnn.tensor(np.array([1.0, 2.0]), requires_grad=True)
     y = (x.exp() * 2).sum()
     y.backward()
     with pytest.raises(RuntimeError, match=r"backward.*second time.*retain_graph"):
@@ -87,11 +87,11 @@ def test_second_backward_without_retain_graph_raises():
 
 
 def test_no_grad_records_nothing():
-    x = mfdnn.tensor(np.ones(3), requires_grad=True)
-    with mfdnn.no_grad():
-        assert not mfdnn.is_grad_enabled()
+    x = mathdnn.tensor(np.ones(3), requires_grad=True)
+    with mathdnn.no_grad():
+        assert not mathdnn.is_grad_enabled()
         y = (x * 2).exp().sum()
-    assert mfdnn.is_grad_enabled()
+    assert mathdnn.is_grad_enabled()
     assert not y.requires_grad and y.is_leaf
     with pytest.raises(RuntimeError, match="does not require grad"):
         y.backward()
@@ -99,7 +99,7 @@ def test_no_grad_records_nothing():
 
 
 def test_detach_cuts_the_graph_and_shares_memory():
-    x = mfdnn.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = mathdnn.tensor(np.array([1.0, 2.0]), requires_grad=True)
     d = (x * 3).detach()
     assert not d.requires_grad
     y = (x * d).sum()
@@ -111,16 +111,16 @@ def test_detach_cuts_the_graph_and_shares_memory():
 
 def test_tensor_copies_and_explicit_dtype():
     a = np.zeros(3)
-    t = mfdnn.tensor(a)
+    t = mathdnn.tensor(a)
     a[0] = 5
     assert t.data[0] == 0
-    assert mfdnn.tensor([1, 2], dtype=np.float64).dtype == np.float64
+    assert mathdnn.tensor([1, 2], dtype=np.float64).dtype == np.float64
     with pytest.raises(TypeError, match="requires_grad"):
-        mfdnn.tensor([1, 2], requires_grad=True)
+        mathdnn.tensor([1, 2], requires_grad=True)
 
 
 def test_asarray():
-    t = mfdnn.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    t = mathdnn.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     a = np.asarray(t)
     assert isinstance(a, np.ndarray) and a.shape == (2, 3) and a.dtype == np.float64
     np.testing.assert_array_equal(a, np.arange(6.0).reshape(2, 3))
@@ -130,7 +130,7 @@ def test_asarray():
 def test_deep_chain_does_not_recurse():
     depth = 5000
     assert depth > sys.getrecursionlimit() // 2
-    x = mfdnn.tensor(np.array([0.5]), requires_grad=True)
+    x = mathdnn.tensor(np.array([0.5]), requires_grad=True)
     y = x
     for _ in range(depth):
         y = y * 1.0001 + 0.0

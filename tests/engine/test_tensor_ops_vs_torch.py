@@ -15,7 +15,7 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes  # noqa: E402
 from torch_reference import compare_with_torch  # noqa: E402
 
-import mfdnn  # noqa: E402
+import mathdnn  # noqa: E402
 
 pair_shapes = mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4)
 shapes = array_shapes(min_dims=1, max_dims=4, max_side=4)
@@ -258,7 +258,7 @@ def test_boolean_mask(shape, dtype, seed):
     x = randn(seed, shape, dtype)
     mask = rng(seed + 5).random(shape) < 0.5
     compare_with_torch(
-        lambda t: t[mfdnn.tensor(mask)] * 3.0, lambda t: t[torch.tensor(mask)] * 3.0, [x], seed
+        lambda t: t[mathdnn.tensor(mask)] * 3.0, lambda t: t[torch.tensor(mask)] * 3.0, [x], seed
     )
 
 
@@ -274,18 +274,18 @@ def test_concatenate(dtype, seed, data):
         shape[dim] = data.draw(st.integers(1, 3))
         arrays.append(randn(seed + k, shape, dtype))
     compare_with_torch(
-        lambda *ts: mfdnn.concatenate(ts, dim) * 1.5,
+        lambda *ts: mathdnn.concatenate(ts, dim) * 1.5,
         lambda *ts: torch.cat(ts, dim) * 1.5,
         arrays,
         seed,
     )
-    assert mfdnn.cat is mfdnn.concatenate
+    assert mathdnn.cat is mathdnn.concatenate
 
 
 # ------------------------------------------------------------------------ autograd semantics
 def test_gradients_accumulate_across_backward_calls():
     a = randn(3, (3, 4))
-    x, tx = mfdnn.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    x, tx = mathdnn.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
     (x * x).sum().backward()
     (x.exp()).mean().backward()
     (tx * tx).sum().backward()
@@ -308,7 +308,7 @@ def test_gradients_accumulate_across_backward_calls():
     ],
 )
 def test_tensor_dtype_rules(data, dtype):
-    t = mfdnn.tensor(data)
+    t = mathdnn.tensor(data)
     assert t.dtype == dtype
     assert t.dtype == torch.tensor(data).numpy().dtype
     np.testing.assert_array_equal(np.asarray(t), np.asarray(data))
@@ -316,7 +316,7 @@ def test_tensor_dtype_rules(data, dtype):
 
 def test_diamond_reuse_sums_gradients():
     a = randn(4, (3,))
-    x, tx = mfdnn.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    x, tx = mathdnn.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
 
     def f(t):
         u = t * t

@@ -1,5 +1,5 @@
 """``ACTIVATIONS``: for every activation the array value is the primitive's forward, the slope is
-its VJP, the monotone flag is true, and ``mfdnn.nn``'s activation layers read it."""
+its VJP, the monotone flag is true, and ``mathdnn.nn``'s activation layers read it."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from conftest import dtypes, randn, seeds
 from hypothesis import given
 
-from mfdnn import nn
-from mfdnn.engine import Tensor
-from mfdnn.functional.activation import ACTIVATIONS
+from mathdnn import nn
+from mathdnn.engine import Tensor
+from mathdnn.functional.activation import ACTIVATIONS
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS)

@@ -8,12 +8,12 @@ import re
 import numpy as np
 import pytest
 
-import mfdnn
-import mfdnn.functional as F
+import mathdnn
+import mathdnn.functional as F
 
 
-def t(*shape: int, dtype=np.float64, grad: bool = False) -> mfdnn.Tensor:
-    return mfdnn.tensor(np.ones(shape, dtype), requires_grad=grad)
+def t(*shape: int, dtype=np.float64, grad: bool = False) -> mathdnn.Tensor:
+    return mathdnn.tensor(np.ones(shape, dtype), requires_grad=grad)
 
 
 def s(shape: tuple[int, ...]) -> str:
@@ -109,7 +109,7 @@ CASES = [
     (lambda: F.avg_pool2d(X, 2.0), TypeError, r"avg_pool2d.*kernel_size.*int.*2\.0"),
     # activations
     (lambda: F.sigmoid(t(3, dtype=np.int64)), TypeError, r"sigmoid.*\bx\b.*floating.*int64"),
-    (lambda: F.relu(mfdnn.tensor([1, 2])), TypeError, r"relu.*\bx\b.*floating.*int64"),
+    (lambda: F.relu(mathdnn.tensor([1, 2])), TypeError, r"relu.*\bx\b.*floating.*int64"),
     (lambda: F.softplus(t(3, dtype=np.int32)), TypeError, r"softplus.*\bx\b.*int32"),
     (lambda: F.softmax(t(2, 3), 2), ValueError, rf"softmax.*dim 2.*{s((2, 3))}"),
     (lambda: F.log_softmax(t(2, 3), -3), ValueError, rf"log_softmax.*dim -3.*{s((2, 3))}"),
@@ -157,7 +157,7 @@ CASES = [
     ),
     (lambda: F.mse_loss(t(2), t(2), reduction="max"), ValueError, r"mse_loss.*reduction.*'max'"),
     (
-        lambda: F.mse_loss(t(2), mfdnn.tensor([1, 2])),
+        lambda: F.mse_loss(t(2), mathdnn.tensor([1, 2])),
         TypeError,
         r"mse_loss.*target.*floating.*int64",
     ),

@@ -1,4 +1,4 @@
-"""Every primitive of ``mfdnn.functional``, forward and backward, against
+"""Every primitive of ``mathdnn.functional``, forward and backward, against
 ``torch.nn.functional`` on random shapes and arguments; and the numerical stability of the
 sigmoid / softplus / softmax family at huge inputs."""
 
@@ -18,8 +18,8 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra.numpy import array_shapes  # noqa: E402
 from torch_reference import compare_with_torch  # noqa: E402
 
-import mfdnn  # noqa: E402
-import mfdnn.functional as F  # noqa: E402
+import mathdnn  # noqa: E402
+import mathdnn.functional as F  # noqa: E402
 
 small_shapes = array_shapes(min_dims=1, max_dims=4, max_side=4)
 
@@ -190,7 +190,7 @@ def test_clamp_boundary_gradient_like_torch():
 def test_step_value_and_zero_gradient(shape, dtype, seed):
     a = randn(seed, shape, dtype)
     a.flat[0] = 0  # the step is 0 at 0
-    x = mfdnn.tensor(a, requires_grad=True)
+    x = mathdnn.tensor(a, requires_grad=True)
     y = F.step(x)
     assert y.dtype == dtype
     np.testing.assert_array_equal(
@@ -265,7 +265,7 @@ STABLE = {
 
 
 def _no_warnings_finite(mf_fn, th_fn, x: np.ndarray, g: np.ndarray) -> None:
-    t = mfdnn.tensor(x, requires_grad=True)
+    t = mathdnn.tensor(x, requires_grad=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any NumPy RuntimeWarning (overflow, 0/0, ...) fails
         y = mf_fn(t)
@@ -303,7 +303,7 @@ def test_cross_entropy_stable_at_huge_logits(dtype, reduction):
 
 
 def test_comparison_detects_a_wrong_forward_or_gradient():
-    """The harness itself must fail when mfdnn and PyTorch disagree."""
+    """The harness itself must fail when mathdnn and PyTorch disagree."""
     x = np.array([-1.0, 2.0])
     with pytest.raises(AssertionError, match="forward"):
         compare_with_torch(F.relu, lambda t: TF.leaky_relu(t, 0.1), [x])

@@ -17,8 +17,8 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra.numpy import array_shapes  # noqa: E402
 
-import mfdnn  # noqa: E402
-import mfdnn.functional as F  # noqa: E402
+import mathdnn  # noqa: E402
+import mathdnn.functional as F  # noqa: E402
 
 # Shapes with empty dims (side 0), and a few larger ones.
 shapes = st.one_of(
@@ -54,7 +54,7 @@ def assert_like_torch(actual: np.ndarray, expected: np.ndarray, what: str) -> No
 
 def compare(mf_fn, th_fn, inputs: list[np.ndarray], seed: int) -> None:
     """Forward, and backward with a random finite cotangent, in both; compare as above."""
-    mf_in = [mfdnn.tensor(a, requires_grad=True) for a in inputs]
+    mf_in = [mathdnn.tensor(a, requires_grad=True) for a in inputs]
     th_in = [torch.tensor(a, requires_grad=True) for a in inputs]
     ref = th_fn(*th_in)
     g = np.random.default_rng(seed + 1).standard_normal(ref.shape).astype(inputs[0].dtype)
@@ -138,7 +138,7 @@ def test_cross_entropy_of_an_empty_batch_is_nan_like_torch():
             [empty],
             0,
         )
-    assert np.isnan(F.cross_entropy(mfdnn.tensor(empty), labels).item())
+    assert np.isnan(F.cross_entropy(mathdnn.tensor(empty), labels).item())
 
 
 @given(
@@ -222,7 +222,7 @@ def test_reductions(name, sd, keepdim, dtype, seed, fraction):
     reduced = shape if dim is None else (shape[dim],)
     if name == "max" and 0 in reduced:  # no maximum of nothing, in either
         with pytest.raises(ValueError, match=r"max: .*size 0"):
-            mfdnn.tensor(x).max(dim, keepdim)
+            mathdnn.tensor(x).max(dim, keepdim)
         with pytest.raises((RuntimeError, IndexError)):
             torch.amax(torch.tensor(x), dims, keepdim)
         return

@@ -1,4 +1,4 @@
-"""``mfdnn.functional.numerics``: the stable σ, softplus and log-softmax against their textbook
+"""``mathdnn.functional.numerics``: the stable σ, softplus and log-softmax against their textbook
 formulas where those are safe, finite and exact at the extremes."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mfdnn.functional import numerics
+from mathdnn.functional import numerics
 
 moderate = arrays(np.float64, st.integers(0, 20), elements=st.floats(-30, 30))
 

@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 
-import mfdnn
-import mfdnn.functional as F
+import mathdnn
+import mathdnn.functional as F
 
 
 def s(shape: tuple[int, ...]) -> str:
@@ -139,16 +139,16 @@ def test_bad_arguments_raise_a_clear_error(
     name, shape, args, kwargs, error, message, pytorch_raises
 ):
     with pytest.raises(error, match=message):
-        getattr(F, name)(mfdnn.tensor(np.ones(shape)), *args, **kwargs)
+        getattr(F, name)(mathdnn.tensor(np.ones(shape)), *args, **kwargs)
 
 
 def test_a_window_of_padding_only_is_rejected():
     """PyTorch's max_pool2d reads and writes out of bounds on it, so it is not called here."""
     with pytest.raises(ValueError, match=r"max_pool2d: with kernel_size .* cover only padding"):
-        F.max_pool2d(mfdnn.tensor(np.ones((1, 1, 2, 2))), 2, stride=1, padding=1, dilation=3)
+        F.max_pool2d(mathdnn.tensor(np.ones((1, 1, 2, 2))), 2, stride=1, padding=1, dilation=3)
 
 
 @pytest.mark.parametrize("pool", [F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d])
 def test_integer_input_is_rejected(pool):
     with pytest.raises(TypeError, match=rf"{pool.__name__}: x must be a floating-point tensor"):
-        pool(mfdnn.tensor(np.ones((1, 1, 4, 4), dtype=np.int64)), 2)
+        pool(mathdnn.tensor(np.ones((1, 1, 4, 4), dtype=np.int64)), 2)

@@ -1,4 +1,4 @@
-"""The pools' formula path against the loop oracle (``mfdnn.functional.reference``), with ties,
+"""The pools' formula path against the loop oracle (``mathdnn.functional.reference``), with ties,
 NaN and ±inf; the drawing helpers are shared with the PyTorch tests."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from conftest import assert_close, dtypes, rng, seeds
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-import mfdnn
-import mfdnn.functional as F
-import mfdnn.kernels as kernels
-from mfdnn.functional import reference
+import mathdnn
+import mathdnn.functional as F
+import mathdnn.kernels as kernels
+from mathdnn.functional import reference
 
 
 def int_or_pair(lo: int, hi: int):
@@ -111,7 +111,7 @@ def adaptive_cases(draw):
 def test_max_pool2d_formula_matches_the_loop_reference(case, dtype, seed, ties, nonfinite):
     shape, kw = case
     x = make_array(seed, shape, dtype, ties, nonfinite)
-    ours = mfdnn.tensor(x, requires_grad=True)
+    ours = mathdnn.tensor(x, requires_grad=True)
     with kernels.use("reference"):
         y, indices = F.max_pool2d(ours, **kw, return_indices=True)
     g = make_array(seed + 1, y.shape, dtype, nonfinite=nonfinite)
@@ -146,7 +146,7 @@ def test_avg_pool2d_formula_matches_the_loop_reference(
 ):
     shape, kw = case
     x = make_array(seed, shape, dtype, nonfinite=nonfinite)
-    ours = mfdnn.tensor(x, requires_grad=True)
+    ours = mathdnn.tensor(x, requires_grad=True)
     with kernels.use("reference"):
         y = F.avg_pool2d(
             ours, **kw, count_include_pad=count_include_pad, divisor_override=divisor_override
@@ -174,7 +174,7 @@ def test_avg_pool2d_formula_matches_the_loop_reference(
 def test_adaptive_avg_pool2d_matches_the_loop_reference(case, dtype, seed, nonfinite):
     shape, output_size = case
     x = make_array(seed, shape, dtype, nonfinite=nonfinite)
-    ours = mfdnn.tensor(x, requires_grad=True)
+    ours = mathdnn.tensor(x, requires_grad=True)
     y = F.adaptive_avg_pool2d(ours, output_size)
     g = make_array(seed + 1, y.shape, dtype, nonfinite=nonfinite)
     y.backward(g)

@@ -14,9 +14,9 @@ from conftest import dtypes, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mfdnn
-import mfdnn.functional as F
-import mfdnn.kernels as kernels
+import mathdnn
+import mathdnn.functional as F
+import mathdnn.kernels as kernels
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -39,7 +39,7 @@ modes = st.sampled_from(kernels.MODES)
 def test_max_pool2d_matches_pytorch(case, dtype, seed, ties, nonfinite, mode):
     shape, kw = case
     x = make_array(seed, shape, dtype, ties, nonfinite)
-    ours, theirs = mfdnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours, theirs = mathdnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     with kernels.use(mode):
         y, indices = F.max_pool2d(ours, **kw, return_indices=True)
         np.testing.assert_array_equal(F.max_pool2d(ours, **kw).data, y.data)
@@ -70,7 +70,7 @@ def test_avg_pool2d_matches_pytorch(
     shape, kw = case
     kw = dict(kw, count_include_pad=count_include_pad, divisor_override=divisor_override)
     x = make_array(seed, shape, dtype, nonfinite=nonfinite)
-    ours, theirs = mfdnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours, theirs = mathdnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     with kernels.use(mode):
         y = F.avg_pool2d(ours, **kw)
     y_ref = TF.avg_pool2d(theirs, **kw)
@@ -86,7 +86,7 @@ def test_avg_pool2d_matches_pytorch(
 def test_adaptive_avg_pool2d_matches_pytorch(case, dtype, seed, nonfinite):
     shape, output_size = case
     x = make_array(seed, shape, dtype, nonfinite=nonfinite)
-    ours, theirs = mfdnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours, theirs = mathdnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y = F.adaptive_avg_pool2d(ours, output_size)
     y_ref = TF.adaptive_avg_pool2d(theirs, output_size)
     assert_same(y.data, y_ref.detach().numpy(), dtype, "forward")
@@ -105,7 +105,7 @@ def test_max_pool2d_all_ties_overlapping_and_windows_of_minus_infinity(mode):
     first pixel of the input, not to the −∞ padding around it."""
     for fill in (0.0, -np.inf):
         x = np.full((1, 2, 6, 5), fill)
-        ours, theirs = mfdnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        ours, theirs = mathdnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
         with kernels.use(mode):
             y, indices = F.max_pool2d(ours, 3, stride=1, padding=1, return_indices=True)
         y_ref, indices_ref = TF.max_pool2d(theirs, 3, stride=1, padding=1, return_indices=True)

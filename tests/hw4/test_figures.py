@@ -1,4 +1,4 @@
-"""mfdnn.hw4.figures, the figures of Problems 4 and 6: PNG images of the size their layout asks,
+"""mathdnn.hw4.figures, the figures of Problems 4 and 6: PNG images of the size their layout asks,
 drawn from the library's own results (a counterexample, timings, the layer Jacobians)."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mfdnn.functional.activation import ACTIVATIONS
-from mfdnn.hw4 import figures
-from mfdnn.hw4.p4_maxpool_commutes import NON_MONOTONE_EXAMPLES, check_commutes, stress_inputs
-from mfdnn.hw4.p6_jacobians import init_mlp
+from mathdnn.functional.activation import ACTIVATIONS
+from mathdnn.hw4 import figures
+from mathdnn.hw4.p4_maxpool_commutes import NON_MONOTONE_EXAMPLES, check_commutes, stress_inputs
+from mathdnn.hw4.p6_jacobians import init_mlp
 
 
 def _image(png: bytes) -> Image.Image:

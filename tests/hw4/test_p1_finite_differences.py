@@ -4,14 +4,14 @@ Problems 1–3's functions."""
 import numpy as np
 import pytest
 
-import mfdnn.functional as F
-from mfdnn.hw4.p1_finite_differences import (
+import mathdnn.functional as F
+from mathdnn.hw4.p1_finite_differences import (
     finite_difference_filter,
     finite_differences,
     gradient_magnitude,
 )
-from mfdnn.hw4.p2_average_pooling import average_pool, avg_pool_filter
-from mfdnn.hw4.p3_grayscale import grayscale
+from mathdnn.hw4.p2_average_pooling import average_pool, avg_pool_filter
+from mathdnn.hw4.p3_grayscale import grayscale
 
 
 def test_finite_difference_filter_is_the_one_of_problem_1():

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-import mfdnn.functional as F
-from mfdnn.engine import Tensor
-from mfdnn.hw4.p2_average_pooling import average_pool, avg_pool_filter
-from mfdnn.images import image_to_array, to_batch
+import mathdnn.functional as F
+from mathdnn.engine import Tensor
+from mathdnn.hw4.p2_average_pooling import average_pool, avg_pool_filter
+from mathdnn.images import image_to_array, to_batch
 
 
 @pytest.mark.parametrize("k, channels, shape", [(2, 3, (8, 6)), (3, 1, (9, 10)), (1, 2, (3, 3))])

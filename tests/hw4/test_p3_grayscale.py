@@ -2,9 +2,9 @@
 
 import numpy as np
 
-import mfdnn.functional as F
-from mfdnn.hw4.p3_grayscale import grayscale, grayscale_filter
-from mfdnn.images import image_to_array, to_batch
+import mathdnn.functional as F
+from mathdnn.hw4.p3_grayscale import grayscale, grayscale_filter
+from mathdnn.images import image_to_array, to_batch
 
 
 def test_grayscale_filter_and_formula():

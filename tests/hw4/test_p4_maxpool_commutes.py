@@ -6,11 +6,11 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-import mfdnn.functional as F
-from mfdnn import nn
-from mfdnn.engine import Tensor
-from mfdnn.functional.activation import ACTIVATIONS as REGISTRY
-from mfdnn.hw4.p4_maxpool_commutes import (
+import mathdnn.functional as F
+from mathdnn import nn
+from mathdnn.engine import Tensor
+from mathdnn.functional.activation import ACTIVATIONS as REGISTRY
+from mathdnn.hw4.p4_maxpool_commutes import (
     NON_MONOTONE_EXAMPLES,
     check_commutes,
     forward_backward_seconds,

@@ -8,10 +8,10 @@ import warnings
 import numpy as np
 import pytest
 
-import mfdnn
-import mfdnn.functional as F
-from mfdnn.engine.gradcheck import gradcheck_error
-from mfdnn.hw4.p5_losses import (
+import mathdnn
+import mathdnn.functional as F
+from mathdnn.engine.gradcheck import gradcheck_error
+from mathdnn.hw4.p5_losses import (
     logistic_loss,
     predict,
     sum_of_squares_long_form,
@@ -62,7 +62,7 @@ def test_exact_values_at_extreme_scores():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("loss", [logistic_loss, sum_of_squares_loss])
 def test_stable_without_warnings_at_1e6(dtype, loss):
-    z = mfdnn.tensor(np.array([1e6, -1e6, 1e6, -1e6, 0.0], dtype=dtype), requires_grad=True)
+    z = mathdnn.tensor(np.array([1e6, -1e6, 1e6, -1e6, 0.0], dtype=dtype), requires_grad=True)
     y = np.array([1, 1, -1, -1, 1])
     with warnings.catch_warnings():
         warnings.simplefilter("error")

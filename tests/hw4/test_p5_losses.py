@@ -1,5 +1,5 @@
 """Problem 5's experiment: training reaches well above chance, is reproducible, and the
-``mfdnn losses`` command writes its results or fails cleanly."""
+``mathdnn losses`` command writes its results or fails cleanly."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from mfdnn.cli import main
-from mfdnn.data import binary_digits, load_mnist
-from mfdnn.hw4 import TrainingDiverged
-from mfdnn.hw4.p5_losses import compare, summarize, train
+from mathdnn.cli import main
+from mathdnn.data import binary_digits, load_mnist
+from mathdnn.hw4 import TrainingDiverged
+from mathdnn.hw4.p5_losses import compare, summarize, train
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,7 @@ def _corrupt_mnist(directory):
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch, args, expected):
-    monkeypatch.delenv("MFDNN_MNIST_DIR", raising=False)
+    monkeypatch.delenv("MATHDNN_MNIST_DIR", raising=False)
     (tmp_path / "empty").mkdir()
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
@@ -146,7 +146,7 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch, args
     assert main(["losses", *args, "-o", str(out), "--quiet"]) == 2
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mfdnn losses:"), captured.err
+    assert len(lines) == 1 and lines[0].startswith("mathdnn losses:"), captured.err
     assert expected in lines[0]
     assert captured.out == ""
     assert not out.exists()
@@ -156,7 +156,7 @@ def test_cli_output_path_that_is_a_file(tmp_path, capsys):
     target = tmp_path / "file"
     target.write_text("x")
     assert main(["losses", "-o", str(target), "--quiet"]) == 2
-    assert capsys.readouterr().err.startswith("mfdnn losses: -o:")
+    assert capsys.readouterr().err.startswith("mathdnn losses: -o:")
     assert target.read_text() == "x"
 
 

@@ -8,8 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 
-import mfdnn  # noqa: E402
-from mfdnn.hw4.p5_losses import (  # noqa: E402
+import mathdnn  # noqa: E402
+from mathdnn.hw4.p5_losses import (  # noqa: E402
     logistic_loss,
     sum_of_squares_loss,
 )
@@ -25,7 +25,7 @@ def test_gradient_matches_torch_autograd():
         sum_of_squares_loss: lambda t: (2 * torch.sigmoid(-yt * t) ** 2).mean(),
     }
     for ours, theirs in formulas.items():
-        zm = mfdnn.tensor(z, requires_grad=True)
+        zm = mathdnn.tensor(z, requires_grad=True)
         zt = torch.tensor(z, requires_grad=True)
         value_m, value_t = ours(zm, y), theirs(zt)
         value_m.backward()

@@ -8,8 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
-from mfdnn.functional.activation import ACTIVATIONS
-from mfdnn.hw4.p6_jacobians import (
+from mathdnn.functional.activation import ACTIVATIONS
+from mathdnn.hw4.p6_jacobians import (
     METHODS,
     finite_difference_gradients,
     forward,

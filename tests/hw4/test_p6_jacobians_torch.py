@@ -14,8 +14,8 @@ from hypothesis import assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from test_p6_jacobians import EXACT, FD, random_mlp  # noqa: E402
 
-from mfdnn.functional.activation import ACTIVATIONS  # noqa: E402
-from mfdnn.hw4.p6_jacobians import (  # noqa: E402
+from mathdnn.functional.activation import ACTIVATIONS  # noqa: E402
+from mathdnn.hw4.p6_jacobians import (  # noqa: E402
     autodiff_gradients,
     finite_difference_gradients,
     forward,

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import mfdnn
-import mfdnn.functional as F
-from mfdnn.engine.gradcheck import gradcheck_error
-from mfdnn.hw4.p7_lenet_c3 import (
+import mathdnn
+import mathdnn.functional as F
+from mathdnn.engine.gradcheck import gradcheck_error
+from mathdnn.hw4.p7_lenet_c3 import (
     C3_SUBSETS,
     CONNECTIONS,
     MaskedConv2d,
@@ -45,7 +45,7 @@ def paper_table() -> np.ndarray:
     return np.array([[c == "X" for c in row] for row in PAPER_TABLE_1])
 
 
-def parameter_total(module: mfdnn.nn.Module) -> int:
+def parameter_total(module: mathdnn.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
@@ -84,7 +84,7 @@ def test_hand_counts_are_the_homeworks():
 def test_the_modules_report_the_hand_count():
     assert parameter_total(SubsetConv2d(rng=0)) == parameter_count(CONNECTIONS)
     assert parameter_total(MaskedConv2d(rng=0)) == parameter_count(CONNECTIONS)
-    assert parameter_total(mfdnn.nn.Conv2d(6, 16, 5)) == parameter_count(np.ones((6, 16)))
+    assert parameter_total(mathdnn.nn.Conv2d(6, 16, 5)) == parameter_count(np.ones((6, 16)))
 
 
 @given(table=tables(), kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)))
@@ -115,8 +115,8 @@ def test_pytorch_initialisation_map_by_map():
     assert masked.weight.dtype == np.float32 and MaskedConv2d(dtype=np.float64).bias.dtype == "f8"
 
 
-def run(module: mfdnn.nn.Module, x: np.ndarray, g: np.ndarray) -> mfdnn.Tensor:
-    xt = mfdnn.tensor(x, requires_grad=True)
+def run(module: mathdnn.nn.Module, x: np.ndarray, g: np.ndarray) -> mathdnn.Tensor:
+    xt = mathdnn.tensor(x, requires_grad=True)
     module(xt).backward(g)
     return xt
 
@@ -134,7 +134,7 @@ def test_masked_and_hint_forms_agree(table, kernel, n, size, seed):
     subsets = SubsetConv2d(table, kernel, rng=seed, dtype=np.float64)
     masked = MaskedConv2d(table, kernel, rng=seed, dtype=np.float64)
     x = generator.standard_normal((n, table.shape[0], size, size))
-    y_masked, y_subsets = masked(mfdnn.tensor(x)).data, subsets(mfdnn.tensor(x)).data
+    y_masked, y_subsets = masked(mathdnn.tensor(x)).data, subsets(mathdnn.tensor(x)).data
     np.testing.assert_allclose(y_masked, y_subsets, rtol=1e-12, atol=1e-12)
     g = generator.standard_normal(y_masked.shape)
     x_masked, x_subsets = run(masked, x, g), run(subsets, x, g)
@@ -148,7 +148,7 @@ def test_masked_and_hint_forms_agree(table, kernel, n, size, seed):
 def test_from_subsets_copies_the_parameters():
     subsets = SubsetConv2d(rng=5, dtype=np.float64)
     masked = MaskedConv2d.from_subsets(subsets)
-    x = mfdnn.tensor(np.random.default_rng(0).standard_normal((2, 6, 14, 14)))
+    x = mathdnn.tensor(np.random.default_rng(0).standard_normal((2, 6, 14, 14)))
     np.testing.assert_allclose(masked(x).data, subsets(x).data, rtol=1e-12, atol=1e-12)
     masked.weight.data[...] = 0  # a copy: the hint form keeps its weights
     assert np.abs(subsets.convs[0].weight.data).max() > 0
@@ -167,8 +167,8 @@ def test_full_weight_places_the_kernels_and_its_vjp_picks_them_back():
     x = np.random.default_rng(2).standard_normal((3, 6, 14, 14))
     g = np.random.default_rng(3).standard_normal((3, 16, 10, 10))
     run(masked, x, g)
-    plain = mfdnn.tensor(W, requires_grad=True)
-    F.conv2d(mfdnn.tensor(x), plain, mfdnn.tensor(masked.bias.data)).backward(g)
+    plain = mathdnn.tensor(W, requires_grad=True)
+    F.conv2d(mathdnn.tensor(x), plain, mathdnn.tensor(masked.bias.data)).backward(g)
     np.testing.assert_allclose(masked.weight.grad, plain.grad[CONNECTIONS.T], rtol=1e-12)
 
 
@@ -176,7 +176,7 @@ def test_the_zeros_stay_zero_under_training():
     masked = MaskedConv2d(rng=0, dtype=np.float64)
     generator = np.random.default_rng(0)
     for _ in range(5):
-        x = mfdnn.tensor(generator.standard_normal((4, 6, 14, 14)))
+        x = mathdnn.tensor(generator.standard_normal((4, 6, 14, 14)))
         masked.zero_grad()
         (masked(x) ** 2).mean().backward()
         for p in masked.parameters():
@@ -193,7 +193,7 @@ def test_vjp_against_finite_differences(form):
     x = np.random.default_rng(1).standard_normal((2, 4, 4, 5))
     names, params = zip(*[(n, p.data.copy()) for n, p in module.named_parameters()], strict=True)
 
-    def f(x: mfdnn.Tensor, *values: mfdnn.Tensor) -> mfdnn.Tensor:
+    def f(x: mathdnn.Tensor, *values: mathdnn.Tensor) -> mathdnn.Tensor:
         for name, value in zip(names, values, strict=True):  # the inputs become the parameters
             *path, attribute = name.split(".")
             owner = module
@@ -288,11 +288,11 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match=r"^SubsetConv2d: dtype must be float32 or float64"):
         SubsetConv2d(dtype="no such type")
     with pytest.raises(TypeError, match=r"^MaskedConv2d.from_subsets: subsets must be a Subset"):
-        MaskedConv2d.from_subsets(mfdnn.nn.Conv2d(6, 16, 5))
+        MaskedConv2d.from_subsets(mathdnn.nn.Conv2d(6, 16, 5))
     with pytest.raises(ValueError, match=r"^connection_table_figure: group 'all 6' covers .*15"):
         connection_table_figure(np.ones((6, 15)))
     for form in (MaskedConv2d, SubsetConv2d):
         for shape in [(2, 5, 14, 14), (6, 14, 14), (2, 7, 14, 14)]:
-            x = mfdnn.tensor(np.zeros(shape, dtype=np.float32))
+            x = mathdnn.tensor(np.zeros(shape, dtype=np.float32))
             with pytest.raises(ValueError, match=rf"^{form.__name__}: x must have shape \(N, 6"):
                 form(rng=0)(x)

@@ -9,8 +9,8 @@ from conftest import assert_close, dtypes  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import mfdnn  # noqa: E402
-from mfdnn.hw4.p7_lenet_c3 import (  # noqa: E402
+import mathdnn  # noqa: E402
+from mathdnn.hw4.p7_lenet_c3 import (  # noqa: E402
     CONNECTIONS,
     MaskedConv2d,
     SubsetConv2d,
@@ -61,7 +61,7 @@ def test_both_forms_match_the_torch_hint(dtype, n, size, seed):
     weight_grads = [c.weight.grad.numpy() for c in reference.convs]
     bias_grads = np.concatenate([c.bias.grad.numpy() for c in reference.convs])
     for module in (subsets, masked):
-        x_ours = mfdnn.tensor(x, requires_grad=True)
+        x_ours = mathdnn.tensor(x, requires_grad=True)
         y = module(x_ours)
         assert y.dtype == dtype
         assert_close(y.data, expected.detach().numpy(), dtype, "forward")

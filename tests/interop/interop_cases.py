@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from mfdnn import nn
-from mfdnn.models import LeNet5
+from mathdnn import nn
+from mathdnn.models import LeNet5
 
 LENET5_VARIANTS = [("full", None), ("original", "masked"), ("original", "hint")]
 

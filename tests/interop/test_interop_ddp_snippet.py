@@ -1,5 +1,5 @@
-"""The "Training on, under PyTorch" snippet of mfdnn.interop's docstring runs as written, under
-torchrun (one process, the gloo backend), and the model it brings back to mfdnn has learnt."""
+"""The "Training on, under PyTorch" snippet of mathdnn.interop's docstring runs as written, under
+torchrun (one process, the gloo backend), and the model it brings back to mathdnn has learnt."""
 
 import os
 import re
@@ -12,14 +12,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import mfdnn.interop  # noqa: E402
+import mathdnn.interop  # noqa: E402
 
-SRC = Path(mfdnn.interop.__file__).resolve().parents[2]
+SRC = Path(mathdnn.interop.__file__).resolve().parents[2]
 
 
 def snippet() -> str:
     """The indented block after the docstring's "Training on, under PyTorch" heading."""
-    section = mfdnn.interop.__doc__.split("Training on, under PyTorch", 1)[1]
+    section = mathdnn.interop.__doc__.split("Training on, under PyTorch", 1)[1]
     block = section.split("::\n\n", 1)[1]
     return textwrap.dedent(block)
 

@@ -1,4 +1,4 @@
-"""export_onnx: the file passes onnx.checker, and ONNX Runtime computes mfdnn's logits with it
+"""export_onnx: the file passes onnx.checker, and ONNX Runtime computes mathdnn's logits with it
 (float32, dynamic and fixed batch sizes); bad input gets an error that names the function and
 leaves no file behind."""
 
@@ -21,10 +21,10 @@ from interop_cases import (  # noqa: E402
     lenet5,
 )
 
-import mfdnn  # noqa: E402
-from mfdnn import nn  # noqa: E402
-from mfdnn.interop import export_onnx  # noqa: E402
-from mfdnn.interop.onnx_export import lenet5_layers  # noqa: E402
+import mathdnn  # noqa: E402
+from mathdnn import nn  # noqa: E402
+from mathdnn.interop import export_onnx  # noqa: E402
+from mathdnn.interop.onnx_export import lenet5_layers  # noqa: E402
 
 
 def run(path, x: np.ndarray) -> np.ndarray:
@@ -35,7 +35,7 @@ def run(path, x: np.ndarray) -> np.ndarray:
 def assert_runtime_agrees(model, path, x: np.ndarray) -> None:
     """ONNX Runtime on float32 ``x`` gives ``model``'s logits to float32 accuracy."""
     theirs = run(path, x.astype(np.float32))
-    ours = model(mfdnn.tensor(x.astype(model_dtype(model)))).data
+    ours = model(mathdnn.tensor(x.astype(model_dtype(model)))).data
     assert theirs.dtype == np.float32
     assert_close(theirs, ours, np.float32, "logits")
 
@@ -78,7 +78,7 @@ def test_the_original_c3_is_one_conv_with_zeros_off_the_table(tmp_path):
 
 def test_lenet5_layers_is_lenet5s_forward():
     model = lenet5("original", "masked", np.float64, seed=2)
-    x = mfdnn.tensor(np.random.default_rng(3).standard_normal((4, 1, 28, 28)))
+    x = mathdnn.tensor(np.random.default_rng(3).standard_normal((4, 1, 28, 28)))
     layers = nn.Sequential(*(layer for _, layer in lenet5_layers(model)))
     assert np.array_equal(layers(x).data, model(x).data)
 
@@ -184,7 +184,7 @@ def test_pool_options_onnx_cannot_express(tmp_path):
 def test_unsupported_layers_and_models(tmp_path):
     step = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Sequential(nn.ReLU(), nn.Step()))
     export_fails(tmp_path, ValueError, r"the layer '1.1' is a Step, which has no ONNX", step)
-    export_fails(tmp_path, TypeError, r"model must be an mfdnn Module, got str", "lenet")
+    export_fails(tmp_path, TypeError, r"model must be an mathdnn Module, got str", "lenet")
     batch_axis = nn.Flatten(0)
     export_fails(tmp_path, ValueError, r"Flatten flattens the batch axis", batch_axis)
 

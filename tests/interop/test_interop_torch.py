@@ -1,4 +1,4 @@
-"""to_torch / from_torch: the PyTorch twin has mfdnn's parameter names, layouts and values, and
+"""to_torch / from_torch: the PyTorch twin has mathdnn's parameter names, layouts and values, and
 PyTorch computes the same logits and gradients with it; the round trip gives back exactly the
 parameters; bad input gets an error that names the function."""
 
@@ -21,17 +21,17 @@ from interop_cases import (  # noqa: E402
     lenet5,
 )
 
-import mfdnn  # noqa: E402
-import mfdnn.functional as F  # noqa: E402
-from mfdnn import nn  # noqa: E402
-from mfdnn.hw4.p7_lenet_c3 import connected_rows, input_subsets  # noqa: E402
-from mfdnn.interop import from_torch, to_torch  # noqa: E402
+import mathdnn  # noqa: E402
+import mathdnn.functional as F  # noqa: E402
+from mathdnn import nn  # noqa: E402
+from mathdnn.hw4.p7_lenet_c3 import connected_rows, input_subsets  # noqa: E402
+from mathdnn.interop import from_torch, to_torch  # noqa: E402
 
 TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
 
 def arrays(module) -> dict[str, np.ndarray]:
-    """Parameter name → values, in order, of an mfdnn or a torch module."""
+    """Parameter name → values, in order, of an mathdnn or a torch module."""
     if isinstance(module, torch.nn.Module):
         return {n: p.detach().numpy() for n, p in module.named_parameters()}
     return {n: p.data for n, p in module.named_parameters()}
@@ -51,7 +51,7 @@ def hint_names_of_masked(model) -> dict[str, tuple[int, ...]]:
 
 
 def assert_same_logits(model, twin, x: np.ndarray) -> None:
-    ours = model(mfdnn.tensor(x)).data
+    ours = model(mathdnn.tensor(x)).data
     with torch.no_grad():
         theirs = twin(torch.from_numpy(x)).numpy()
     assert theirs.dtype == ours.dtype == x.dtype
@@ -79,7 +79,7 @@ def test_lenet5_twin_has_the_names_layouts_and_values(c3, c3_form, dtype):
         assert value.dtype == dtype
         if name in ours:
             assert np.array_equal(value, ours[name]), name
-    # The twin's values are copies: training it leaves the mfdnn model alone.
+    # The twin's values are copies: training it leaves the mathdnn model alone.
     with torch.no_grad():
         twin.c1.weight.add_(1)
     assert np.array_equal(model.c1.weight.data, ours["c1.weight"])
@@ -94,12 +94,12 @@ def test_lenet5_twin_gives_the_same_logits(variant, dtype, batch, seed):
 
 
 @pytest.mark.parametrize(("c3", "c3_form"), LENET5_VARIANTS)
-def test_lenet5_gradients_through_the_twin_are_mfdnns(c3, c3_form):
+def test_lenet5_gradients_through_the_twin_are_mathdnns(c3, c3_form):
     model = lenet5(c3, c3_form, np.float64, seed=3)
     twin = to_torch(model)
     rng = np.random.default_rng(4)
     x, labels = rng.standard_normal((6, 1, 28, 28)), rng.integers(0, 10, 6)
-    F.cross_entropy(model(mfdnn.tensor(x)), labels).backward()
+    F.cross_entropy(model(mathdnn.tensor(x)), labels).backward()
     twin_loss = torch.nn.functional.cross_entropy(twin(torch.from_numpy(x)), torch.tensor(labels))
     twin_loss.backward()
     theirs = {n: p.grad.numpy() for n, p in twin.named_parameters()}
@@ -160,7 +160,7 @@ def test_drawn_convolutions_give_the_same_outputs(data, dtype, batch, non_finite
     assert all(np.array_equal(arrays(back)[n], v) for n, v in arrays(conv).items())
 
 
-def test_a_torch_sequential_round_trips_through_mfdnn():
+def test_a_torch_sequential_round_trips_through_mathdnn():
     torch.manual_seed(0)
     module = torch.nn.Sequential(
         torch.nn.Conv2d(2, 4, 3, padding=1),
@@ -200,8 +200,8 @@ def test_the_twin_pickles_whole():
 
 
 # ---------------------------------------------------------------------------- bad input
-def test_to_torch_rejects_what_is_not_an_mfdnn_module():
-    with pytest.raises(TypeError, match=r"to_torch: model must be an mfdnn Module, got int"):
+def test_to_torch_rejects_what_is_not_an_mathdnn_module():
+    with pytest.raises(TypeError, match=r"to_torch: model must be an mathdnn Module, got int"):
         to_torch(3)
     with pytest.raises(TypeError, match=r"to_torch: .*from_torch goes the other way"):
         to_torch(torch.nn.ReLU())

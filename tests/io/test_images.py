@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mfdnn.images import default_photo_path, load_image, save_png
+from mathdnn.images import default_photo_path, load_image, save_png
 
 
 def test_load_image_modes(images):

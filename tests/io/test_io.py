@@ -1,4 +1,4 @@
-"""mfdnn.io: atomic writes of a file or a folder (whole or absent, replaced only by a rename),
+"""mathdnn.io: atomic writes of a file or a folder (whole or absent, replaced only by a rename),
 errors naming the user's path, strict JSON, and paths checked up front."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from mfdnn.io import as_path, atomic_write, check_writable, write_folder, write_json
+from mathdnn.io import as_path, atomic_write, check_writable, write_folder, write_json
 
 
 class Midway(Exception):
@@ -121,8 +121,8 @@ def test_a_failing_rename_names_the_path_and_removes_the_temporary(tmp_path):
 @pytest.mark.skipif(not os.path.isdir("/sys"), reason="needs /sys, a file system nobody writes")
 def test_a_real_unwritable_directory_names_the_path():
     with pytest.raises(OSError) as info:
-        atomic_write("/sys/mfdnn-test.png", lambda f: f.write(b"x"))
-    assert str(info.value).startswith("cannot write /sys/mfdnn-test.png: ")
+        atomic_write("/sys/mathdnn-test.png", lambda f: f.write(b"x"))
+    assert str(info.value).startswith("cannot write /sys/mathdnn-test.png: ")
     assert ".tmp" not in str(info.value)
 
 

@@ -12,14 +12,14 @@ from conftest import randn
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-import mfdnn
-import mfdnn.functional as F
-from mfdnn import kernels
-from mfdnn.functional import reference
-from mfdnn.functional.conv import ConvGeometry, conv2d_formula
-from mfdnn.kernels.chunks import batch_chunks, conv2d_chunked
-from mfdnn.kernels.conv_banded import conv2d_banded
-from mfdnn.kernels.conv_rows import conv2d_rows
+import mathdnn
+import mathdnn.functional as F
+from mathdnn import kernels
+from mathdnn.functional import reference
+from mathdnn.functional.conv import ConvGeometry, conv2d_formula
+from mathdnn.kernels.chunks import batch_chunks, conv2d_chunked
+from mathdnn.kernels.conv_banded import conv2d_banded
+from mathdnn.kernels.conv_rows import conv2d_rows
 
 
 @st.composite
@@ -112,12 +112,12 @@ def test_chunked_kernels_match_the_formula(case, seed, chunk_bytes, inner, threa
     x, w, b = randn(seed, x_shape), randn(seed + 1, w_shape), randn(seed + 2, (w_shape[0],))
     g = randn(seed + 3, (x_shape[0], w_shape[0], *geo.out))
     kernel = conv2d_chunked(inner, chunk_bytes, 0)
-    previous = mfdnn.get_num_threads()
-    mfdnn.set_num_threads(threads)
+    previous = mathdnn.get_num_threads()
+    mathdnn.set_num_threads(threads)
     try:
         ours = run_kernel(kernel, x, w, b, geo, g)
     finally:
-        mfdnn.set_num_threads(previous)
+        mathdnn.set_num_threads(previous)
     assert_all_close(ours, run_kernel(conv2d_formula, x, w, b, geo, g), "chunked")
 
 
@@ -149,7 +149,7 @@ def test_the_rule_picks_the_kernel_and_the_switch_turns_it_off(name):
     results = {}
     for mode in kernels.MODES:
         with kernels.use(mode):
-            xt, wt, bt = (mfdnn.tensor(a, requires_grad=True) for a in (x, w, b))
+            xt, wt, bt = (mathdnn.tensor(a, requires_grad=True) for a in (x, w, b))
             y = F.conv2d(xt, wt, bt, **kwargs)
             y.backward(randn(3, y.shape))
             results[mode] = (y.data, xt.grad, wt.grad, bt.grad)
@@ -188,13 +188,13 @@ def test_non_finite_values_send_a_fast_kernel_to_the_formula(kernel, where):
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("chunk_bytes", [1, 2500, 1 << 21])
 def test_batch_chunks_partition_the_batch_evenly_among_the_threads(chunk_bytes, threads):
-    previous = mfdnn.get_num_threads()
-    mfdnn.set_num_threads(threads)
+    previous = mathdnn.get_num_threads()
+    mathdnn.set_num_threads(threads)
     try:
         chunks = batch_chunks(7, 1000, chunk_bytes, parallel_min_bytes=0)
         small = batch_chunks(8, 100, chunk_bytes, parallel_min_bytes=801)
     finally:
-        mfdnn.set_num_threads(previous)
+        mathdnn.set_num_threads(previous)
     assert chunks[0].start == 0 and chunks[-1].stop == 7
     assert all(a.stop == b.start for a, b in itertools.pairwise(chunks))
     lengths = [c.stop - c.start for c in chunks]

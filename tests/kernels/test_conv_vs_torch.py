@@ -12,9 +12,9 @@ from conftest import assert_close, randn  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import mfdnn  # noqa: E402
-import mfdnn.functional as F  # noqa: E402
-from mfdnn import kernels  # noqa: E402
+import mathdnn  # noqa: E402
+import mathdnn.functional as F  # noqa: E402
+from mathdnn import kernels  # noqa: E402
 
 TF = torch.nn.functional
 
@@ -30,9 +30,9 @@ LAYERS = [
 
 
 def both_paths(x, w, b, kwargs, g, mode):
-    """(y, ∂x, ∂W, ∂bias) from mfdnn on ``mode`` and from PyTorch, for the cotangent ``g``."""
+    """(y, ∂x, ∂W, ∂bias) from mathdnn on ``mode`` and from PyTorch, for the cotangent ``g``."""
     with kernels.use(mode):
-        xt, wt, bt = (mfdnn.tensor(a, requires_grad=True) for a in (x, w, b))
+        xt, wt, bt = (mathdnn.tensor(a, requires_grad=True) for a in (x, w, b))
         y = F.conv2d(xt, wt, bt, **kwargs)
         y.backward(g)
     ours = (y.data, xt.grad, wt.grad, bt.grad)

@@ -1,4 +1,4 @@
-"""The tiling fast paths of max_pool2d and avg_pool2d (``mfdnn.kernels.pool_tiles``) against the
+"""The tiling fast paths of max_pool2d and avg_pool2d (``mathdnn.kernels.pool_tiles``) against the
 formula path: same outputs, indices and gradients, NaN and ±∞ in the same places."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from conftest import assert_close, dtypes, rng, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mfdnn
-import mfdnn.functional as F
-import mfdnn.kernels as kernels
-from mfdnn.functional.pooling import PoolGeometry
-from mfdnn.kernels import pool_tiles
+import mathdnn
+import mathdnn.functional as F
+import mathdnn.kernels as kernels
+from mathdnn.functional.pooling import PoolGeometry
+from mathdnn.kernels import pool_tiles
 
 
 def int_or_pair(lo: int, hi: int):
@@ -55,7 +55,7 @@ def make_array(seed: int, shape, dtype, ties: bool, nonfinite: bool) -> np.ndarr
 def assert_tiles(shape, kwargs) -> None:
     """The fast path is taken for this case (else the tests below compare the formula with
     itself)."""
-    x = mfdnn.tensor(np.zeros(shape if len(shape) == 4 else (1, *shape)))
+    x = mathdnn.tensor(np.zeros(shape if len(shape) == 4 else (1, *shape)))
     stride, ceil_mode = kwargs["stride"], kwargs.get("ceil_mode", False)
     geo = PoolGeometry("test", x, kwargs["kernel_size"], stride, 0, 1, ceil_mode)
     assert pool_tiles.tiles(geo)
@@ -63,7 +63,7 @@ def assert_tiles(shape, kwargs) -> None:
 
 def run(mode: str, pool, x: np.ndarray, g_seed: int, nonfinite: bool, **kwargs):
     """Output (and indices), and the gradient for a random cotangent, on the path ``mode``."""
-    t = mfdnn.tensor(x, requires_grad=True)
+    t = mathdnn.tensor(x, requires_grad=True)
     with kernels.use(mode):
         out = pool(t, **kwargs)
     y = out[0] if isinstance(out, tuple) else out

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-import mfdnn.kernels as kernels
+import mathdnn.kernels as kernels
 
 
 def test_default_is_fast_and_use_switches_and_restores():
@@ -37,14 +37,15 @@ def test_restored_after_an_error():
 
 @pytest.mark.parametrize("bad", ["Fast", "", None, 1])
 def test_bad_mode_named(bad):
-    with pytest.raises(ValueError, match=r"mfdnn.kernels.use: mode must be 'reference' or 'fast'"):
+    message = r"mathdnn.kernels.use: mode must be 'reference' or 'fast'"
+    with pytest.raises(ValueError, match=message):
         kernels.use(bad)
     assert kernels.mode() == "fast"
 
 
 def _mode_in_child(value: str) -> subprocess.CompletedProcess:
-    code = "import mfdnn.kernels as k; print(k.mode())"
-    env = {**os.environ, "MFDNN_KERNELS": value}
+    code = "import mathdnn.kernels as k; print(k.mode())"
+    env = {**os.environ, "MATHDNN_KERNELS": value}
     return subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )
@@ -57,4 +58,4 @@ def test_environment_variable_sets_the_default():
 def test_bad_environment_variable_named():
     result = _mode_in_child("turbo")
     assert result.returncode != 0
-    assert "$MFDNN_KERNELS must be 'reference' or 'fast', got 'turbo'" in result.stderr
+    assert "$MATHDNN_KERNELS must be 'reference' or 'fast', got 'turbo'" in result.stderr

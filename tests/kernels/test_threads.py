@@ -1,5 +1,5 @@
-"""mfdnn's thread pool and its BLAS spans: results in order, errors raised in the caller, nested
-calls, BLAS on one thread inside mfdnn's calls and its own count outside them."""
+"""mathdnn's thread pool and its BLAS spans: results in order, errors raised in the caller, nested
+calls, BLAS on one thread inside mathdnn's calls and its own count outside them."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-import mfdnn
-from mfdnn.kernels import threads
+import mathdnn
+from mathdnn.kernels import threads
 
 
 def blas_threads() -> list[int]:
@@ -23,10 +23,10 @@ def blas_threads() -> list[int]:
 
 @pytest.fixture
 def num_threads():
-    """Set mfdnn's thread count for one test, then restore it."""
-    previous = mfdnn.get_num_threads()
-    yield mfdnn.set_num_threads
-    mfdnn.set_num_threads(previous)
+    """Set mathdnn's thread count for one test, then restore it."""
+    previous = mathdnn.get_num_threads()
+    yield mathdnn.set_num_threads
+    mathdnn.set_num_threads(previous)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
@@ -146,10 +146,10 @@ def test_shares_keep_the_callers_numpy_error_handling(num_threads):
 def test_fewer_threads_stop_the_pool_threads(num_threads):
     num_threads(3)
     threads.parallel_map(lambda i: i, [0, 1, 2])
-    assert sum(t.name.startswith("mfdnn-") for t in threading.enumerate()) >= 2
+    assert sum(t.name.startswith("mathdnn-") for t in threading.enumerate()) >= 2
     num_threads(1)
     deadline = time.monotonic() + 10
-    while any(t.name.startswith("mfdnn-") for t in threading.enumerate()):
+    while any(t.name.startswith("mathdnn-") for t in threading.enumerate()):
         assert time.monotonic() < deadline, "pool threads still running"
         time.sleep(0.01)
 
@@ -157,19 +157,19 @@ def test_fewer_threads_stop_the_pool_threads(num_threads):
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
 def test_set_num_threads_rejects_bad_values(bad):
     with pytest.raises(ValueError, match=r"set_num_threads: n must be a positive int"):
-        mfdnn.set_num_threads(bad)
+        mathdnn.set_num_threads(bad)
 
 
 @pytest.mark.parametrize(("value", "expected"), [("3", "3"), ("", None), ("zero", "error")])
 def test_environment_variable(value, expected):
-    code = "import mfdnn; print(mfdnn.get_num_threads())"
-    env = {**os.environ, "MFDNN_NUM_THREADS": value}
+    code = "import mathdnn; print(mathdnn.get_num_threads())"
+    env = {**os.environ, "MATHDNN_NUM_THREADS": value}
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )
     if expected == "error":
         assert result.returncode != 0
-        assert "$MFDNN_NUM_THREADS must be a positive integer, got 'zero'" in result.stderr
+        assert "$MATHDNN_NUM_THREADS must be a positive integer, got 'zero'" in result.stderr
     else:
         assert result.returncode == 0, result.stderr
         assert int(result.stdout) == (int(expected) if expected else len(os.sched_getaffinity(0)))

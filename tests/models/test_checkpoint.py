@@ -1,4 +1,5 @@
-"""mfdnn.checkpoint: a model, its optimizer, the epoch and the loader's state survive the round trip
+"""mathdnn.checkpoint: a model, its optimizer, the epoch and the loader's state survive the round
+trip
 through one safetensors file exactly; a kill during a save leaves the last checkpoint readable;
 every kind of bad file (not safetensors, cut short, corrupt, another format, version, model,
 shapes, keys, dtypes, optimizer) is one CheckpointError naming the file."""
@@ -18,14 +19,14 @@ import pytest
 import safetensors
 import safetensors.numpy
 
-import mfdnn
-import mfdnn.functional as F
-from mfdnn import checkpoint as ckpt
-from mfdnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from mfdnn.data import DataLoader
-from mfdnn.models import LeNet5, load
-from mfdnn.nn import Linear
-from mfdnn.optim import SGD, Adam
+import mathdnn
+import mathdnn.functional as F
+from mathdnn import checkpoint as ckpt
+from mathdnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mathdnn.data import DataLoader
+from mathdnn.models import LeNet5, load
+from mathdnn.nn import Linear
+from mathdnn.optim import SGD, Adam
 
 VARIANTS = [("full", None), ("original", "masked"), ("original", "hint")]
 
@@ -36,7 +37,7 @@ def _steps(model, optimizer, seed: int, steps: int = 2) -> None:
     for _ in range(steps):
         x = rng.random((4, 1, 28, 28), dtype=np.float32)
         optimizer.zero_grad()
-        F.cross_entropy(model(mfdnn.from_numpy(x)), rng.integers(0, 10, 4)).backward()
+        F.cross_entropy(model(mathdnn.from_numpy(x)), rng.integers(0, 10, 4)).backward()
         optimizer.step()
 
 
@@ -195,9 +196,9 @@ def _wrong_momentum_shape(t):
 BAD_EDITS = {
     "no metadata format": (
         {"metadata": lambda m: _edit(m, format=None)},
-        "not an mfdnn checkpoint",
+        "not an mathdnn checkpoint",
     ),
-    "another format": ({"metadata": lambda m: _edit(m, format="pt")}, "not an mfdnn checkpoint"),
+    "another format": ({"metadata": lambda m: _edit(m, format="pt")}, "not an mathdnn checkpoint"),
     "another version": ({"metadata": lambda m: _edit(m, format_version="2")}, "version '2'"),
     "metadata not JSON": ({"metadata": lambda m: _edit(m, epoch="two")}, "not JSON"),
     "metadata missing": ({"metadata": lambda m: _edit(m, loader=None)}, "lacks loader"),
@@ -285,7 +286,7 @@ def test_other_files_are_one_error(tmp_path):
     _one_error(text, "not a safetensors file")
     plain = tmp_path / "weights.safetensors"
     safetensors.numpy.save_file({"c1.weight": np.zeros((6, 1, 5, 5), np.float32)}, plain)
-    _one_error(plain, "not an mfdnn checkpoint (its metadata's format is None")
+    _one_error(plain, "not an mathdnn checkpoint (its metadata's format is None")
     with pytest.raises(CheckpointError, match="is a directory"):
         load_checkpoint(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"there is no checkpoint .*missing"):
@@ -303,7 +304,7 @@ def test_save_checkpoint_rejects_bad_arguments(tmp_path):
     model, opt = _trained(optimizer="sgd")
     path = tmp_path / "c.safetensors"
     with pytest.raises(
-        TypeError, match=re.escape("save_checkpoint: model must be one of mfdnn.models")
+        TypeError, match=re.escape("save_checkpoint: model must be one of mathdnn.models")
     ):
         save_checkpoint(path, Linear(2, 3))
     with pytest.raises(TypeError, match="save_checkpoint: optimizer must be one of SGD, Adam"):
@@ -336,9 +337,9 @@ def test_save_checkpoint_rejects_bad_arguments(tmp_path):
 
 _SAVER = """
 import sys
-from mfdnn.checkpoint import save_checkpoint
-from mfdnn.models import LeNet5
-from mfdnn.optim import Adam
+from mathdnn.checkpoint import save_checkpoint
+from mathdnn.models import LeNet5
+from mathdnn.optim import Adam
 
 model = LeNet5(rng=0)
 optimizer = Adam(model.parameters())
@@ -354,7 +355,7 @@ for epoch in range(1, 100000):
 @pytest.mark.parametrize("delay", [0.0, 0.013, 0.05])
 def test_a_process_killed_while_saving_leaves_a_readable_checkpoint(tmp_path, delay):
     path = tmp_path / "c.safetensors"
-    src = str(Path(mfdnn.__file__).parents[1])
+    src = str(Path(mathdnn.__file__).parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     child = subprocess.Popen(
         [sys.executable, "-c", _SAVER, str(path)], stdout=subprocess.PIPE, env=env, text=True

@@ -1,4 +1,5 @@
-"""mfdnn.models.LeNet5: parameter counts against the hand count, names, config, the two forms of the
+"""mathdnn.models.LeNet5: parameter counts against the hand count, names, config, the two forms of
+the
 original C3 as one map, bad arguments."""
 
 from __future__ import annotations
@@ -8,15 +9,15 @@ import json
 import numpy as np
 import pytest
 
-import mfdnn
-import mfdnn.functional as F
-from mfdnn.hw4.p7_lenet_c3 import (
+import mathdnn
+import mathdnn.functional as F
+from mathdnn.hw4.p7_lenet_c3 import (
     CONNECTIONS,
     MaskedConv2d,
     connected_rows,
     lenet5_parameter_count,
 )
-from mfdnn.models import LeNet5
+from mathdnn.models import LeNet5
 
 VARIANTS = [("full", None), ("original", "masked"), ("original", "hint")]
 
@@ -54,7 +55,7 @@ def test_default_form_is_masked_and_config_rebuilds_the_model():
 
 
 def test_seeded_and_the_two_original_forms_are_one_map():
-    x = mfdnn.tensor(np.random.default_rng(0).standard_normal((3, 1, 28, 28)))
+    x = mathdnn.tensor(np.random.default_rng(0).standard_normal((3, 1, 28, 28)))
     labels = np.array([0, 7, 3])
     masked = LeNet5("original", "masked", rng=4, dtype=np.float64)
     hint = LeNet5("original", "hint", rng=np.random.default_rng(4), dtype=np.float64)

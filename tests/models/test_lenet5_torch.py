@@ -1,4 +1,4 @@
-"""mfdnn.models.LeNet5 against the same network written the obvious way in PyTorch: parameter
+"""mathdnn.models.LeNet5 against the same network written the obvious way in PyTorch: parameter
 names, PyTorch's initialisation bounds, forward and every gradient of the cross-entropy."""
 
 import pytest
@@ -10,10 +10,10 @@ from conftest import assert_close, dtypes  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import mfdnn  # noqa: E402
-import mfdnn.functional as F  # noqa: E402
-from mfdnn.hw4.p7_lenet_c3 import CONNECTIONS, input_subsets  # noqa: E402
-from mfdnn.models import LeNet5  # noqa: E402
+import mathdnn  # noqa: E402
+import mathdnn.functional as F  # noqa: E402
+from mathdnn.hw4.p7_lenet_c3 import CONNECTIONS, input_subsets  # noqa: E402
+from mathdnn.models import LeNet5  # noqa: E402
 
 TF = torch.nn.functional
 
@@ -107,7 +107,7 @@ def test_forward_and_gradients_match_torch(variant, dtype, n, seed, scale):
     generator = np.random.default_rng(seed)
     x = (scale * generator.standard_normal((n, 1, 28, 28))).astype(dtype)
     labels = generator.integers(0, 10, n)
-    x_ours, x_theirs = mfdnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    x_ours, x_theirs = mathdnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     logits, expected = model(x_ours), reference(x_theirs)
     assert logits.dtype == dtype
     assert_close(logits.data, expected.detach().numpy(), dtype, "logits")

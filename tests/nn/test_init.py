@@ -1,14 +1,14 @@
-"""``mfdnn.nn.init.uniform_fan_in``: PyTorch's default bound, and the one draw that the layers,
+"""``mathdnn.nn.init.uniform_fan_in``: PyTorch's default bound, and the one draw that the layers,
 Problem 5's model and Problem 6's MLP make."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from mfdnn import nn
-from mfdnn.hw4.p5_losses import Model
-from mfdnn.hw4.p6_jacobians import init_mlp
-from mfdnn.nn.init import uniform_fan_in
+from mathdnn import nn
+from mathdnn.hw4.p5_losses import Model
+from mathdnn.hw4.p6_jacobians import init_mlp
+from mathdnn.nn.init import uniform_fan_in
 
 
 def test_bound_dtype_and_fill():

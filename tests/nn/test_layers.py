@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-import mfdnn.functional as F
-from mfdnn import nn
-from mfdnn.engine import Tensor
+import mathdnn.functional as F
+from mathdnn import nn
+from mathdnn.engine import Tensor
 
 
 def test_conv2d_shapes_and_pytorch_default_init():

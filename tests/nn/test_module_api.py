@@ -5,8 +5,8 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-import mfdnn
-from mfdnn import nn
+import mathdnn
+from mathdnn import nn
 
 
 class Net(nn.Module):
@@ -14,10 +14,10 @@ class Net(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.scale = mfdnn.tensor(np.ones(1, np.float32), requires_grad=True)
+        self.scale = mathdnn.tensor(np.ones(1, np.float32), requires_grad=True)
         self.features = nn.Sequential(nn.Conv2d(1, 2, 3, rng=0), nn.Tanh(), nn.Flatten())
         self.heads = nn.ModuleList([nn.Linear(8, 3, rng=1), nn.Linear(3, 2, bias=False, rng=2)])
-        self.not_a_parameter = mfdnn.tensor(np.ones(2))  # no requires_grad: a plain attribute
+        self.not_a_parameter = mathdnn.tensor(np.ones(2))  # no requires_grad: a plain attribute
 
     def forward(self, x, *, skip_head=False):
         y = self.features(x) * self.scale
@@ -85,7 +85,7 @@ def test_load_state_dict_copies_in_place_and_keeps_dtypes():
     for name, p in target.named_parameters():
         assert p.data is before[name] and p.dtype == np.float32
         np.testing.assert_array_equal(p.data, source.state_dict()[name])
-    x = mfdnn.tensor(np.random.default_rng(1).random((2, 1, 4, 4), np.float32))
+    x = mathdnn.tensor(np.random.default_rng(1).random((2, 1, 4, 4), np.float32))
     np.testing.assert_array_equal(target(x).data, source(x).data)
 
 
@@ -136,7 +136,7 @@ def test_train_eval_zero_grad_requires_grad_apply_and_call():
     with pytest.raises(TypeError, match=r"Net.train: mode must be a bool, got 'yes'"):
         net.train("yes")
 
-    x = mfdnn.tensor(np.ones((2, 1, 4, 4), np.float32))
+    x = mathdnn.tensor(np.ones((2, 1, 4, 4), np.float32))
     assert net(x, skip_head=True).shape == (2, 8)
     net(x).sum().backward()
     grads = [p.grad for p in net.parameters()]
@@ -161,7 +161,7 @@ def test_train_eval_zero_grad_requires_grad_apply_and_call():
 
 def test_assignment_rules():
     layer = nn.Linear(2, 2, rng=0)
-    frozen = mfdnn.tensor(np.zeros((2, 2), np.float32))
+    frozen = mathdnn.tensor(np.zeros((2, 2), np.float32))
     layer.weight = frozen  # a leaf replaces a parameter, which stays a parameter
     assert dict(layer.named_parameters())["weight"] is frozen
     assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]  # same place

@@ -1,4 +1,4 @@
-"""mfdnn.nn against torch.nn: PyTorch's default initialisation, the same state_dict keys and
+"""mathdnn.nn against torch.nn: PyTorch's default initialisation, the same state_dict keys and
 layouts, arrays loaded across the two libraries giving the same outputs, the same repr."""
 
 from collections import OrderedDict
@@ -12,8 +12,8 @@ from conftest import assert_close, dtypes, seeds  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import mfdnn  # noqa: E402
-from mfdnn import nn  # noqa: E402
+import mathdnn  # noqa: E402
+from mathdnn import nn  # noqa: E402
 
 
 def ks_distance(a, b):
@@ -103,14 +103,14 @@ def test_state_dicts_match_torch_and_load_both_ways(
     x = np.random.default_rng(seed).standard_normal((batch, c_in, size, size)).astype(dtype)
     ours.load_state_dict({k: t.numpy() for k, t in torch_sd.items()})
     expected = theirs(torch.from_numpy(x)).detach().numpy()
-    assert_close(ours(mfdnn.tensor(x)).data, expected, np.float32, "torch's weights in mfdnn")
+    assert_close(ours(mathdnn.tensor(x)).data, expected, np.float32, "torch's weights in mathdnn")
 
     # and back: fresh weights of ours into torch's model
     fresh, _ = pair_of_models(c_in, c_out, kernel, stride, padding, size, classes, bias)
     result = theirs.load_state_dict({k: torch.from_numpy(a) for k, a in fresh.state_dict().items()})
     assert not result.missing_keys and not result.unexpected_keys
     expected = theirs(torch.from_numpy(x)).detach().numpy()
-    assert_close(fresh(mfdnn.tensor(x)).data, expected, np.float32, "mfdnn's weights in torch")
+    assert_close(fresh(mathdnn.tensor(x)).data, expected, np.float32, "mathdnn's weights in torch")
 
 
 def lenet(library):

@@ -10,9 +10,9 @@ import re
 import numpy as np
 import pytest
 
-import mfdnn.functional as F
-from mfdnn import nn
-from mfdnn.engine import Tensor
+import mathdnn.functional as F
+from mathdnn import nn
+from mathdnn.engine import Tensor
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -41,7 +41,7 @@ def documented_parameters(doc: str) -> list[tuple[str, object]]:
     ],
 )
 def test_functions_have_pytorchs_signature(ours, theirs):
-    assert theirs[0][0] == "input" and parameters(ours)[0][0] == "x"  # mfdnn calls it x
+    assert theirs[0][0] == "input" and parameters(ours)[0][0] == "x"  # mathdnn calls it x
     assert parameters(ours)[1:] == theirs[1:]
 
 

@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
-import mfdnn
-from mfdnn.optim import SGD, Adam
+import mathdnn
+from mathdnn.optim import SGD, Adam
 
 
 def param(shape=(2,), dtype=np.float64):
-    return mfdnn.tensor(np.ones(shape, dtype), requires_grad=True)
+    return mathdnn.tensor(np.ones(shape, dtype), requires_grad=True)
 
 
 P = param()
@@ -79,7 +79,7 @@ CONSTRUCTORS = [
     ),
     (lambda: Adam([P * 2]), ValueError, r"Adam: parameter 0 in param group 0 is not a leaf"),
     (
-        lambda: SGD([mfdnn.tensor(np.ones(2))]),
+        lambda: SGD([mathdnn.tensor(np.ones(2))]),
         ValueError,
         r"SGD: parameter 0 in param group 0 has requires_grad=False",
     ),

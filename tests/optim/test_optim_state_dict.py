@@ -11,8 +11,8 @@ from conftest import dtypes, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mfdnn
-from mfdnn.optim import SGD, Adam
+import mathdnn
+from mathdnn.optim import SGD, Adam
 
 CONFIGS = {
     "SGD momentum": (SGD, {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}),
@@ -32,7 +32,7 @@ def grouped(flat):
 def make(config, arrays):
     """The optimizer of ``config`` over copies of ``arrays``, the second group with its own lr."""
     cls, options = CONFIGS[config]
-    params = [[mfdnn.tensor(a, requires_grad=True) for a in group] for group in arrays]
+    params = [[mathdnn.tensor(a, requires_grad=True) for a in group] for group in arrays]
     groups = [{"params": params[0]}, {"params": params[1], "lr": options["lr"] / 2}]
     return cls(groups, **options), [p for group in params for p in group]
 
@@ -112,9 +112,9 @@ def test_resume_from_state_dict_is_bit_identical(config, dtype, seed, k, more):
 def test_state_dict_layout_and_values():
     """PyTorch's layout: parameters numbered across the groups, state only for parameters that
     had a gradient, Python numbers for the options and ``step``, copies of the arrays."""
-    a = mfdnn.tensor(np.ones(3), requires_grad=True)
-    b = mfdnn.tensor(np.ones((2, 2)), requires_grad=True)
-    c = mfdnn.tensor(np.ones(1), requires_grad=True)
+    a = mathdnn.tensor(np.ones(3), requires_grad=True)
+    b = mathdnn.tensor(np.ones((2, 2)), requires_grad=True)
+    c = mathdnn.tensor(np.ones(1), requires_grad=True)
     optimizer = Adam([{"params": [a, b]}, {"params": [c], "lr": 0.5}], lr=0.1)
     a.grad, c.grad = np.full(3, 2.0), np.ones(1)
     optimizer.step()
@@ -153,7 +153,7 @@ def test_state_dict_layout_and_values():
 
 
 def test_sgd_without_momentum_keeps_no_state():
-    p = mfdnn.tensor(np.ones(2), requires_grad=True)
+    p = mathdnn.tensor(np.ones(2), requires_grad=True)
     optimizer = SGD([p], lr=0.1)
     p.grad = np.ones(2)
     optimizer.step()
@@ -184,7 +184,7 @@ def test_safetensors_round_trip(tmp_path):
 
 def test_load_state_dict_copies_and_casts():
     """Loaded arrays are copies in the parameter's dtype; ``step`` may be PyTorch's float."""
-    p = mfdnn.tensor(np.ones(2, np.float32), requires_grad=True)
+    p = mathdnn.tensor(np.ones(2, np.float32), requires_grad=True)
     optimizer = Adam([p])
     sd = {
         "state": {0: {"step": np.float32(3.0), "exp_avg": np.ones(2), "exp_avg_sq": np.ones(2)}},
@@ -203,7 +203,7 @@ def test_load_state_dict_copies_and_casts():
 
 
 def test_zero_grad_and_closure():
-    p = mfdnn.tensor(np.ones(2), requires_grad=True)
+    p = mathdnn.tensor(np.ones(2), requires_grad=True)
     optimizer = SGD([p], lr=0.5)
     calls = []
 
@@ -225,7 +225,7 @@ def test_zero_grad_and_closure():
 
 
 def test_params_from_a_module_and_add_param_group():
-    from mfdnn import nn
+    from mathdnn import nn
 
     model = nn.Sequential(nn.Linear(3, 2, rng=0), nn.Tanh(), nn.Linear(2, 1, rng=1))
     optimizer = SGD(model[0].parameters(), lr=0.1, momentum=0.9)

@@ -1,4 +1,4 @@
-"""mfdnn.optim against torch.optim: the same parameters and gradients, compared after every step.
+"""mathdnn.optim against torch.optim: the same parameters and gradients, compared after every step.
 
 Hypothesis draws the hyperparameters (defaults and per-group options), several param groups of
 parameters of awkward shapes (0-d, empty), float32 and float64, gradients that are None for some
@@ -18,8 +18,8 @@ from conftest import TOLERANCE, dtypes, seeds  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import mfdnn  # noqa: E402
-from mfdnn.optim import SGD, Adam  # noqa: E402
+import mathdnn  # noqa: E402
+from mathdnn.optim import SGD, Adam  # noqa: E402
 
 # Options PyTorch keeps in its param groups for its own implementations (same arithmetic).
 TORCH_ONLY_OPTIONS = {"foreach", "fused", "differentiable", "capturable", "decoupled_weight_decay"}
@@ -77,12 +77,12 @@ def problems(draw, options):
 
 
 def make_pair(optimizer, defaults, groups, dtype, rng):
-    """The same parameters (equal copies) in an mfdnn and a torch optimizer."""
+    """The same parameters (equal copies) in an mathdnn and a torch optimizer."""
     mf_cls, torch_cls, _ = OPTIMIZERS[optimizer]
     mf_groups, torch_groups, pairs = [], [], []
     for group_shapes, options in groups:
         arrays = [rng.standard_normal(shape).astype(dtype) for shape in group_shapes]
-        mf = [mfdnn.tensor(a, requires_grad=True) for a in arrays]
+        mf = [mathdnn.tensor(a, requires_grad=True) for a in arrays]
         th = [torch.tensor(a, requires_grad=True) for a in arrays]
         mf_groups.append({"params": mf, **options})
         torch_groups.append({"params": th, **options})
@@ -176,7 +176,7 @@ def to_numpy(state_dict):
 
 
 def to_torch(state_dict):
-    """An mfdnn optimizer's state_dict with its arrays as tensors (``step`` stays an int)."""
+    """An mathdnn optimizer's state_dict with its arrays as tensors (``step`` stays an int)."""
     state = {
         k: {n: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for n, v in s.items()}
         for k, s in state_dict["state"].items()
@@ -196,7 +196,7 @@ def regroup(tensors, groups):
 @given(data=st.data(), dtype=dtypes, seed=seeds, steps=st.integers(0, 3))
 def test_state_dict_has_torchs_layout_and_loads_both_ways(optimizer, data, dtype, seed, steps):
     """After some steps the two state_dicts have the same layout (PyTorch's groups add only its
-    implementation switches). A fresh mfdnn optimizer given PyTorch's state_dict then continues
+    implementation switches). A fresh mathdnn optimizer given PyTorch's state_dict then continues
     as PyTorch's optimizer does, and a fresh torch optimizer given ours continues as ours."""
     defaults, groups = data.draw(problems(OPTIMIZERS[optimizer][2]))
     rng = np.random.default_rng(seed)
@@ -214,7 +214,7 @@ def test_state_dict_has_torchs_layout_and_loads_both_ways(optimizer, data, dtype
         assert group == {k: torch_group[k] for k in group}
 
     mf_cls, torch_cls, _ = OPTIMIZERS[optimizer]
-    mf_new = [mfdnn.tensor(t.detach().numpy(), requires_grad=True) for _, t in pairs]
+    mf_new = [mathdnn.tensor(t.detach().numpy(), requires_grad=True) for _, t in pairs]
     torch_new = [torch.tensor(m.data, requires_grad=True) for m, _ in pairs]
     mf_fresh = mf_cls(regroup(mf_new, groups), **defaults)
     torch_fresh = torch_cls(regroup(torch_new, groups), **defaults)

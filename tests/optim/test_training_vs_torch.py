@@ -9,10 +9,10 @@ torch = pytest.importorskip("torch")
 
 from conftest import assert_close  # noqa: E402
 
-import mfdnn  # noqa: E402
-import mfdnn.functional as F  # noqa: E402
-from mfdnn import nn, optim  # noqa: E402
-from mfdnn.data import DataLoader, load_mnist, nchw_scale  # noqa: E402
+import mathdnn  # noqa: E402
+import mathdnn.functional as F  # noqa: E402
+from mathdnn import nn, optim  # noqa: E402
+from mathdnn.data import DataLoader, load_mnist, nchw_scale  # noqa: E402
 
 
 def small_cnn(library):
@@ -51,7 +51,7 @@ def test_training_steps_match_torch(make, make_torch):
     for _ in range(2):
         for x, y in loader:
             optimizer.zero_grad()
-            loss = F.cross_entropy(ours(mfdnn.from_numpy(x)), y)
+            loss = F.cross_entropy(ours(mathdnn.from_numpy(x)), y)
             loss.backward()
             optimizer.step()
             torch_optimizer.zero_grad()

@@ -3,7 +3,7 @@ imports on its own.
 
 The graph has an edge ``a → b`` for each import statement that runs when ``a`` is imported (at
 module level, in class bodies, under ``if``/``try``; not inside functions, nor under
-``if TYPE_CHECKING``) and names ``b``, a module of mfdnn: ``from p import n`` names ``p.n`` when
+``if TYPE_CHECKING``) and names ``b``, a module of mathdnn: ``from p import n`` names ``p.n`` when
 that is a module, else ``p``. (Importing ``p.n`` also runs ``p/__init__.py``; a package that
 imports its own modules is not a cycle of the code, so the graph leaves that implicit step out.)
 """
@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mfdnn
+import mathdnn
 
-PACKAGE = Path(mfdnn.__file__).resolve().parent
+PACKAGE = Path(mathdnn.__file__).resolve().parent
 
 
 def module_names() -> dict[str, Path]:
@@ -55,7 +55,7 @@ def _runs_at_import(statements: list[ast.stmt]) -> list[ast.stmt]:
 
 
 def imported_modules(name: str, path: Path) -> set[str]:
-    """The mfdnn modules ``name`` imports at module level."""
+    """The mathdnn modules ``name`` imports at module level."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in _runs_at_import(ast.parse(path.read_text()).body):
@@ -96,10 +96,10 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_is_found():
     graph = {name: imported_modules(name, path) for name, path in MODULES.items()}
-    assert "mfdnn.functional.numerics" in graph["mfdnn.functional.activation"]
-    assert "mfdnn.verify.check" in graph["mfdnn.verify.engine"]
-    assert "mfdnn.data" not in graph["mfdnn.hw4.p6_jacobians"]  # the experiment loads it lazily
-    assert graph["mfdnn.verify.check"] == set()  # Check imports nothing of mfdnn's
+    assert "mathdnn.functional.numerics" in graph["mathdnn.functional.activation"]
+    assert "mathdnn.verify.check" in graph["mathdnn.verify.engine"]
+    assert "mathdnn.data" not in graph["mathdnn.hw4.p6_jacobians"]  # the experiment loads it lazily
+    assert graph["mathdnn.verify.check"] == set()  # Check imports nothing of mathdnn's
 
 
 def test_find_cycle_finds_one():
@@ -113,14 +113,15 @@ def test_no_import_cycle():
 
 
 def test_every_module_imports_on_its_own():
-    """Each module in a process where no other mfdnn module was imported before it (``__main__``
+    """Each module in a process where no other mathdnn module was imported before it (``__main__``
     modules run a command when imported, so they are left out)."""
     names = sorted(name for name in MODULES if not name.endswith(".__main__"))
     script = (
         "import importlib, sys\n"
         "failed = []\n"
         f"for name in {names!r}:\n"
-        "    for loaded in [m for m in sys.modules if m == 'mfdnn' or m.startswith('mfdnn.')]:\n"
+        "    for loaded in [m for m in sys.modules\n"
+        "                   if m == 'mathdnn' or m.startswith('mathdnn.')]:\n"
         "        del sys.modules[loaded]\n"
         "    try:\n"
         "        importlib.import_module(name)\n"

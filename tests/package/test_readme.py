@@ -1,4 +1,4 @@
-"""The README's set-up commands are the ones CI runs, its first command is ``mfdnn hw4``, and the
+"""The README's set-up commands are the ones CI runs, its first command is ``mathdnn hw4``, and the
 screenshot it opens with is in the repository."""
 
 import re
@@ -21,7 +21,7 @@ def test_the_first_command_writes_the_report():
     readme = (ROOT / "README.md").read_text()
     first_block = re.search(r"```bash\n(.*?)```", readme, re.DOTALL).group(1)
     assert first_block.strip() == (
-        "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/mfdnn hw4"
+        "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/mathdnn hw4"
     )
 
 

@@ -1,5 +1,5 @@
-"""``mfdnn hw4 --quick`` end to end: the folder it writes, ``results.json`` (strict JSON, the same
-checks as ``mfdnn verify``), ``index.html`` (self-contained, a section and a verification table
+"""``mathdnn hw4 --quick`` end to end: the folder it writes, ``results.json`` (strict JSON, the same
+checks as ``mathdnn verify``), ``index.html`` (self-contained, a section and a verification table
 per problem, failing rows in red, data escaped), and the page rendered in a real browser
 (headless Chromium: every image loads, no console error, nothing overflows the page)."""
 
@@ -15,11 +15,11 @@ from html.parser import HTMLParser
 import pytest
 from PIL import Image
 
-import mfdnn.cli.hw4 as command
-from mfdnn.cli import main
-from mfdnn.report.build import build as report_build
-from mfdnn.report.html import render
-from mfdnn.verify import Check, run_all
+import mathdnn.cli.hw4 as command
+from mathdnn.cli import main
+from mathdnn.report.build import build as report_build
+from mathdnn.report.html import render
+from mathdnn.verify import Check, run_all
 
 SECTIONS = [f"problem-{k}" for k in range(1, 8)] + ["engine"]
 
@@ -74,7 +74,7 @@ def _refuse(constant):
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    """One ``mfdnn hw4 --quick`` run: its folder, exit status, output and the Report built."""
+    """One ``mathdnn hw4 --quick`` run: its folder, exit status, output and the Report built."""
     out = tmp_path_factory.mktemp("hw4") / "report"
     built = []
 
@@ -83,7 +83,7 @@ def quick(tmp_path_factory):
         return built[-1]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("MFDNN_MNIST_DIR", raising=False)
+        patch.delenv("MATHDNN_MNIST_DIR", raising=False)
         patch.setattr(command, "build", build)
         stdout = io.StringIO()
         patch.setattr("sys.stdout", stdout)
@@ -110,9 +110,9 @@ def test_the_folder_holds_the_page_the_numbers_and_each_figure(quick):
     assert f"{counts['checks']} checks: {counts['passed']} passed, 0 failed" in printed
 
 
-def test_results_json_is_strict_and_holds_the_checks_of_mfdnn_verify(quick):
+def test_results_json_is_strict_and_holds_the_checks_of_mathdnn_verify(quick):
     doc = json.loads((quick["out"] / "results.json").read_text(), parse_constant=_refuse)
-    assert doc["report"] == "mfdnn hw4" and doc["options"]["quick"] is True
+    assert doc["report"] == "mathdnn hw4" and doc["options"]["quick"] is True
     assert list(doc["problems"]) == ["1", "2", "3", "4", "5", "6", "7", "engine"]
     checks = [c for p in doc["problems"].values() for c in p["checks"]]
     verify = run_all(0)
@@ -186,7 +186,7 @@ def _browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("playwright is not installed (pip install 'mfdnn[test]')")
+        pytest.skip("playwright is not installed (pip install '.[test]' in the mathdnn checkout)")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("no Chromium on this machine (apt-get install chromium; .ci/run does)")
@@ -236,7 +236,10 @@ def test_the_page_in_headless_chromium(quick, tmp_path, capsys):
 
 def test_skipped_checks_are_counted_apart_with_their_reason(quick):
     report = quick["report"]
-    note = "PyTorch is not installed (pip install 'mfdnn[test]' to run this check)"
+    note = (
+        "PyTorch is not installed (pip install '.[test]' in the mathdnn checkout "
+        "to run this check)"
+    )
     skipped = Check(
         "1", "against <torch>", "PyTorch", float("nan"), 1e-10, detail=note, skipped=True
     )
@@ -244,7 +247,10 @@ def test_skipped_checks_are_counted_apart_with_their_reason(quick):
     text = render(dataclasses.replace(report, sections=[first, *report.sections[1:]]))
     counts = report.counts()
     assert f"✓ {counts['passed']} checks passed, {counts['skipped'] + 1} skipped" in text
-    assert "Skipped: PyTorch is not installed (pip install &#x27;mfdnn[test]&#x27;" in text
+    assert (
+        "Skipped: PyTorch is not installed (pip install &#x27;.[test]&#x27; in the mathdnn checkout"
+        in text
+    )
     rows = Page(text).sections["problem-1"]
     assert rows[-1][0] == "skip" and "—" in rows[-1][1]
     assert '<section class="summary ok"' in text

@@ -1,4 +1,5 @@
-"""mfdnn.training against PyTorch: an epoch of ``fit`` is the textbook PyTorch loop (cross-entropy,
+"""mathdnn.training against PyTorch: an epoch of ``fit`` is the textbook PyTorch loop
+(cross-entropy,
 ``zero_grad`` / ``backward`` / ``step``) over the same batches, from the weights PyTorch reads out
 of the checkpoint with ``safetensors.torch``; the test loss and accuracy are PyTorch's too."""
 
@@ -10,8 +11,8 @@ import numpy as np  # noqa: E402
 import safetensors.torch  # noqa: E402
 from conftest import assert_close  # noqa: E402
 
-from mfdnn import training  # noqa: E402
-from mfdnn.data import MNIST, DataLoader, load_mnist  # noqa: E402
+from mathdnn import training  # noqa: E402
+from mathdnn.data import MNIST, DataLoader, load_mnist  # noqa: E402
 
 TF = torch.nn.functional
 

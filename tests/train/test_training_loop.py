@@ -1,4 +1,5 @@
-"""mfdnn.training: seeded runs, resume from a checkpoint bit-identical to a run that never stopped,
+"""mathdnn.training: seeded runs, resume from a checkpoint bit-identical to a run that never
+stopped,
 divergence stopping before a bad epoch is recorded, and every bad argument named."""
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import re
 import numpy as np
 import pytest
 
-from mfdnn import training
-from mfdnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from mfdnn.data import MNIST, load_mnist, nchw_scale
-from mfdnn.models import LeNet5
-from mfdnn.training import History, Run, Settings, TrainingDiverged
+from mathdnn import training
+from mathdnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mathdnn.data import MNIST, load_mnist, nchw_scale
+from mathdnn.models import LeNet5
+from mathdnn.training import History, Run, Settings, TrainingDiverged
 
 
 def _subset(n_train: int, n_test: int, offset: int = 0) -> MNIST:
@@ -173,7 +174,7 @@ def test_default_learning_rates():
 
 def test_bad_arguments_are_named(small):
     with pytest.raises(
-        TypeError, match=re.escape("start: mnist must be an mfdnn.data.MNIST, got tuple")
+        TypeError, match=re.escape("start: mnist must be an mathdnn.data.MNIST, got tuple")
     ):
         training.start((1, 2))
     with pytest.raises(ValueError, match="start: mnist must have training and test images"):
@@ -250,7 +251,7 @@ def test_resume_refuses_checkpoints_that_do_not_fit(saved, small, tmp_path):
         "history": run.history.as_dict(),
     }
     cases = [
-        ({"extra": None}, "not a checkpoint of mfdnn.training"),
+        ({"extra": None}, "not a checkpoint of mathdnn.training"),
         (
             {"extra": {**extra, "settings": {"c3": "half"}}},
             "its training settings or history are invalid",
@@ -273,7 +274,7 @@ def test_resume_refuses_checkpoints_that_do_not_fit(saved, small, tmp_path):
         with pytest.raises(CheckpointError) as info:
             training.resume(bad, small)
         assert str(info.value).startswith(f"resume: {bad}: ") and message in str(info.value)
-    with pytest.raises(TypeError, match=re.escape("resume: mnist must be an mfdnn.data.MNIST")):
+    with pytest.raises(TypeError, match=re.escape("resume: mnist must be an mathdnn.data.MNIST")):
         training.resume(path, None)
 
 

@@ -1,4 +1,4 @@
-"""``mfdnn.verify``: every check passes, each names its reference, and the PyTorch rows are listed
+"""``mathdnn.verify``: every check passes, each names its reference, and the PyTorch rows are listed
 as skipped when PyTorch cannot be imported."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from mfdnn import kernels
-from mfdnn.functional.conv import ConvGeometry
-from mfdnn.verify import SUITES, Check, run_all, run_suite
-from mfdnn.verify.homework import problem4, problem5
+from mathdnn import kernels
+from mathdnn.functional.conv import ConvGeometry
+from mathdnn.verify import SUITES, Check, run_all, run_suite
+from mathdnn.verify.homework import problem4, problem5
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_every_check_passes_and_names_its_reference(checks):
 
 
 def test_run_suite_gives_the_rows_of_run_all(checks):
-    """The report draws each problem's checks from ``run_suite``: the same rows ``mfdnn verify``
+    """The report draws each problem's checks from ``run_suite``: the same rows ``mathdnn verify``
     prints, no second copy."""
     for problem in SUITES:
         ours = [c for c in checks if c.problem == problem]
@@ -53,12 +53,12 @@ def test_the_engine_checks_cover_every_path(checks):
 
 def test_the_fast_conv_cases_take_the_kernels_they_name():
     """Each conv2d fast-path row runs the kernel its name says, on more than one chunk."""
-    from mfdnn.functional.conv import conv2d_formula, conv_padding
-    from mfdnn.functional.windows import output_size
-    from mfdnn.kernels.chunks import batch_chunks
-    from mfdnn.kernels.conv_banded import conv2d_banded
-    from mfdnn.kernels.conv_rows import conv2d_rows
-    from mfdnn.verify.engine import FAST_CONV_CASES
+    from mathdnn.functional.conv import conv2d_formula, conv_padding
+    from mathdnn.functional.windows import output_size
+    from mathdnn.kernels.chunks import batch_chunks
+    from mathdnn.kernels.conv_banded import conv2d_banded
+    from mathdnn.kernels.conv_rows import conv2d_rows
+    from mathdnn.verify.engine import FAST_CONV_CASES
 
     expected = {"kernel rows": conv2d_rows, "banded depthwise": conv2d_banded}
     for name, x_shape, w_shape, stride, padding, dilation, groups in FAST_CONV_CASES:
@@ -108,7 +108,7 @@ def test_status_of_a_check():
 
 
 def test_problem4_checks_the_registrys_monotone_activations():
-    from mfdnn.functional.activation import ACTIVATIONS
+    from mathdnn.functional.activation import ACTIVATIONS
 
     names = [c.name for c in problem4(np.random.default_rng(0))]
     assert all(any(f"σ = {a}" in n for n in names) for a in ACTIVATIONS)

@@ -1,0 +1,125 @@
+"""The ``mathdnn`` command line.
+
+Each subcommand lives in its own module of this package and exposes ``register(subparsers)``,
+which adds an ``argparse`` parser whose ``run`` default is called with the parsed arguments.
+Subcommands call the library; they never re-implement math.
+
+Errors a user can cause (bad arguments, missing or corrupt files) are reported as one line on
+stderr, ``mathdnn <command>: <message>``, with exit status 2 and no traceback. Ctrl-C, even during
+start-up, prints one line and exits 130: this module imports nothing heavy, and ``main`` imports
+the subcommands (NumPy, matplotlib) inside its ``try``. A reader that goes away (``mathdnn verify |
+head -1``) ends the command quietly with the status of a program killed by SIGPIPE (141).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from mathdnn import __version__
+
+# Modules under mathdnn.cli that define a subcommand, in the order --help lists them.
+SUBCOMMANDS: tuple[str, ...] = (
+    "hw4",
+    "verify",
+    "jacobians",
+    "mlp",
+    "images",
+    "losses",
+    "train",
+    "export",
+)
+
+
+class CommandError(Exception):
+    """A user-facing failure of a subcommand: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, ``mathdnn <command>: <message>``, status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="mathdnn",
+        description="The mathematics of deep neural networks, executable.",
+    )
+    parser.add_argument("--version", action="version", version=f"mathdnn {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"mathdnn.cli.{name}").register(subparsers)
+    return parser
+
+
+def add_mnist_dir(parser: argparse.ArgumentParser) -> None:
+    """The ``--mnist-dir DIR`` option of the commands that use MNIST (read by ``mnist_dir``)."""
+    parser.add_argument(
+        "--mnist-dir",
+        metavar="DIR",
+        help="directory with the four MNIST IDX files (default: $MATHDNN_MNIST_DIR, else the "
+        "bundled 5,000-digit subset)",
+    )
+
+
+def mnist_dir(args: argparse.Namespace) -> str | None:
+    """The MNIST directory ``--mnist-dir`` names, else ``$MATHDNN_MNIST_DIR``'s, else None (the
+    bundled subset)."""
+    from mathdnn.data import mnist_dir_from_env
+
+    return args.mnist_dir if args.mnist_dir is not None else mnist_dir_from_env()
+
+
+def positive_int(flag: str, value: int) -> int:
+    if value < 1:
+        raise CommandError(f"{flag} must be a positive integer, got {value}")
+    return value
+
+
+def seed(flag: str, value: int) -> int:
+    """A seed of NumPy's generators: a non-negative integer."""
+    if value < 0:
+        raise CommandError(f"{flag} must be a non-negative integer, got {value}")
+    return value
+
+
+def learning_rate(flag: str, value: float) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise CommandError(f"{flag} must be a positive number, got {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    command = "mathdnn"
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_usage(sys.stderr)
+            return 2
+        command = f"mathdnn {args.command}"
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, not in the interpreter's exit
+        return status
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the status of a program that signal ended
+    except (CommandError, ValueError, TypeError, OSError) as err:
+        message = str(err) or type(err).__name__
+        print(f"{command}: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

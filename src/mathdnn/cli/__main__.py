@@ -1,0 +1,5 @@
+import sys
+
+from mathdnn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,338 @@
+"""2-D max, average and adaptive average pooling, and their VJPs.
+
+``max_pool2d`` and ``avg_pool2d`` look, for every output pixel ``(i, j)``, at the window
+``X'[n, c, s·i + d·a, s·j + d·b]`` (``a < kh``, ``b < kw``) of the padded input ``X'``. Both loop
+over the ``kh·kw`` window offsets ``(a, b)``: offset ``(a, b)`` of every window at once is one
+strided slice of the whole padded batch, so each step is vectorised over ``N·C·Ho·Wo``. Their VJPs
+run the same loop and add each offset's share of ``∂L/∂Y`` back onto the slice it came from.
+``adaptive_avg_pool2d`` chooses the windows from the output size instead.
+
+``mathdnn.functional.reference`` holds the per-window loops these are tested against;
+``mathdnn.kernels.pool_tiles`` a fast path for windows that tile the input, taken when
+``mathdnn.kernels.fast()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from mathdnn import kernels
+from mathdnn.engine import Tensor
+from mathdnn.engine.tensor import VJP
+from mathdnn.functional._checks import check_ndim, float_tensor, pair
+from mathdnn.functional.windows import extent, input_rows, output_size, tap
+from mathdnn.kernels import pool_tiles
+
+Window = tuple[Any, slice, slice]  # (..., rows, cols): one window offset of every window
+
+
+class PoolGeometry:
+    """Kernel, stride, padding, dilation and output size of one pooling call, validated.
+
+    ``X'`` is the input padded by ``padding`` on each side and, with ``ceil_mode``, further at the
+    bottom and right as far as the last window reaches (``overhang``). The pools fill the overhang
+    as they fill the padding, but unlike the padding it never counts as part of a window.
+    """
+
+    def __init__(
+        self,
+        fn: str,
+        x: Tensor,
+        kernel_size: Any,
+        stride: Any,
+        padding: Any,
+        dilation: Any,
+        ceil_mode: Any,
+    ) -> None:
+        self.kernel = pair(fn, "kernel_size", kernel_size, minimum=1)
+        self.stride = self.kernel if stride is None else pair(fn, "stride", stride, minimum=1)
+        self.padding = pair(fn, "padding", padding, minimum=0)
+        self.dilation = pair(fn, "dilation", dilation, minimum=1)
+        ceil_mode = _flag(fn, "ceil_mode", ceil_mode)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel, strict=True)):
+            raise ValueError(
+                f"{fn}: padding {self.padding} must be at most half of kernel_size {self.kernel}"
+            )
+        self.size: tuple[int, int] = x.shape[2:]
+        out, overhang = [], []
+        for n, p, k, s, d, what in zip(
+            self.size,
+            self.padding,
+            self.kernel,
+            self.stride,
+            self.dilation,
+            ("height", "width"),
+            strict=True,
+        ):
+            out.append(output_size(fn, n, 2 * p, k, s, d, f"pooling window {what}", ceil_mode))
+            # how far the last window ends past the padding (only ever with ceil_mode)
+            overhang.append(max(0, s * (out[-1] - 1) + extent(k, d) - (n + 2 * p)))
+        self.out, self.overhang = tuple(out), tuple(overhang)
+        # taps[axis][i, a] = s·i + d·a − p: the input row (axis 0) or column (axis 1) that tap a
+        # of window i reads; outside [0, size) it reads padding (or the overhang).
+        self.taps = tuple(
+            input_rows(o, k, s, p, d)
+            for o, k, s, p, d in zip(
+                self.out, self.kernel, self.stride, self.padding, self.dilation, strict=True
+            )
+        )
+        # A window reads the input where both its row and its column do: along each axis, every
+        # window needs a tap inside the input, and its first pixel is (first such row, column).
+        first = []
+        for taps, n in zip(self.taps, self.size, strict=True):
+            inside = (taps >= 0) & (taps < n)
+            if not inside.any(axis=1).all():
+                # PyTorch's max_pool2d reads and writes out of bounds on such a window.
+                raise ValueError(
+                    f"{fn}: with kernel_size {self.kernel}, stride {self.stride}, padding "
+                    f"{self.padding} and dilation {self.dilation}, some windows of the "
+                    f"{self.size[0]}x{self.size[1]} input cover only padding"
+                )
+            first.append(inside.argmax(axis=1))
+        self.first_pixel = first[0][:, None] * self.kernel[1] + first[1]  # as offset a·kw + b
+
+    def pad(self, x: np.ndarray, value: Any) -> np.ndarray:
+        """``X'``: the last two axes of ``x`` padded with ``value`` (and the overhang)."""
+        (ph, pw), (oh, ow) = self.padding, self.overhang
+        if ph == pw == oh == ow == 0:
+            return x
+        widths = [(0, 0)] * (x.ndim - 2) + [(ph, ph + oh), (pw, pw + ow)]
+        return np.pad(x, widths, constant_values=value)
+
+    def windows(self) -> Iterator[tuple[int, Window]]:
+        """For each window offset ``k = a·kw + b``: the slice ``X'[..., s·i + d·a, s·j + d·b]``
+        over all ``(i, j)``."""
+        (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.kernel, self.stride, self.dilation, self.out
+        for a in range(kh):
+            for b in range(kw):
+                yield a * kw + b, (..., tap(a, sh, dh, ho), tap(b, sw, dw, wo))
+
+    def crop(self, padded: np.ndarray) -> np.ndarray:
+        """The input's part of an ``X'``-shaped array."""
+        (h, w), (ph, pw) = self.size, self.padding
+        return np.ascontiguousarray(padded[..., ph : ph + h, pw : pw + w])
+
+    def input_index(self, offset: np.ndarray) -> np.ndarray:
+        """PyTorch's pooling indices: the flat position ``h·W + w`` in its input plane of the
+        pixel at window offset ``offset = a·kw + b`` of each window ``(i, j)``."""
+        a, b = np.divmod(offset.astype(np.int64), self.kernel[1])  # a fast path's may be uint8
+        i, j = np.arange(self.out[0])[:, None], np.arange(self.out[1])
+        return self.taps[0][i, a] * self.size[1] + self.taps[1][j, b]
+
+
+def _flag(fn: str, name: str, value: Any) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{fn}: {name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def _batched(fn: str, x: Any, empty_channels: bool = False) -> tuple[Tensor, bool]:
+    """``x`` as a batch ``(N, C, H, W)``, and whether it came unbatched as ``(C, H, W)``.
+
+    As in PyTorch, N may be 0, and C too where ``empty_channels``; H and W may not.
+    """
+    x = float_tensor(fn, "x", x)
+    check_ndim(fn, "x", x, (3, 4), "(N, C, H, W) or (C, H, W)")
+    named = ("H", "W") if empty_channels else ("C", "H", "W")
+    if 0 in x.shape[-len(named) :]:
+        raise ValueError(f"{fn}: x must have non-empty {', '.join(named)}, got shape {x.shape}")
+    return (x.unsqueeze(0), True) if x.ndim == 3 else (x, False)
+
+
+def _unbatched(t: Tensor, unbatched: bool) -> Tensor:
+    return t.squeeze(0) if unbatched else t
+
+
+# ------------------------------------------------------------------------------- max_pool2d
+def max_pool2d(
+    x: Tensor,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """``Y[n, c, i, j] = max_{a,b} X'[n, c, s·i + d·a, s·j + d·b]``, ``X'`` padded with −∞.
+
+    As ``torch.nn.functional.max_pool2d``: ``stride`` defaults to ``kernel_size``, ``padding`` is
+    at most half the kernel, ``ceil_mode`` rounds the output size up (``_checks.output_size``).
+    Each window's maximum is its first largest entry in row-major order, where a NaN beats
+    everything, a later NaN included (PyTorch's scan ``v > max or isnan(v)``); in a window of
+    only −∞ it is its first pixel. ``return_indices=True`` also returns where: the flat position
+    ``h·W + w`` of that pixel in its input plane, int64, without gradient.
+
+    VJP: each ``∂L/∂Y[n, c, i, j]`` goes to the pixel of that window's maximum,
+    ``∂L/∂X[n, c, h, w] = Σ_{(i, j) whose maximum is (h, w)} ∂L/∂Y[n, c, i, j]``.
+    """
+    fn = "max_pool2d"
+    x, unbatched = _batched(fn, x)
+    geo = PoolGeometry(fn, x, kernel_size, stride, padding, dilation, ceil_mode)
+    return_indices = _flag(fn, "return_indices", return_indices)
+    path = pool_tiles.max_pool2d if kernels.fast() and pool_tiles.tiles(geo) else _max_pool2d
+    y, offset, vjp = path(x.data, geo)
+    out = _unbatched(Tensor._make(y, (x,), vjp, fn), unbatched)
+    if not return_indices:
+        return out
+    return out, _unbatched(Tensor._leaf(geo.input_index(offset)), unbatched)
+
+
+def _max_pool2d(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray, VJP]:
+    """The formula path: ``(Y, offset, vjp)``, ``offset = a·kw + b`` of each window's maximum."""
+    padded = geo.pad(x, -np.inf)
+    padded_shape = padded.shape  # not the array: the VJP needs only its shape
+    y = np.full(x.shape[:2] + geo.out, -np.inf, dtype=x.dtype)
+    offset = np.broadcast_to(geo.first_pixel, y.shape)  # −∞ everywhere: the first pixel
+    for k, window in geo.windows():
+        v = padded[window]
+        better = (v > y) | np.isnan(v)  # ties keep the first maximum; padding (−∞) never wins
+        offset = np.where(better, k, offset)
+        y = np.maximum(y, v)  # NaN where either is
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        grad = np.zeros(padded_shape, dtype=x.dtype)
+        with np.errstate(invalid="ignore", over="ignore"):  # ∞ − ∞ = NaN, as in PyTorch
+            for k, window in geo.windows():
+                grad[window] += np.where(offset == k, g, 0)
+        return (geo.crop(grad),)
+
+    return y, offset, vjp
+
+
+# ------------------------------------------------------------------------------- avg_pool2d
+def avg_pool2d(
+    x: Tensor,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    """``Y[n, c, i, j] = (1/|window|) Σ_{a,b} X'[n, c, s·i + a, s·j + b]``, ``X'`` zero-padded.
+
+    As ``torch.nn.functional.avg_pool2d``: ``|window|`` counts the window's places in the padded
+    input (``kh·kw``, less where a ``ceil_mode`` window reaches past the padding), only its
+    pixels of the input with ``count_include_pad=False``, or is ``divisor_override``.
+
+    VJP: each window shares ``∂L/∂Y[n, c, i, j] / |window|`` with every place it read,
+    ``∂L/∂X'[n, c, s·i + a, s·j + b] += ∂L/∂Y[n, c, i, j] / |window|``.
+    """
+    fn = "avg_pool2d"
+    x, unbatched = _batched(fn, x)
+    geo = PoolGeometry(fn, x, kernel_size, stride, padding, 1, ceil_mode)
+    divisor = _divisor(fn, geo, count_include_pad, divisor_override).astype(x.dtype)
+    path = pool_tiles.avg_pool2d if kernels.fast() and pool_tiles.tiles(geo) else _avg_pool2d
+    y, vjp = path(x.data, geo, divisor)
+    return _unbatched(Tensor._make(y, (x,), vjp, fn), unbatched)
+
+
+def _avg_pool2d(x: np.ndarray, geo: PoolGeometry, divisor: np.ndarray) -> tuple[np.ndarray, VJP]:
+    """The formula path: ``(Y, vjp)``."""
+    padded = geo.pad(x, 0.0)
+    padded_shape = padded.shape
+    total = np.zeros(x.shape[:2] + geo.out, dtype=x.dtype)
+    with np.errstate(invalid="ignore", over="ignore"):  # ∞ − ∞ = NaN, as in PyTorch
+        for _, window in geo.windows():
+            total += padded[window]
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        share = g / divisor
+        grad = np.zeros(padded_shape, dtype=x.dtype)
+        with np.errstate(invalid="ignore", over="ignore"):
+            for _, window in geo.windows():
+                grad[window] += share
+        return (geo.crop(grad),)
+
+    return total / divisor, vjp
+
+
+def _divisor(
+    fn: str, geo: PoolGeometry, count_include_pad: Any, divisor_override: Any
+) -> np.ndarray:
+    """``|window|`` of every output pixel ``(i, j)``: the number of places it reads that count."""
+    count_include_pad = _flag(fn, "count_include_pad", count_include_pad)
+    if divisor_override is not None:
+        if not isinstance(divisor_override, int | np.integer) or isinstance(divisor_override, bool):
+            raise TypeError(f"{fn}: divisor_override must be an int, got {divisor_override!r}")
+        if divisor_override == 0:
+            raise ValueError(f"{fn}: divisor_override must not be 0")
+        return np.full(geo.out, divisor_override)
+    # A window is a rectangle: |window| = (its rows that count)·(its columns that count).
+    counted = []
+    for taps, n, p in zip(geo.taps, geo.size, geo.padding, strict=True):
+        first, end = (-p, n + p) if count_include_pad else (0, n)
+        counted.append(((taps >= first) & (taps < end)).sum(axis=1))
+    return np.outer(*counted)
+
+
+# ---------------------------------------------------------------------- adaptive_avg_pool2d
+def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
+    """``Y[n, c, i, j]`` = the mean of ``X[n, c, h, w]`` over the window of rows
+    ``⌊i·H/Ho⌋ ≤ h < ⌈(i+1)·H/Ho⌉`` and columns ``⌊j·W/Wo⌋ ≤ w < ⌈(j+1)·W/Wo⌉``.
+
+    As ``torch.nn.functional.adaptive_avg_pool2d``: ``output_size`` is ``(Ho, Wo)`` or one int
+    for both; ``None`` keeps that size of the input. Neighbouring windows overlap where ``H/Ho``
+    is not whole. A window is a rectangle, so its mean is the mean over its columns of the mean
+    over its rows: ``Y`` averages the rows of every window, then the columns.
+
+    VJP: each window shares ``∂L/∂Y[n, c, i, j]`` equally among its pixels,
+    ``∂L/∂X[n, c, h, w] = Σ_{windows (i, j) ∋ (h, w)} ∂L/∂Y[n, c, i, j] / (|rows_i|·|cols_j|)``,
+    spread back over the columns, then over the rows.
+    """
+    fn = "adaptive_avg_pool2d"
+    x, unbatched = _batched(fn, x, empty_channels=True)
+    (h, w), (ho, wo) = x.shape[2:], _adaptive_size(fn, output_size, x.shape[2:])
+    rows, cols = _adaptive_windows(h, ho), _adaptive_windows(w, wo)
+    y = np.ascontiguousarray(_mean_over(_mean_over(x.data, 2, rows), 3, cols))
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        return (np.ascontiguousarray(_spread_over(_spread_over(g, 3, cols, w), 2, rows, h)),)
+
+    return _unbatched(Tensor._make(y, (x,), vjp, fn), unbatched)
+
+
+def _adaptive_size(fn: str, output_size: Any, size: tuple[int, int]) -> tuple[int, int]:
+    """``(Ho, Wo)`` from an int or a pair of ints or ``None`` (that input size), each ≥ 0."""
+    is_int = isinstance(output_size, int | np.integer) and not isinstance(output_size, bool)
+    try:
+        items = tuple((output_size, output_size) if is_int else output_size)
+    except TypeError:
+        items = ()
+    if len(items) != 2 or not all(
+        v is None or (isinstance(v, int | np.integer) and not isinstance(v, bool)) for v in items
+    ):
+        raise TypeError(
+            f"{fn}: output_size must be an int or a pair of ints or None, got {output_size!r}"
+        )
+    if any(v is not None and v < 0 for v in items):
+        raise ValueError(f"{fn}: output_size must be non-negative, got {output_size!r}")
+    return tuple(n if v is None else int(v) for v, n in zip(items, size, strict=True))
+
+
+def _adaptive_windows(size: int, out: int) -> list[slice]:
+    """The windows ``⌊i·size/out⌋ ≤ h < ⌈(i+1)·size/out⌉``, ``i < out``, along one axis."""
+    return [slice(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+def _mean_over(a: np.ndarray, axis: int, windows: list[slice]) -> np.ndarray:
+    """``out[..., i, ...]`` = the mean of ``a[..., window_i, ...]`` along ``axis``."""
+    a = np.moveaxis(a, axis, -1)
+    out = np.empty((*a.shape[:-1], len(windows)), dtype=a.dtype)
+    with np.errstate(invalid="ignore", over="ignore"):  # ∞ − ∞ = NaN, as in PyTorch
+        for i, window in enumerate(windows):
+            out[..., i] = a[..., window].mean(axis=-1)
+    return np.moveaxis(out, -1, axis)
+
+
+def _spread_over(g: np.ndarray, axis: int, windows: list[slice], size: int) -> np.ndarray:
+    """The VJP of ``_mean_over``: each ``g[..., i, ...]`` shared equally by window ``i``."""
+    g = np.moveaxis(g, axis, -1)
+    grad = np.zeros((*g.shape[:-1], size), dtype=g.dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for i, window in enumerate(windows):
+            grad[..., window] += g[..., i, None] / (window.stop - window.start)
+    return np.moveaxis(grad, -1, axis)

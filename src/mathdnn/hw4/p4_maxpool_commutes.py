@@ -1,0 +1,248 @@
+"""Problem 4: max pooling commutes with non-decreasing activations.
+
+For a non-decreasing ``σ: R → R`` applied elementwise and any max pool ``ρ`` (any kernel, stride,
+padding, dilation), is ``σ(ρ(X)) = ρ(σ(X))``?
+
+Result: yes, exactly, even in floating point: in each window the largest element stays largest
+after ``σ``, so both sides are ``σ`` of the same number. For a ``σ`` that is not monotone
+(``x²``, ``sin``, ``−x``) it fails, and a ``1×2`` window ``[m, e]`` shows it. ``check_commutes``
+tests the identity on hard inputs (ties, ±∞, plateaus) and returns such a counterexample;
+``pool_before_activation`` uses the result, rewriting ``σ → MaxPool2d`` into the cheaper
+``MaxPool2d → σ``, where ``σ`` and its VJP run on ``k²`` times fewer elements;
+``rewrite_seconds`` measures the saving on ``small_cnn`` (``benchmarks/bench_pool_first.py``,
+``mathdnn hw4``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+import mathdnn.functional as F
+from mathdnn.engine import Tensor, no_grad
+from mathdnn.functional._checks import float_tensor
+from mathdnn.functional.pooling import PoolGeometry
+from mathdnn.functional.windows import window
+from mathdnn.nn import Activation, Conv2d, Flatten, Linear, MaxPool2d, Module, Sequential
+
+Elementwise = Callable[[Tensor], Tensor]
+
+# The activations of mathdnn.functional.activation.ACTIVATIONS flagged monotone are the ones for
+# which σ(ρ(X)) = ρ(σ(X)); these functions are not monotone on R, and the identity fails.
+NON_MONOTONE_EXAMPLES: dict[str, Elementwise] = {
+    "x²": lambda x: x * x,
+    "sin": lambda x: x.sin(),
+    "−x": lambda x: -x,
+}
+
+# The max pools the identity is checked on: (kernel_size, stride, padding, dilation).
+POOL_CONFIGS = (
+    (2, None, 0, 1),
+    (3, 2, 1, 1),
+    ((2, 3), 1, 0, 2),
+)
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """One max-pool window where ``σ(ρ(X)) ≠ ρ(σ(X))``.
+
+    ``position``: the output index ``(n, c, i, j)``; ``window``: the ``kh×kw`` input values the
+    pool reads there (``−∞`` for padding); ``pair``: a ``1×2`` window ``[m, e]`` that fails on its
+    own, ``m`` the window's maximum and ``e`` the element whose ``σ(e)`` is largest.
+    """
+
+    position: tuple[int, ...]
+    window: np.ndarray
+    sigma_of_pool: float
+    pool_of_sigma: float
+    pair: np.ndarray
+
+    def __str__(self) -> str:
+        m, e = self.pair[0]
+        return (
+            f"window [{m:.4g}, {e:.4g}]: σ(ρ(X)) = σ({m:.4g}) = {self.sigma_of_pool:.4g} but "
+            f"ρ(σ(X)) = σ({e:.4g}) = {self.pool_of_sigma:.4g}"
+        )
+
+
+@dataclass(frozen=True)
+class CommuteResult:
+    """The outcome of ``check_commutes``: ``holds`` iff ``max_error ≤ atol`` everywhere."""
+
+    holds: bool
+    max_error: float
+    counterexample: Counterexample | None
+
+
+def stress_inputs(rng: np.random.Generator, shape: tuple[int, int, int] = (2, 8, 9)) -> np.ndarray:
+    """A batch ``(6, C, H, W)`` of hard inputs for Problem 4, one kind per sample.
+
+    Gaussian noise; small integers (many ties); ±∞ sprinkled in; plateaus (constant 3×3 blocks,
+    some at ±∞); values and their negatives side by side (where x² and |x| tie); a wide range.
+    """
+    c, h, w = shape
+    noise = rng.standard_normal(shape)
+    ties = rng.integers(-2, 3, shape).astype(np.float64)
+    infinite = rng.standard_normal(shape)
+    infinite[rng.random(shape) < 0.15] = np.inf
+    infinite[rng.random(shape) < 0.15] = -np.inf
+    blocks = rng.choice([-np.inf, -1.5, 0.0, 0.25, 2.0, np.inf], (c, -(-h // 3), -(-w // 3)))
+    plateau = np.kron(blocks, np.ones((3, 3)))[:, :h, :w]
+    mirrored = rng.standard_normal(shape)
+    mirrored[..., 1::2] = -mirrored[..., ::2][..., : w // 2]
+    wide = rng.uniform(-10.0, 10.0, shape)
+    return np.stack([noise, ties, infinite, plateau, mirrored, wide])
+
+
+def _differences(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``|a − b|``, with 0 where the two are equal (also equal infinities, or both NaN) and ∞
+    where only one is NaN."""
+    with np.errstate(invalid="ignore"):
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        return np.where(same, 0.0, np.nan_to_num(np.abs(a - b), nan=np.inf, posinf=np.inf))
+
+
+def check_commutes(
+    sigma: Elementwise,
+    x: Tensor | np.ndarray | None = None,
+    kernel_size: int | tuple[int, int] = 2,
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    atol: float = 0.0,
+    rng: np.random.Generator | int | None = None,
+) -> CommuteResult:
+    """Test ``σ(ρ(X)) = ρ(σ(X))`` for ``ρ = max_pool2d(·, kernel_size, stride, padding, dilation)``.
+
+    ``sigma`` maps a Tensor to a Tensor elementwise; ``x`` is ``(N, C, H, W)``, by default
+    ``stress_inputs(rng)``. For non-decreasing ``σ`` the identity is exact in floating point (both
+    sides are ``σ`` of the same maximum), so ``atol`` defaults to 0. When it fails, the result
+    carries the window with the largest error.
+    """
+    if not callable(sigma):
+        raise TypeError(f"check_commutes: sigma must be callable, got {type(sigma).__name__}")
+    if x is None:
+        x = stress_inputs(np.random.default_rng(rng))
+    x = float_tensor("check_commutes", "x", x)
+    if x.ndim != 4:
+        raise ValueError(f"check_commutes: x must have shape (N, C, H, W), got {x.shape}")
+    pool_args = (kernel_size, stride, padding, dilation)
+    with no_grad(), np.errstate(all="ignore"):
+        sigma_of_pool = sigma(F.max_pool2d(x, *pool_args)).data
+        pool_of_sigma = F.max_pool2d(sigma(x), *pool_args).data
+    errors = _differences(sigma_of_pool, pool_of_sigma)
+    max_error = float(np.max(errors, initial=0.0))
+    if max_error <= atol:
+        return CommuteResult(True, max_error, None)
+    # Show the worst window with a finite error if there is one: it reads better than ∞ − ∞.
+    finite_errors = np.where(np.isfinite(errors), errors, -1.0)
+    worst = np.argmax(finite_errors if finite_errors.max() > atol else errors)
+    position = tuple(int(p) for p in np.unravel_index(int(worst), errors.shape))
+    geo = PoolGeometry("check_commutes", x, *pool_args, ceil_mode=False)
+    window, real = _window(x.data, position, geo)
+    values = window[real]
+    with no_grad(), np.errstate(all="ignore"):
+        sigma_values = sigma(Tensor(values)).data
+    largest_sigma = values[int(np.argmax(np.where(np.isnan(sigma_values), np.inf, sigma_values)))]
+    return CommuteResult(
+        False,
+        max_error,
+        Counterexample(
+            position,
+            window,
+            float(sigma_of_pool[position]),
+            float(pool_of_sigma[position]),
+            np.array([[values.max(), largest_sigma]], dtype=x.dtype),
+        ),
+    )
+
+
+def _window(
+    x: np.ndarray, position: tuple[int, ...], geo: PoolGeometry
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``kh×kw`` values ``X'[n, c, s·i + d·a, s·j + d·b]`` that output ``position`` reads
+    (``−∞`` for padding), and the mask of those that are real pixels, not padding."""
+    (kh, kw), (sh, sw), (dh, dw) = geo.kernel, geo.stride, geo.dilation
+    n, c, i, j = position
+    rows, cols = window(i, kh, sh, dh), window(j, kw, sw, dw)
+    padded = geo.pad(x[n, c], -np.inf)
+    real = geo.pad(np.ones(x.shape[2:], dtype=bool), False)
+    return padded[rows, cols], real[rows, cols]
+
+
+def pool_before_activation(model: Sequential) -> Sequential:
+    """Rewrite ``σ → MaxPool2d`` into ``MaxPool2d → σ`` wherever ``σ`` is non-decreasing.
+
+    By Problem 4, ``ρ(σ(X)) = σ(ρ(X))``, and the right side evaluates ``σ`` (and its VJP) on
+    ``k²`` times fewer elements. A max pool moves in front of a whole run of non-decreasing
+    activations (their composition is non-decreasing); an activation with ``monotone = False``
+    stays where it is. Nested ``Sequential`` models are rewritten too. The new model holds the
+    same layer objects, so it shares the parameter tensors of ``model``.
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(
+            f"pool_before_activation: model must be a Sequential, got {type(model).__name__}"
+        )
+    layers: list[Module] = []
+    for layer in model:
+        if isinstance(layer, Sequential):
+            layer = pool_before_activation(layer)
+        position = len(layers)
+        if isinstance(layer, MaxPool2d):
+            while (
+                position > 0
+                and isinstance(layers[position - 1], Activation)
+                and layers[position - 1].monotone
+            ):
+                position -= 1
+        layers.insert(position, layer)
+    return Sequential(*layers)
+
+
+# ------------------------------------------------------------------------ the rewrite's saving
+def small_cnn(activation: type[Activation], rng: np.random.Generator) -> Sequential:
+    """conv → σ → maxpool, twice, then a linear layer, on ``(N, 1, 28, 28)`` images (float32):
+    the model whose forward + backward ``rewrite_seconds`` times before and after the rewrite."""
+    return Sequential(
+        Conv2d(1, 16, 3, padding=1, rng=rng),
+        activation(),
+        MaxPool2d(2),
+        Conv2d(16, 32, 3, padding=1, rng=rng),
+        activation(),
+        MaxPool2d(2),
+        Flatten(),
+        Linear(32 * 7 * 7, 10, rng=rng),
+    )
+
+
+def forward_backward_seconds(model: Module, x: np.ndarray, repeats: int) -> float:
+    """The median time of one forward + backward of ``sum(model(x)²)`` over ``repeats`` runs
+    (one more run before them warms the caches and is dropped)."""
+    times = []
+    for _ in range(repeats + 1):
+        model.zero_grad()
+        start = time.perf_counter()
+        y = model(Tensor(x))
+        (y * y).sum().backward()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[1:]))
+
+
+def rewrite_seconds(
+    model: Sequential, x: np.ndarray, repeats: int = 15, rounds: int = 3
+) -> tuple[float, float]:
+    """``(before, after)``: the seconds of a forward + backward of ``model`` and of
+    ``pool_before_activation(model)`` on ``x``, each the median over ``rounds`` of the median of
+    ``repeats // rounds`` runs. The two alternate round by round, so a change in the machine's
+    load hits both alike; the saving is ``1 − after / before``, as measured, noise included."""
+    rewritten = pool_before_activation(model)
+    per_round = max(repeats // rounds, 1)
+    before, after = [], []
+    for _ in range(rounds):
+        before.append(forward_backward_seconds(model, x, per_round))
+        after.append(forward_backward_seconds(rewritten, x, per_round))
+    return float(np.median(before)), float(np.median(after))

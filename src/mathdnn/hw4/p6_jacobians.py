@@ -1,0 +1,626 @@
+"""Problem 6: backpropagation for an MLP, from the layer Jacobians.
+
+For the MLP ``y_ℓ = σ(A_ℓ y_{ℓ−1} + b_ℓ)`` (ℓ < L), ``y_L = A_L y_{L−1} + b_L`` with a scalar
+output: (a) what are the layer Jacobians, and (b) the gradients of ``y_L`` with respect to every
+``A_ℓ`` and ``b_ℓ``, as products of them?
+
+Result: the formulas below. Built as matrices (``method="jacobian"``) and applied as a row vector
+from the left (``method="backprop"``), they agree with the engine's autodiff, with PyTorch and with
+finite differences to rounding (``mathdnn jacobians``); backprop needs O(n) working memory against
+O(n²) (``gradient_cost``, ``benchmarks/bench_jacobians.py``). In use: an MNIST classifier
+784-64-10 trained by ``mlp_backprop`` alone and by autodiff from the same start has the same
+parameters, to rounding, after every step (``compare_training``, ``mathdnn mlp``).
+
+Layers are numbered 1..L as in ``hw4.md``; in the Python lists ``As``, ``bs`` layer ℓ is at index
+ℓ−1, while the lists of activations ``ys`` and of output Jacobians hold ``y_0 … y_L`` at index ℓ::
+
+    y_0 = x,   z_ℓ = A_ℓ y_{ℓ−1} + b_ℓ,   y_ℓ = σ(z_ℓ)  (ℓ = 1..L−1),   y_L = A_L y_{L−1} + b_L
+
+with ``A_ℓ`` of shape ``(n_ℓ, n_{ℓ−1})``, ``b_ℓ`` of shape ``(n_ℓ,)`` and a scalar output,
+``n_L = 1``. With L = 1 the network is affine. Part (a), the layer Jacobians::
+
+    ∂y_L/∂b_L = 1,   ∂y_L/∂y_{L−1} = A_L,
+    ∂y_ℓ/∂b_ℓ = diag(σ'(z_ℓ)),   ∂y_ℓ/∂y_{ℓ−1} = diag(σ'(z_ℓ)) A_ℓ        (ℓ = 1..L−1)
+
+Part (b), the parameter gradients, in the homework's convention (``∂y_L/∂A_ℓ`` has the shape of
+``A_ℓ``)::
+
+    ∂y_L/∂y_ℓ = (∂y_L/∂y_{L−1}) (∂y_{L−1}/∂y_{L−2}) … (∂y_{ℓ+1}/∂y_ℓ)       a 1 × n_ℓ row
+    ∂y_L/∂b_ℓ = diag(σ'(z_ℓ)) (∂y_L/∂y_ℓ)ᵀ,   ∂y_L/∂A_ℓ = diag(σ'(z_ℓ)) (∂y_L/∂y_ℓ)ᵀ y_{ℓ−1}ᵀ
+    ∂y_L/∂b_L = 1,   ∂y_L/∂A_L = y_{L−1}ᵀ
+
+Two ways to evaluate them: ``method="jacobian"`` builds every matrix above exactly as written
+(``diag(σ')`` is an ``n_ℓ × n_ℓ`` matrix, the products are matrix products: O(n²) memory and
+O(n³) time per layer); ``method="backprop"`` multiplies the row vector ``v = ∂y_L/∂y_ℓ`` from the
+left and applies each Jacobian implicitly, ``v diag(σ'(z)) A = (v ⊙ σ'(z)) A``, so it never holds
+more than a few vectors besides the gradients it returns (O(n) working memory, O(n²) time).
+
+Multi-output networks (a classifier with ``n_L`` logits and a loss on top) use the same
+recursion: :func:`mlp_backprop` starts it from the output cotangent ``g = ∂loss/∂y_L`` (a row of
+length ``n_L``) instead of ``∂y_L/∂y_L = 1``, giving ``∂loss/∂b_L = g``,
+``∂loss/∂A_L = gᵀ y_{L−1}ᵀ`` and ``v = g A_L``. The scalar-output formulas are the special case
+``n_L = 1``, ``g = 1``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+import tracemalloc
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+import mathdnn.functional as F
+from mathdnn.engine import Tensor
+from mathdnn.engine.gradcheck import central_differences
+from mathdnn.functional import numerics
+from mathdnn.functional.activation import ACTIVATIONS, ActivationFunction
+from mathdnn.hw4 import TrainingDiverged
+from mathdnn.kernels.threads import single_threaded_blas
+from mathdnn.nn.init import uniform_fan_in
+
+if TYPE_CHECKING:
+    from mathdnn.data import MNIST
+
+ArrayFn = Callable[[np.ndarray], np.ndarray]
+#: An activation by its name in ``ACTIVATIONS``, or as a pair ``(σ, σ′)`` of array functions.
+ActivationArg = str | tuple[ArrayFn, ArrayFn]
+
+
+def _registered(fn: str, name: str) -> ActivationFunction:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"{fn}: unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+def resolve_activation(fn: str, activation: ActivationArg) -> tuple[ArrayFn, ArrayFn]:
+    """``(sigma, sigma_prime)`` for an activation given by name or as that pair."""
+    if isinstance(activation, str):
+        registered = _registered(fn, activation)
+        return registered.value, registered.slope
+    if (
+        isinstance(activation, tuple)
+        and len(activation) == 2
+        and all(callable(f) for f in activation)
+    ):
+        return activation
+    raise ValueError(
+        f"{fn}: activation must be a name ({', '.join(ACTIVATIONS)}) or a pair "
+        f"(sigma, sigma_prime) of callables, got {activation!r}"
+    )
+
+
+def _float(a: Any) -> np.ndarray:
+    a = np.asarray(a)
+    return a if a.dtype.kind == "f" else a.astype(np.float64)
+
+
+def _check_network(
+    fn: str, As: Sequence[Any], bs: Sequence[Any], x: Any, scalar_output: bool = True
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """The arrays of a network whose shapes chain; ``x`` is ``(n_0,)`` or a batch ``(N, n_0)``."""
+    As, bs, x = [_float(A) for A in As], [_float(b) for b in bs], _float(x)
+    if len(As) == 0 or len(As) != len(bs):
+        raise ValueError(
+            f"{fn}: As and bs must be lists of the same length L >= 1, got {len(As)} and {len(bs)}"
+        )
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{fn}: x must have shape (n_0,) or (N, n_0), got {x.shape}")
+    n_prev = x.shape[-1]
+    for ell, (A, b) in enumerate(zip(As, bs, strict=True), start=1):
+        if A.ndim != 2 or A.shape[1] != n_prev:
+            raise ValueError(
+                f"{fn}: shapes do not chain: A_{ell} must have shape (n_{ell}, {n_prev}) "
+                f"to follow {'x' if ell == 1 else f'A_{ell - 1}'}, got {A.shape}"
+            )
+        if b.shape != (A.shape[0],):
+            raise ValueError(
+                f"{fn}: b_{ell} must have shape ({A.shape[0]},) to match A_{ell} of shape "
+                f"{A.shape}, got {b.shape}"
+            )
+        n_prev = A.shape[0]
+    if scalar_output and n_prev != 1:
+        raise ValueError(
+            f"{fn}: the output must be a scalar, n_L = 1, got n_L = {n_prev} "
+            f"(A_{len(As)} of shape {As[-1].shape}); use mlp_backprop with grad_output for "
+            "several outputs"
+        )
+    return As, bs, x
+
+
+def _forward(
+    As: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray, sigma: ArrayFn
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``(ys, zs)``: ``y_0 … y_L`` and the pre-activations ``z_1 … z_L`` (``zs[ℓ−1] = z_ℓ``).
+
+    A batch is a stack of rows, ``z_ℓ = y_{ℓ−1} A_ℓᵀ + b_ℓ``, which is ``A_ℓ y_{ℓ−1} + b_ℓ`` for
+    each row.
+    """
+    ys, zs = [x], []
+    for ell, (A, b) in enumerate(zip(As, bs, strict=True), start=1):
+        z = ys[-1] @ A.T + b
+        zs.append(z)
+        ys.append(z if ell == len(As) else sigma(z))
+    return ys, zs
+
+
+@single_threaded_blas()
+def forward(As: Sequence[Any], bs: Sequence[Any], x: Any, activation: ActivationArg) -> list[Any]:
+    """The list ``y_0 … y_L``.
+
+    ``y_0 = x``, ``y_ℓ = σ(A_ℓ y_{ℓ−1} + b_ℓ)`` for ℓ = 1..L−1, ``y_L = A_L y_{L−1} + b_L``.
+
+    ``x`` may be one input ``(n_0,)`` or a batch ``(N, n_0)`` (then each ``y_ℓ`` is ``(N, n_ℓ)``).
+    Any ``n_L`` is accepted here; the Jacobian functions need ``n_L = 1``.
+    """
+    sigma, _ = resolve_activation("forward", activation)
+    As, bs, x = _check_network("forward", As, bs, x, scalar_output=False)
+    return _forward(As, bs, x, sigma)[0]
+
+
+def _single_input(fn: str, x: np.ndarray) -> None:
+    if x.ndim != 1:
+        raise ValueError(f"{fn}: x must be one input of shape (n_0,), got {x.shape}")
+
+
+@single_threaded_blas()
+def layer_jacobians(
+    As: Sequence[Any], bs: Sequence[Any], x: Any, activation: ActivationArg
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Part (a): for each layer ℓ = 1..L the explicit pair ``(∂y_ℓ/∂b_ℓ, ∂y_ℓ/∂y_{ℓ−1})``.
+
+    ``∂y_ℓ/∂b_ℓ = diag(σ'(z_ℓ))`` (``n_ℓ × n_ℓ``) and ``∂y_ℓ/∂y_{ℓ−1} = diag(σ'(z_ℓ)) A_ℓ``
+    (``n_ℓ × n_{ℓ−1}``) for ℓ < L; for ℓ = L the identity ``1`` (1 × 1) and ``A_L``.
+    """
+    return _layer_jacobians(*_single_network("layer_jacobians", As, bs, x, activation))
+
+
+def _single_network(
+    fn: str, As: Sequence[Any], bs: Sequence[Any], x: Any, activation: ActivationArg
+) -> tuple[list[np.ndarray], list[np.ndarray], ArrayFn]:
+    """``(As, zs, sigma_prime)`` of a checked scalar-output network at one input ``x``."""
+    sigma, sigma_prime = resolve_activation(fn, activation)
+    As, bs, x = _check_network(fn, As, bs, x)
+    _single_input(fn, x)
+    _, zs = _forward(As, bs, x, sigma)
+    return As, zs, sigma_prime
+
+
+def _layer_jacobians(
+    As: list[np.ndarray], zs: list[np.ndarray], sigma_prime: ArrayFn
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    pairs = []
+    for ell, (A, z) in enumerate(zip(As, zs, strict=True), start=1):
+        D = np.eye(len(z), dtype=z.dtype) if ell == len(As) else np.diag(sigma_prime(z))
+        pairs.append((D, D @ A))  # the product exactly as written, D a full matrix
+    return pairs
+
+
+def _output_jacobians(pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """``∂y_L/∂y_ℓ`` for ℓ = 0..L by ``∂y_L/∂y_{ℓ−1} = (∂y_L/∂y_ℓ)(∂y_ℓ/∂y_{ℓ−1})``."""
+    J = [np.eye(1, dtype=pairs[-1][1].dtype)]
+    for _, dy_dyprev in reversed(pairs):
+        J.append(J[-1] @ dy_dyprev)
+    return J[::-1]
+
+
+@single_threaded_blas()
+def output_jacobians(
+    As: Sequence[Any], bs: Sequence[Any], x: Any, activation: ActivationArg
+) -> list[np.ndarray]:
+    """``∂y_L/∂y_ℓ`` for ℓ = 0..L (index ℓ), each a ``1 × n_ℓ`` matrix.
+
+    The chain rule as a product of part (a)'s matrices:
+    ``∂y_L/∂y_ℓ = (∂y_L/∂y_{L−1})(∂y_{L−1}/∂y_{L−2})…(∂y_{ℓ+1}/∂y_ℓ)``; ``∂y_L/∂y_L = 1`` and
+    ``∂y_L/∂y_0 = ∂y_L/∂x``.
+    """
+    pairs = _layer_jacobians(*_single_network("output_jacobians", As, bs, x, activation))
+    return _output_jacobians(pairs)
+
+
+def _gradients_jacobian(
+    As: list[np.ndarray], ys: list[np.ndarray], zs: list[np.ndarray], sigma_prime: ArrayFn
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Part (b) with every matrix materialised, for one input."""
+    pairs = _layer_jacobians(As, zs, sigma_prime)
+    J = _output_jacobians(pairs)
+    grads_A, grads_b = [], []
+    for ell, (dy_db, _) in enumerate(pairs, start=1):
+        col = dy_db @ J[ell].T  # diag(σ'(z_ℓ)) (∂y_L/∂y_ℓ)ᵀ, an n_ℓ × 1 column
+        grads_b.append(col[:, 0])
+        grads_A.append(col @ ys[ell - 1][None, :])  # ... y_{ℓ−1}ᵀ
+    return grads_A, grads_b
+
+
+def _backprop(
+    As: list[np.ndarray],
+    ys: list[np.ndarray],
+    zs: list[np.ndarray],
+    sigma_prime: ArrayFn,
+    grad_output: np.ndarray,
+    per_example: bool,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Row vectors (a batch of rows ``(N, n)``) times each Jacobian, from the output down.
+
+    ``delta_ℓ = v ⊙ σ'(z_ℓ)`` is ``∂/∂b_ℓ`` (``v diag(σ'(z_ℓ))``), ``∂/∂A_ℓ = delta_ℓᵀ y_{ℓ−1}ᵀ``
+    and ``v ← delta_ℓ A_ℓ`` is the cotangent of ``y_{ℓ−1}``.
+    """
+    L = len(As)
+    grads_A: list[np.ndarray] = [np.empty(0)] * L
+    grads_b: list[np.ndarray] = [np.empty(0)] * L
+    v = grad_output
+    for ell in range(L, 0, -1):
+        delta = v if ell == L else v * sigma_prime(zs[ell - 1])
+        y_prev = ys[ell - 1]
+        if per_example:
+            grads_A[ell - 1] = delta[:, :, None] * y_prev[:, None, :]
+            grads_b[ell - 1] = delta
+        else:
+            grads_A[ell - 1] = delta.T @ y_prev  # Σ over the batch of the outer products
+            grads_b[ell - 1] = delta.sum(axis=0)
+        if ell > 1:
+            v = delta @ As[ell - 1]
+    return grads_A, grads_b
+
+
+METHODS = ("backprop", "jacobian")
+REDUCTIONS = ("sum", "none")
+
+
+@single_threaded_blas()
+def mlp_gradients(
+    As: Sequence[Any],
+    bs: Sequence[Any],
+    x: Any,
+    activation: ActivationArg,
+    method: str = "backprop",
+    reduction: str = "sum",
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Part (b): ``(grads_A, grads_b)``, ``grads_A[ℓ−1] = ∂y_L/∂A_ℓ``, ``grads_b[ℓ−1] = ∂y_L/∂b_ℓ``.
+
+    ``∂y_L/∂A_ℓ = diag(σ'(z_ℓ)) (∂y_L/∂y_ℓ)ᵀ y_{ℓ−1}ᵀ`` (shape of ``A_ℓ``),
+    ``∂y_L/∂b_ℓ = diag(σ'(z_ℓ)) (∂y_L/∂y_ℓ)ᵀ``, and ``y_{L−1}ᵀ``, ``1`` for ℓ = L.
+
+    ``method="jacobian"`` materialises ``diag(σ'(z_ℓ))``, the layer Jacobians and their products
+    ``∂y_L/∂y_ℓ`` exactly as written; ``method="backprop"`` carries the row ``∂y_L/∂y_ℓ`` down
+    and applies each Jacobian as ``(v ⊙ σ'(z_ℓ)) A_ℓ``, never building an ``n × n`` matrix.
+
+    A batch ``x`` of shape ``(N, n_0)`` gives the gradients of ``Σ_n y_L(x_n)`` for
+    ``reduction="sum"``, or per-example gradients with a leading axis ``N`` for
+    ``reduction="none"``.
+    """
+    fn = "mlp_gradients"
+    sigma, sigma_prime = resolve_activation(fn, activation)
+    As, bs, x = _check_network(fn, As, bs, x)
+    if method not in METHODS:
+        raise ValueError(f"{fn}: method must be one of {METHODS}, got {method!r}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{fn}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    X = x[None, :] if x.ndim == 1 else x
+    if method == "backprop":
+        ys, zs = _forward(As, bs, X, sigma)
+        per_example = reduction == "none" and x.ndim == 2
+        return _backprop(As, ys, zs, sigma_prime, np.ones_like(ys[-1]), per_example)
+    per_row = []
+    for row in X:
+        ys, zs = _forward(As, bs, row, sigma)
+        per_row.append(_gradients_jacobian(As, ys, zs, sigma_prime))
+    if x.ndim == 1:
+        return per_row[0]
+    combine = np.stack if reduction == "none" else lambda gs: np.sum(gs, axis=0)
+    L = len(As)
+    return (
+        [combine([g[0][i] for g in per_row]) for i in range(L)],
+        [combine([g[1][i] for g in per_row]) for i in range(L)],
+    )
+
+
+@single_threaded_blas()
+def mlp_backprop(
+    As: Sequence[Any],
+    bs: Sequence[Any],
+    x: Any,
+    activation: ActivationArg,
+    grad_output: Any = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Backpropagation for any ``n_L``, started from the output cotangent ``g = ∂loss/∂y_L``.
+
+    ``grad_output`` has the shape of ``y_L``: ``(n_L,)`` for one input, ``(N, n_L)`` for a batch;
+    ``None`` means ``g = 1`` and needs ``n_L = 1`` (then this is ``mlp_gradients``). Returns
+    ``(grads_A, grads_b)`` = ``(∂loss/∂A_ℓ, ∂loss/∂b_ℓ)`` for ℓ = 1..L, summed over the batch::
+
+        delta_L = g,   delta_ℓ = (delta_{ℓ+1} A_{ℓ+1}) ⊙ σ'(z_ℓ),
+        ∂loss/∂b_ℓ = Σ_n delta_ℓ,   ∂loss/∂A_ℓ = Σ_n delta_ℓᵀ y_{ℓ−1}ᵀ
+
+    For softmax cross-entropy averaged over N examples, ``g = (softmax(y_L) − onehot) / N``
+    (see :func:`softmax_cross_entropy`). The forward pass is recomputed here.
+    """
+    fn = "mlp_backprop"
+    sigma, sigma_prime = resolve_activation(fn, activation)
+    As, bs, x = _check_network(fn, As, bs, x, scalar_output=grad_output is None)
+    X = x[None, :] if x.ndim == 1 else x
+    ys, zs = _forward(As, bs, X, sigma)
+    g = np.ones_like(ys[-1]) if grad_output is None else _float(grad_output)
+    expected = ys[-1].shape[1:] if x.ndim == 1 else ys[-1].shape
+    if g.shape != expected:
+        raise ValueError(f"{fn}: grad_output must have the shape of y_L, {expected}, got {g.shape}")
+    return _backprop(As, ys, zs, sigma_prime, g.reshape(ys[-1].shape), per_example=False)
+
+
+def softmax_cross_entropy(logits: Any, labels: Any) -> tuple[float, np.ndarray]:
+    """``(loss, grad_output)`` for ``loss = −(1/N) Σ_n log softmax(y_L^{(n)})[labels_n]``.
+
+    ``grad_output = ∂loss/∂y_L = (softmax(y_L) − onehot(labels)) / N``, the cotangent that
+    :func:`mlp_backprop` starts from. ``logits``: ``(N, C)``; ``labels``: ``(N,)`` ints in [0, C).
+    """
+    fn = "softmax_cross_entropy"
+    logits, labels = _float(logits), np.asarray(labels)
+    if logits.ndim != 2 or labels.shape != logits.shape[:1] or labels.dtype.kind not in "iu":
+        raise ValueError(
+            f"{fn}: expected logits (N, C) and integer labels (N,), got shapes {logits.shape} "
+            f"and {labels.shape} (dtype {labels.dtype})"
+        )
+    n = len(labels)
+    log_p = numerics.log_softmax(logits, 1)
+    grad = numerics.softmax_minus_onehot(log_p, labels)
+    return float(-log_p[np.arange(n), labels].mean()), grad / np.asarray(n, dtype=logits.dtype)
+
+
+def finite_difference_gradients(
+    As: Sequence[Any],
+    bs: Sequence[Any],
+    x: Any,
+    activation: ActivationArg,
+    eps: float = 1e-6,
+    max_entries: int | None = None,
+    seed: int = 0,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``∂y_L/∂A_ℓ``, ``∂y_L/∂b_ℓ`` by central differences.
+
+    Each entry ``θ_i`` of each parameter: ``(y_L(θ + εe_i) − y_L(θ − εe_i)) / 2ε``.
+
+    Computed in float64 for one input ``x``. With ``max_entries`` only that many randomly chosen
+    entries of each parameter are differenced (seeded by ``seed``); the others are NaN.
+    """
+    fn = "finite_difference_gradients"
+    sigma, _ = resolve_activation(fn, activation)
+    As, bs, x = _check_network(fn, As, bs, x)
+    _single_input(fn, x)
+    params = [a.astype(np.float64) for a in As] + [b.astype(np.float64) for b in bs]
+    x = x.astype(np.float64)
+    L = len(As)
+    rng = np.random.default_rng(seed)
+
+    def y_L() -> float:
+        return float(_forward(params[:L], params[L:], x, sigma)[0][-1][0])
+
+    grads = []
+    for p in params:
+        indices = None
+        if max_entries is not None and p.size > max_entries:
+            indices = rng.choice(p.size, size=max_entries, replace=False)
+        grads.append(central_differences(y_L, p, indices, eps))
+    return grads[:L], grads[L:]
+
+
+@dataclass(frozen=True)
+class GradientCost:
+    """What one call of ``mlp_gradients`` cost: the best ``seconds`` of a few runs, the ``peak``
+    bytes allocated during one run (tracemalloc), and the ``working`` bytes, the peak minus the
+    bytes of the gradients returned (which both methods must hold)."""
+
+    seconds: float
+    peak: int
+    working: int
+
+
+def gradient_cost(
+    n: int, method: str, depth: int = 4, repeats: int = 5, activation: ActivationArg = "tanh"
+) -> GradientCost:
+    """The cost of ``mlp_gradients(method=method)`` for an MLP ``n-n-…-n-1`` (``depth`` layers,
+    float64) at one input: O(n³) time and O(n²) working memory per layer for ``"jacobian"``,
+    O(n²) time and O(n) working memory for ``"backprop"``."""
+    fn = "gradient_cost"
+    if method not in METHODS:
+        raise ValueError(f"{fn}: method must be one of {METHODS}, got {method!r}")
+    for name, value in (("n", n), ("depth", depth), ("repeats", repeats)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{fn}: {name} must be a positive int, got {value!r}")
+    As, bs = init_mlp((n,) * depth + (1,), seed=0, dtype=np.float64)
+    x = np.random.default_rng(1).standard_normal(n)
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        mlp_gradients(As, bs, x, activation, method=method)
+        best = min(best, time.perf_counter() - start)
+    tracemalloc.start()
+    try:
+        grads_A, grads_b = mlp_gradients(As, bs, x, activation, method=method)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    returned = sum(g.nbytes for g in grads_A + grads_b)
+    return GradientCost(best, peak, peak - returned)
+
+
+# -------------------------------------------------------- in use: an MNIST classifier, two ways
+# The network above with n_L = 10 logits and softmax cross-entropy on top,
+# loss = −(1/N) Σ_n log softmax(y_L^{(n)})[label_n], trained by the same minibatch SGD twice:
+# by mlp_backprop started from g = ∂loss/∂y_L = (softmax(y_L) − onehot)/N (no autodiff anywhere),
+# and by the engine's autodiff on the same network built from Tensors. Both start from the same
+# initialisation (A_ℓ, b_ℓ ~ U(±1/√n_{ℓ−1}), as torch.nn.Linear) and see the same batches (one
+# seeded shuffle per epoch), so their parameters agree after every step up to rounding.
+
+
+def _tensor_activation(fn: str, activation: str) -> Callable[[Tensor], Tensor]:
+    """The primitive of the activation named ``activation`` (the autodiff path needs a name)."""
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError(
+            f"{fn}: activation must be one of {', '.join(ACTIVATIONS)} (the autodiff path needs a "
+            f"name), got {activation!r}"
+        )
+    return ACTIVATIONS[activation].op
+
+
+def tensor_mlp(As: Sequence[Tensor], bs: Sequence[Tensor], x: Tensor, activation: str) -> Tensor:
+    """``y_L`` built from the engine's primitives: ``linear`` then the activation, L times."""
+    sigma = _tensor_activation("tensor_mlp", activation)
+    y = x
+    for ell, (A, b) in enumerate(zip(As, bs, strict=True), start=1):
+        y = F.linear(y, A, b)
+        if ell < len(As):
+            y = sigma(y)
+    return y
+
+
+def autodiff_gradients(
+    As: Sequence[Any], bs: Sequence[Any], x: Any, activation: str
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``∂(Σ y_L)/∂A_ℓ``, ``∂(Σ y_L)/∂b_ℓ`` by the engine's reverse mode, in float64.
+
+    For one input with ``n_L = 1`` these are ``mlp_gradients``' quantities.
+    """
+    A_t = [Tensor(np.asarray(A, dtype=np.float64), requires_grad=True) for A in As]
+    b_t = [Tensor(np.asarray(b, dtype=np.float64), requires_grad=True) for b in bs]
+    tensor_mlp(A_t, b_t, Tensor(np.asarray(x, dtype=np.float64)), activation).sum().backward()
+    return [A.grad for A in A_t], [b.grad for b in b_t]
+
+
+def init_mlp(
+    layers: Sequence[int], seed: int = 0, dtype: Any = np.float32
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``A_ℓ, b_ℓ ~ U(−1/√n_{ℓ−1}, 1/√n_{ℓ−1})`` for ``layers = (n_0, …, n_L)``."""
+    rng = np.random.default_rng(seed)
+    As, bs = [], []
+    for n_prev, n in itertools.pairwise(layers):
+        As.append(uniform_fan_in(rng, (n, n_prev), n_prev, dtype))
+        bs.append(uniform_fan_in(rng, n, n_prev, dtype))
+    return As, bs
+
+
+@dataclass(frozen=True)
+class MLPComparison:
+    """Both training runs, step by step.
+
+    ``losses_backprop[k]``, ``losses_autodiff[k]``: minibatch loss at step k (before the update);
+    ``max_param_diff[k]``: ``max_ℓ max |θ_backprop − θ_autodiff|`` over all parameters after step k.
+    """
+
+    layers: tuple[int, ...]
+    activation: str
+    losses_backprop: np.ndarray
+    losses_autodiff: np.ndarray
+    max_param_diff: np.ndarray
+    test_accuracy_backprop: float
+    test_accuracy_autodiff: float
+
+
+def _accuracy(
+    As: list[np.ndarray], bs: list[np.ndarray], X: np.ndarray, labels: np.ndarray, activation: str
+) -> float:
+    return float(np.mean(forward(As, bs, X, activation)[-1].argmax(axis=1) == labels))
+
+
+def compare_training(
+    hidden: Sequence[int] = (64,),
+    activation: str = "relu",
+    epochs: int = 1,
+    batch_size: int = 64,
+    lr: float = 0.1,
+    seed: int = 0,
+    dtype: Any = np.float32,
+    tolerance: float | None = None,
+    data: MNIST | None = None,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+) -> MLPComparison:
+    """Train the 784-hidden-10 classifier by backprop and by autodiff, in lockstep.
+
+    Raises ``AssertionError`` if the parameters of the two paths ever differ by more than
+    ``tolerance`` (default 1e-5 for float32, 1e-10 for float64) times ``max(1, |parameter|)``:
+    the two sum their products in different orders, whose rounding grows with the parameters.
+    ``data`` defaults to ``load_mnist()`` (the bundled subset); ``progress`` wraps the step
+    iterator (e.g. ``tqdm``).
+    """
+    fn = "compare_training"
+    _tensor_activation(fn, activation)
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{fn}: {name} must be a positive int, got {value!r}")
+    if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"{fn}: lr must be a positive number, got {lr!r}")
+    if any(not isinstance(n, int) or n < 1 for n in hidden):
+        raise ValueError(f"{fn}: hidden must be positive ints, got {tuple(hidden)!r}")
+    dtype = np.dtype(dtype)
+    if tolerance is None:
+        tolerance = 1e-5 if dtype == np.float32 else 1e-10
+    # Data only here: the Jacobian formulas above do not depend on loading MNIST.
+    from mathdnn.data import flatten_scale, load_mnist
+
+    data = load_mnist() if data is None else data
+    if len(data.train_labels) == 0 or len(data.test_labels) == 0:
+        raise ValueError(
+            f"{fn}: the data from {data.source} has {len(data.train_labels)} training and "
+            f"{len(data.test_labels)} test images; both sets must be non-empty"
+        )
+    X_train = flatten_scale(data.train_images).astype(dtype)
+    X_test = flatten_scale(data.test_images).astype(dtype)
+    layers = (X_train.shape[1], *hidden, 10)
+
+    As_bp, bs_bp = init_mlp(layers, seed, dtype)
+    As_ad, bs_ad = [A.copy() for A in As_bp], [b.copy() for b in bs_bp]
+    rng = np.random.default_rng(seed + 1)
+    n = len(X_train)
+    batches = [
+        order[i : i + batch_size]
+        for order in (rng.permutation(n) for _ in range(epochs))
+        for i in range(0, n, batch_size)
+    ]
+    losses_bp, losses_ad, diffs = [], [], []
+    for step, idx in enumerate(progress(batches) if progress else batches):
+        X, labels = X_train[idx], data.train_labels[idx]
+        # A step that diverges overflows somewhere; it is reported by the check below.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            logits = forward(As_bp, bs_bp, X, activation)[-1]
+            loss, grad_output = softmax_cross_entropy(logits, labels)
+            grads_A, grads_b = mlp_backprop(As_bp, bs_bp, X, activation, grad_output)
+            for p, g in zip(As_bp + bs_bp, grads_A + grads_b, strict=True):
+                p -= dtype.type(lr) * g
+            losses_bp.append(loss)
+
+            A_t = [Tensor(A, requires_grad=True) for A in As_ad]
+            b_t = [Tensor(b, requires_grad=True) for b in bs_ad]
+            loss_t = F.cross_entropy(tensor_mlp(A_t, b_t, Tensor(X), activation), labels)
+            loss_t.backward()
+            for p, t in zip(As_ad + bs_ad, A_t + b_t, strict=True):
+                p -= dtype.type(lr) * t.grad
+            losses_ad.append(loss_t.item())
+
+        params = As_bp + bs_bp + As_ad + bs_ad
+        if not (
+            np.isfinite([loss, loss_t.item()]).all() and all(np.isfinite(p).all() for p in params)
+        ):
+            raise TrainingDiverged(
+                f"{fn}: at step {step} the loss ({loss:g}) or the updated parameters are not "
+                f"finite: lr={lr:g} is too large"
+            )
+        pairs = zip(As_bp + bs_bp, As_ad + bs_ad, strict=True)
+        diff = max(float(np.max(np.abs(p - q) / np.maximum(1, np.abs(q)))) for p, q in pairs)
+        diffs.append(diff)
+        if not diff <= tolerance:
+            raise AssertionError(
+                f"{fn}: backprop and autodiff parameters differ by {diff:.3e} > {tolerance:.1e} "
+                f"after step {step}"
+            )
+    return MLPComparison(
+        layers=layers,
+        activation=activation,
+        losses_backprop=np.array(losses_bp),
+        losses_autodiff=np.array(losses_ad),
+        max_param_diff=np.array(diffs),
+        test_accuracy_backprop=_accuracy(As_bp, bs_bp, X_test, data.test_labels, activation),
+        test_accuracy_autodiff=_accuracy(As_ad, bs_ad, X_test, data.test_labels, activation),
+    )

@@ -1,0 +1,442 @@
+"""Problem 7: the C3 layer of the original LeNet-5, which connects each output map to only some of
+the input maps.
+
+In C3 (LeCun, Bottou, Bengio, Haffner 1998, Table 1) each of the 16 output maps sees a subset of
+the 6 input maps: maps 0–5 see 3 cyclically neighbouring inputs, maps 6–11 see 4 neighbouring
+inputs, maps 12–14 see 4 inputs that are not all neighbours, map 15 sees all 6. What is the
+reduction in parameter count against a full 6→16 5×5 convolution, and does the count the model
+reports agree with the hand calculation?
+
+Result: a full C3 has 16·6·25 + 16 = 2,416 parameters, the original (6·3 + 9·4 + 1·6)·25 + 16 =
+60·25 + 16 = 1,516: 900 fewer (37 %). The whole network (1×28×28 input, C1 padding 2) has 61,706
+parameters with the full C3 and 60,806 with the original, and ``mathdnn.models.LeNet5`` reports
+exactly these counts (``sum(p.numel() for p in model.parameters())``) with either form of C3.
+
+The connection table is ``CONNECTIONS`` (rows = input maps, columns = output maps, as in the
+paper); ``connection_table_text`` prints it, ``connection_table_png`` draws it. C3 is written two
+ways that compute the same map, with the same parameters in a different layout:
+
+- ``SubsetConv2d``, the homework's hint: one small convolution per output map ``o`` on the input
+  maps ``S_o`` it sees, ``Y[:, o] = conv2d(X[:, S_o], W_o) + b_o``, concatenated along channels;
+- ``MaskedConv2d``: one full convolution whose weight is scattered from the connected kernels,
+  ``W[o, i] = weight[k(o, i)]`` if ``o`` sees ``i``, else 0. Only the connected kernels are
+  parameters, so the zeros stay zero under training and the parameter count is the table's.
+
+``parameter_count`` and ``lenet5_parameter_count`` are the hand calculation, from the table.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+import mathdnn.functional as F
+from mathdnn.engine import Tensor, cat
+from mathdnn.functional._checks import pair
+from mathdnn.io import atomic_write
+from mathdnn.nn import Conv2d, Module, ModuleList
+
+# The output maps of C3 and the input maps (of S2) each one sees; neighbours are cyclic mod 6.
+C3_SUBSETS: tuple[tuple[int, ...], ...] = (
+    *(tuple((o + k) % 6 for k in range(3)) for o in range(6)),  # maps 0–5: 3 neighbours
+    *(tuple((o + k) % 6 for k in range(4)) for o in range(6)),  # maps 6–11: 4 neighbours
+    (0, 1, 3, 4),  # maps 12–14: 4, not all neighbours
+    (1, 2, 4, 5),
+    (0, 2, 3, 5),
+    (0, 1, 2, 3, 4, 5),  # map 15: all 6
+)
+
+# The four kinds of output map, as (label, first map, one past the last map), for the figure.
+C3_GROUPS: tuple[tuple[str, int, int], ...] = (
+    ("3 neighbours", 0, 6),
+    ("4 neighbours", 6, 12),
+    ("4, not all\nneighbours", 12, 15),
+    ("all 6", 15, 16),
+)
+
+
+def _table_from_subsets(subsets: Sequence[Sequence[int]], in_maps: int) -> np.ndarray:
+    table = np.zeros((in_maps, len(subsets)), dtype=bool)
+    for o, subset in enumerate(subsets):
+        table[list(subset), o] = True
+    table.flags.writeable = False
+    return table
+
+
+# Table 1 of the paper: CONNECTIONS[i, o] is True when output map o of C3 sees input map i.
+CONNECTIONS = _table_from_subsets(C3_SUBSETS, in_maps=6)
+
+
+def _checked_table(fn: str, table: Any) -> np.ndarray:
+    """``table`` as a read-only boolean ``(C_in, C_out)`` array of 0/1 entries in which every
+    output map (column) sees at least one input map; ``fn`` names the caller in the errors."""
+    try:
+        array = np.asarray(table)
+    except ValueError as err:  # ragged rows
+        raise ValueError(f"{fn}: table must be a 2-D array, got {table!r}") from err
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{fn}: table must hold 0/1 or booleans, got dtype {array.dtype}")
+    if array.ndim != 2 or 0 in array.shape:
+        raise ValueError(
+            f"{fn}: table must be a non-empty 2-D array (input maps × output maps), got shape "
+            f"{array.shape}"
+        )
+    if not np.isin(array, (0, 1)).all():
+        raise ValueError(f"{fn}: table entries must be 0/1 or booleans, got {np.unique(array)}")
+    connected = array.astype(bool)
+    empty = np.flatnonzero(~connected.any(axis=0))
+    if empty.size:
+        raise ValueError(
+            f"{fn}: every output map must see at least one input map, but column(s) "
+            f"{empty.tolist()} of table are empty"
+        )
+    connected.flags.writeable = False
+    return connected
+
+
+def input_subsets(table: Any = CONNECTIONS) -> list[np.ndarray]:
+    """``S_o``, the input maps output map ``o`` sees, in increasing order (column ``o``)."""
+    table = _checked_table("input_subsets", table)
+    return [np.flatnonzero(column) for column in table.T]
+
+
+def parameter_count(table: Any = CONNECTIONS, kernel_size: int | tuple[int, int] = 5) -> int:
+    """The hand count of a partially connected convolution: ``Σ_o |S_o|·kh·kw + C_out`` (one
+    ``kh×kw`` kernel per connection, one bias per output map). An all-ones ``(6, 16)`` table gives
+    the full C3, 16·6·25 + 16 = 2,416; ``CONNECTIONS`` gives 60·25 + 16 = 1,516."""
+    table = _checked_table("parameter_count", table)
+    kh, kw = pair("parameter_count", "kernel_size", kernel_size, minimum=1)
+    return int(table.sum()) * kh * kw + table.shape[1]
+
+
+def lenet5_parameter_count(table: Any = CONNECTIONS) -> int:
+    """The hand count of the course's LeNet-5 (1×28×28 input) with C3 connected by ``table``::
+
+        C1 6·1·25 + 6 = 156,  C3 parameter_count(table),  C5 400·120 + 120 = 48,120,
+        F6 120·84 + 84 = 10,164,  F7 84·10 + 10 = 850
+
+    61,706 with the full C3 (an all-ones table), 60,806 with ``CONNECTIONS``.
+    """
+    table = _checked_table("lenet5_parameter_count", table)
+    if table.shape != (6, 16):
+        raise ValueError(
+            f"lenet5_parameter_count: table must have shape (6, 16) (C3's input maps × output "
+            f"maps), got {table.shape}"
+        )
+    c1 = 6 * 1 * 5 * 5 + 6
+    c5, f6, f7 = (n_in * n_out + n_out for n_in, n_out in ((400, 120), (120, 84), (84, 10)))
+    return c1 + parameter_count(table, 5) + c5 + f6 + f7
+
+
+# ------------------------------------------------------------------------ the table as text
+def connection_table_text(table: Any = CONNECTIONS) -> str:
+    """The table as in the paper: one row per input map, one column per output map, ``X`` where
+    they are connected."""
+    table = _checked_table("connection_table_text", table)
+    width = len(str(table.shape[1] - 1)) + 1
+    header = " " * width + "".join(f"{o:>{width}}" for o in range(table.shape[1]))
+    rows = [
+        f"{i:>{width}}" + "".join(f"{'X' if seen else '':>{width}}" for seen in row)
+        for i, row in enumerate(table)
+    ]
+    return "\n".join(line.rstrip() for line in (header, *rows))
+
+
+# ---------------------------------------------------------------------- the table as a figure
+def connection_table_figure(
+    table: Any = CONNECTIONS, groups: Sequence[tuple[str, int, int]] = C3_GROUPS
+) -> Figure:
+    """The table drawn as a grid: input maps down, output maps across, a filled square where they
+    are connected, the number of inputs of each output map underneath. ``groups`` labels runs of
+    output maps, ``(label, first, one past the last)``; pass ``()`` for a table of another size.
+    """
+    fn = "connection_table_figure"
+    table = _checked_table(fn, table)
+    n_in, n_out = table.shape
+    for label, start, stop in groups:
+        if not 0 <= start < stop <= n_out:
+            raise ValueError(
+                f"{fn}: group {label!r} covers output maps {start}..{stop - 1}, outside the "
+                f"table's 0..{n_out - 1}"
+            )
+    fig = Figure(figsize=(0.5 * n_out + 2.2, 0.5 * n_in + 2.4))
+    ax = fig.add_subplot()
+    for (i, o), seen in np.ndenumerate(table):
+        square = Rectangle(
+            (o - 0.42, i - 0.42),
+            0.84,
+            0.84,
+            facecolor="tab:blue" if seen else "white",
+            edgecolor="tab:blue" if seen else "0.8",
+        )
+        ax.add_patch(square)
+    for o, count in enumerate(table.sum(axis=0)):
+        ax.text(o, n_in - 0.1, str(count), ha="center", va="top", fontsize=9)
+    ax.text(-0.7, n_in - 0.1, "inputs", ha="right", va="top", fontsize=9)
+    for label, start, stop in groups:
+        if start > 0:
+            ax.plot([start - 0.5] * 2, [-0.5, n_in + 1.6], color="0.3", linewidth=1, clip_on=False)
+        ax.text((start + stop - 1) / 2, n_in + 0.6, label, ha="center", va="top", fontsize=9)
+    ax.set_xlim(-0.5, n_out - 0.5)
+    ax.set_ylim(n_in + (1.6 if groups else 0.5), -0.5)
+    ax.set_aspect("equal")
+    ax.xaxis.tick_top()
+    ax.xaxis.set_label_position("top")
+    ax.set_xticks(range(n_out))
+    ax.set_yticks(range(n_in))
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_xlabel("output map of C3")
+    ax.set_ylabel("input map (from S2)")
+    fig.suptitle(
+        f"C3 connections: {int(table.sum())} of {table.size} "
+        f"({parameter_count(table):,} parameters with 5×5 kernels, "
+        f"{parameter_count(np.ones_like(table)):,} if full)",
+        y=0.06,
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def connection_table_png(
+    table: Any = CONNECTIONS, groups: Sequence[tuple[str, int, int]] = C3_GROUPS
+) -> bytes:
+    """``connection_table_figure`` as PNG bytes."""
+    buffer = io.BytesIO()
+    connection_table_figure(table, groups).savefig(buffer, format="png", dpi=120)
+    return buffer.getvalue()
+
+
+def write_connection_table_png(
+    path: str | os.PathLike[str],
+    table: Any = CONNECTIONS,
+    groups: Sequence[tuple[str, int, int]] = C3_GROUPS,
+) -> Path:
+    """Write ``connection_table_png`` to ``path`` (whole or not at all)."""
+    png = connection_table_png(table, groups)
+    return atomic_write(path, lambda f: f.write(png))
+
+
+# ------------------------------------------------------------------------ the two forms of C3
+def _check_forms_arguments(
+    fn: str, table: Any, kernel_size: Any, dtype: Any
+) -> tuple[np.ndarray, tuple[int, int]]:
+    table = _checked_table(fn, table)
+    kernel = pair(fn, "kernel_size", kernel_size, minimum=1)
+    float_dtype(fn, dtype)
+    return table, kernel
+
+
+def float_dtype(fn: str, dtype: Any) -> np.dtype:
+    """``dtype`` as a NumPy dtype, which must be float32 or float64 (the parameters' dtype)."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"{fn}: dtype must be float32 or float64, got {dtype!r}") from err
+    if resolved not in (np.float32, np.float64):
+        raise TypeError(f"{fn}: dtype must be float32 or float64, got {resolved}")
+    return resolved
+
+
+def _check_input(fn: str, x: Tensor, table: np.ndarray) -> None:
+    if x.ndim != 4 or x.shape[1] != table.shape[0]:
+        raise ValueError(
+            f"{fn}: x must have shape (N, {table.shape[0]}, H, W), one channel per row of the "
+            f"table, got {x.shape}"
+        )
+
+
+class SubsetConv2d(Module):
+    """C3 as the homework's hint writes it: output map ``o`` is a convolution of the input maps
+    ``S_o`` it sees, ``Y[:, o] = conv2d(X[:, S_o], W_o) + b_o``, and ``Y`` is their concatenation.
+
+    ``convs[o]`` is ``Conv2d(|S_o|, 1, kernel_size)``, ``S_o = input_subsets(table)[o]`` (in
+    increasing order), with PyTorch's initialisation ``U(±1/√(|S_o|·kh·kw))``. The same module
+    in PyTorch, with the same parameter names (``convs.0.weight``, ``convs.0.bias``, …)::
+
+        class SubsetConv2d(torch.nn.Module):
+            def __init__(self, subsets, kernel_size=5):
+                super().__init__()
+                self.subsets = subsets
+                self.convs = torch.nn.ModuleList(
+                    torch.nn.Conv2d(len(s), 1, kernel_size) for s in subsets
+                )
+
+            def forward(self, x):
+                return torch.cat([c(x[:, s]) for c, s in zip(self.convs, self.subsets)], 1)
+    """
+
+    def __init__(
+        self,
+        table: Any = CONNECTIONS,
+        kernel_size: int | tuple[int, int] = 5,
+        rng: np.random.Generator | int | None = None,
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__()
+        self.table, self.kernel_size = _check_forms_arguments(
+            "SubsetConv2d", table, kernel_size, dtype
+        )
+        self.subsets = input_subsets(self.table)
+        rng = np.random.default_rng(rng)
+        self.convs = ModuleList(
+            [Conv2d(len(s), 1, self.kernel_size, rng=rng, dtype=dtype) for s in self.subsets]
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_input("SubsetConv2d", x, self.table)
+        return cat([conv(x[:, s]) for conv, s in zip(self.convs, self.subsets, strict=True)], 1)
+
+    def extra_repr(self) -> str:
+        return f"table {self.table.shape}, kernel_size={self.kernel_size}"
+
+
+def connected_rows(per_map: Sequence[np.ndarray]) -> np.ndarray:
+    """``MaskedConv2d``'s ``(connections, kh, kw)`` rows from ``SubsetConv2d``'s kernels
+    ``(1, |S_o|, kh, kw)`` (weights or their gradients): output map by output map, its inputs in
+    increasing order."""
+    return np.concatenate([w[0] for w in per_map])
+
+
+class MaskedConv2d(Module):
+    """C3 as one full convolution whose weight is zero where the table has no connection::
+
+        Y = conv2d(X, W, bias),   W[o, i] = weight[k(o, i)] if o sees i, else 0
+
+    ``weight`` holds only the connected kernels, ``(connections, kh, kw)``, the ``k``-th being
+    the ``k``-th connection ``(o, i)`` in order of ``o``, then ``i``; ``bias`` is ``(C_out,)``.
+    ``W`` is a gather from ``weight`` with a zero row appended; the VJP of the gather
+    (``Tensor.__getitem__``'s) adds each ``∂L/∂W[o, i]`` back onto row ``k(o, i)``, so
+    ``∂L/∂weight[k(o, i)] = ∂L/∂W[o, i]`` and the unconnected kernels, not being parameters, stay
+    zero. Initialised as ``SubsetConv2d(table, kernel_size, rng)`` (the same draws, so the same
+    map for the same seed). The same module in PyTorch (parameters ``weight``, ``bias``)::
+
+        class MaskedConv2d(torch.nn.Module):
+            def __init__(self, table, kernel_size=5):    # table: (C_in, C_out) booleans
+                super().__init__()
+                self.mask = torch.tensor(table).T
+                self.weight = torch.nn.Parameter(
+                    torch.empty(int(self.mask.sum()), kernel_size, kernel_size))
+                self.bias = torch.nn.Parameter(torch.empty(self.mask.shape[0]))
+
+            def forward(self, x):
+                W = self.weight.new_zeros(*self.mask.shape, *self.weight.shape[1:])
+                W[self.mask] = self.weight
+                return torch.nn.functional.conv2d(x, W, self.bias)
+    """
+
+    def __init__(
+        self,
+        table: Any = CONNECTIONS,
+        kernel_size: int | tuple[int, int] = 5,
+        rng: np.random.Generator | int | None = None,
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__()
+        _check_forms_arguments("MaskedConv2d", table, kernel_size, dtype)
+        # PyTorch's initialisation map by map: SubsetConv2d's draws, moved into rows.
+        self._take_parameters(SubsetConv2d(table, kernel_size, rng, dtype))
+
+    @classmethod
+    def from_subsets(cls, subsets: SubsetConv2d) -> MaskedConv2d:
+        """The masked form of ``subsets``: the same map, its parameters copied."""
+        if not isinstance(subsets, SubsetConv2d):
+            raise TypeError(
+                f"MaskedConv2d.from_subsets: subsets must be a SubsetConv2d, got "
+                f"{type(subsets).__name__}"
+            )
+        masked = cls.__new__(cls)
+        Module.__init__(masked)
+        masked._take_parameters(subsets)
+        return masked
+
+    def _take_parameters(self, subsets: SubsetConv2d) -> None:
+        self.table, self.kernel_size = subsets.table, subsets.kernel_size
+        convs = list(subsets.convs)
+        self.weight = Tensor(connected_rows([c.weight.data for c in convs]), requires_grad=True)
+        self.bias = Tensor(np.concatenate([c.bias.data for c in convs]), requires_grad=True)
+        # rows[o, i] = k(o, i), or the index of the zero row where o does not see i; row-major
+        # order over (o, i) is the order of the connections.
+        connected = self.table.T
+        self.rows = np.full(connected.shape, connected.sum())
+        self.rows[connected] = np.arange(connected.sum())
+
+    def full_weight(self) -> Tensor:
+        """``W``, ``(C_out, C_in, kh, kw)``: the connected kernels in place, zeros elsewhere."""
+        zero_row = Tensor(np.zeros((1, *self.kernel_size), dtype=self.weight.dtype))
+        return cat([self.weight, zero_row])[self.rows]
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_input("MaskedConv2d", x, self.table)
+        return F.conv2d(x, self.full_weight(), self.bias)
+
+    def extra_repr(self) -> str:
+        return f"table {self.table.shape}, kernel_size={self.kernel_size}"
+
+
+# ---------------------------------------------------------------------------------- the answer
+def parameter_counts() -> dict[str, dict[str, int]]:
+    """Problem 7's table: for the full and the original C3, the parameters of C3 and of the whole
+    LeNet-5, counted by hand from the connection table (``mathdnn.hw4.p7_lenet_c3``) and as
+    ``sum(p.numel())`` over the parameters of ``mathdnn.models.LeNet5``."""
+    from mathdnn.models import LeNet5  # LeNet5 is built from this module's C3
+
+    counts = {}
+    for c3, table in (("full", np.ones_like(CONNECTIONS)), ("original", CONNECTIONS)):
+        model = LeNet5(c3=c3, rng=0)
+        counts[c3] = {
+            "c3_from_table": parameter_count(table),
+            "c3_from_model": sum(p.numel() for p in model.c3.parameters()),
+            "network_from_table": lenet5_parameter_count(table),
+            "network_from_model": sum(p.numel() for p in model.parameters()),
+        }
+    return counts
+
+
+def parameter_table_text(counts: Mapping[str, Mapping[str, int]]) -> str:
+    """``parameter_counts()`` as a table: one row per layer and C3, the two counts."""
+    full, original = counts["full"], counts["original"]
+    rows = [
+        ("C3, full", full["c3_from_table"], full["c3_from_model"]),
+        ("C3, original", original["c3_from_table"], original["c3_from_model"]),
+        ("LeNet-5, full C3", full["network_from_table"], full["network_from_model"]),
+        ("LeNet-5, original C3", original["network_from_table"], original["network_from_model"]),
+    ]
+    lines = [f"{'Problem 7: parameters':<24}{'from the table':>15}{'from the model':>16}"]
+    lines += [f"{name:<24}{table:>15,}{model:>16,}" for name, table, model in rows]
+    saved = full["network_from_table"] - original["network_from_table"]
+    lines.append(
+        f"the original C3 saves {saved:,} parameters ({saved / full['c3_from_table']:.0%} of C3); "
+        f"table and model {'agree' if all(r[1] == r[2] for r in rows) else 'DISAGREE'}"
+    )
+    return "\n".join(lines)
+
+
+def answer() -> str:
+    """Problem 7 answered: the table, the hand counts, and the counts ``mathdnn.models.LeNet5``
+    reports for each C3, the hint's form of the original one too."""
+    from mathdnn.models import LeNet5  # LeNet5 is built from this module's C3
+
+    counts = parameter_counts()
+    hand = counts["original"]["network_from_table"]
+    hint = sum(p.numel() for p in LeNet5(c3="original", c3_form="hint", rng=0).parameters())
+    return "\n".join(
+        [
+            "Problem 7: the connection table of C3 (LeCun et al. 1998, Table 1)",
+            "rows = input maps, columns = output maps, X = connected",
+            connection_table_text(),
+            "",
+            parameter_table_text(counts),
+            f"the original C3 as the hint's 16 convolutions: hand {hand:,}, reported {hint:,}: "
+            + ("agrees" if hint == hand else "DISAGREES"),
+        ]
+    )

@@ -1,0 +1,89 @@
+"""Any conv2d kernel, run on chunks of the batch on mathdnn's threads.
+
+The images of a batch are independent: ``Y[s] = conv(X[s])`` for every run ``s`` of images, and
+the VJP of a chunk gives ``∂L/∂X[s]`` and that chunk's share of ``∂L/∂W`` and ``∂L/∂bias``, which
+sum over the chunks. Chunks of a few MB keep each chunk's unfolded matrices in the processor's
+cache and let the threads share the copies that NumPy runs on one core.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+
+from mathdnn.functional.conv import Backward, ConvGeometry
+from mathdnn.kernels.threads import get_num_threads, parallel_map
+
+Kernel = Callable[
+    [np.ndarray, np.ndarray, np.ndarray | None, ConvGeometry], tuple[np.ndarray, Backward]
+]
+
+# A chunk holds at most about this many bytes of unfolded input (C·kh·kw·Ho·Wo per image).
+CHUNK_BYTES = 4 << 20
+# Below this many bytes in all, one chunk on the calling thread: handing a share to a sleeping
+# pool thread costs about 0.1 ms, more than small layers gain from a second core.
+PARALLEL_MIN_BYTES = 2 << 20
+
+
+def batch_chunks(
+    n: int,
+    per_image_bytes: int,
+    chunk_bytes: int = CHUNK_BYTES,
+    parallel_min_bytes: int = PARALLEL_MIN_BYTES,
+) -> list[slice]:
+    """The images ``0 … n−1`` in nearly equal runs of at most about ``chunk_bytes``, as many runs
+    as a multiple of the threads; one run when they are under ``parallel_min_bytes`` in all."""
+    total = n * max(per_image_bytes, 1)
+    if total < parallel_min_bytes or n < 2:
+        return [slice(0, n)]
+    threads = get_num_threads()
+    parts = min(n, threads * max(1, -(-total // (threads * chunk_bytes))))
+    bounds = [i * n // parts for i in range(parts + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def conv2d_chunked(
+    kernel: Kernel, chunk_bytes: int = CHUNK_BYTES, parallel_min_bytes: int = PARALLEL_MIN_BYTES
+) -> Kernel:
+    """``kernel`` run on chunks of the batch, the chunks spread over mathdnn's threads."""
+
+    @functools.wraps(kernel)
+    def run(
+        x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry
+    ) -> tuple[np.ndarray, Backward]:
+        (kh, kw), (ho, wo) = geo.kernel, geo.out
+        per_image = x.shape[1] * kh * kw * ho * wo * x.itemsize
+        chunks = batch_chunks(x.shape[0], per_image, chunk_bytes, parallel_min_bytes)
+        if len(chunks) == 1:
+            return kernel(x, weight, bias, geo)
+        y = np.empty((x.shape[0], weight.shape[0], ho, wo), dtype=x.dtype)
+
+        def forward(s: slice) -> Backward:
+            y[s], backward_s = kernel(x[s], weight, bias, geo)  # each thread copies its part
+            return backward_s
+
+        backwards = parallel_map(forward, chunks)
+
+        def backward(g: np.ndarray, need_x: bool, need_w: bool) -> tuple[np.ndarray | None, ...]:
+            grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
+
+            def chunk_vjp(k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+                s = chunks[k]
+                grad_x_s, grad_w_s, grad_bias_s = backwards[k](g[s], need_x, need_w)
+                if grad_x is not None:
+                    grad_x[s] = grad_x_s
+                return grad_w_s, grad_bias_s
+
+            grad_w, grad_bias = zip(*parallel_map(chunk_vjp, range(len(chunks))), strict=True)
+            return (
+                grad_x,
+                functools.reduce(np.add, grad_w) if need_w else None,
+                None if bias is None else functools.reduce(np.add, grad_bias),
+            )
+
+        return y, backward
+
+    return run

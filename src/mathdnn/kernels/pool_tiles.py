@@ -1,0 +1,105 @@
+"""Max and average pooling when the windows tile the input: fast paths of ``mathdnn.functional``.
+
+The windows tile the input (``tiles``) when ``kernel_size = stride``, with no padding, no
+dilation and no ``ceil_mode`` window reaching past the edge. Then window ``(i, j)`` is
+``X[n, c, kh·i + a, kw·j + b]``, every pixel lies in at most one window (rows and columns past the
+last whole window in none), and ``X`` viewed as ``(N, C, Ho, kh, Wo, kw)`` holds pixel ``(a, b)``
+of window ``(i, j)`` at ``[:, :, i, a, j, b]``, without padding or copying. The formula path loops
+over strided slices of ``X``, which NumPy reads several times slower than contiguous memory; these
+kernels reorder the work so that most of it runs over contiguous memory (their gain, measured by
+``benchmarks/bench_conv.py``, is in ``benchmarks/README.md``).
+
+The contract is that of the formula path (``pooling._max_pool2d``, ``pooling._avg_pool2d``): the
+same arguments and results ``(Y, offset, vjp)`` and ``(Y, vjp)``, equal to rounding, with NaN
+and ±∞ in the same places.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mathdnn.engine.tensor import VJP
+
+if TYPE_CHECKING:
+    from mathdnn.functional.pooling import PoolGeometry
+
+
+def tiles(geo: PoolGeometry) -> bool:
+    """Whether the windows tile the input: stride = kernel, no padding, dilation or overhang."""
+    no_padding = geo.padding == (0, 0) and geo.overhang == (0, 0)
+    return geo.stride == geo.kernel and no_padding and geo.dilation == (1, 1)
+
+
+def _tile_view(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
+    """``x`` viewed as ``(N, C, Ho, kh, Wo, kw)``: ``[:, :, i, a, j, b] = x[:, :, kh·i + a,
+    kw·j + b]`` (splitting axes never copies, so writing to the view writes to ``x``)."""
+    (kh, kw), (ho, wo) = geo.kernel, geo.out
+    return x[:, :, : ho * kh, : wo * kw].reshape(*x.shape[:2], ho, kh, wo, kw)
+
+
+def max_pool2d(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray, VJP]:
+    """``(Y, offset, vjp)`` with the window offsets ``k = a·kw + b`` as the leading axis of one
+    contiguous copy, ``stack[k, n, c, i, j] = X[n, c, kh·i + a, kw·j + b]``.
+
+    ``Y`` is the maximum over ``k`` (NaN where a window holds one); ``offset`` the first ``k``
+    holding it, or the last holding a NaN: the formula path's scan ``v > max or isnan(v)``.
+    """
+    kh, kw = geo.kernel
+    windows = _tile_view(x, geo).transpose(3, 5, 0, 1, 2, 4)  # (kh, kw, N, C, Ho, Wo)
+    stack = np.ascontiguousarray(windows).reshape(kh * kw, *windows.shape[2:])
+    y = stack.max(axis=0)
+    # The first k holding the maximum = the number of k before it: count while none has.
+    offset = np.zeros(y.shape, dtype=np.min_scalar_type(kh * kw - 1))
+    open_ = np.ones(y.shape, dtype=bool)
+    for k in range(kh * kw - 1):
+        open_ &= stack[k] != y
+        offset += open_
+    if np.isnan(y).any():
+        for k in range(kh * kw):  # the last write wins: the last NaN
+            np.copyto(offset, k, where=np.isnan(stack[k]))
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        grad = np.zeros(x.shape, dtype=x.dtype)
+        grad_tiles = _tile_view(grad, geo)
+        finite = np.isfinite(g).all()
+        for k in range(kh * kw):
+            at_k, pixels = offset == k, grad_tiles[:, :, :, k // kw, :, k % kw]
+            if finite:  # g·[offset = k]: exact, and several times faster than np.where
+                np.multiply(g, at_k, out=pixels)
+            else:  # where 0·∞ would put a NaN
+                pixels[...] = np.where(at_k, g, 0)
+        return (grad,)
+
+    return y, offset, vjp
+
+
+def avg_pool2d(x: np.ndarray, geo: PoolGeometry, divisor: np.ndarray) -> tuple[np.ndarray, VJP]:
+    """``(Y, vjp)``, separably: the sum over a window is the sum over its ``kw`` columns of the
+    sums over its ``kh`` rows, and the rows of a window are whole image rows, added contiguously.
+
+    VJP: each window's share ``∂L/∂Y / |window|``, repeated along its ``kw`` columns, is one
+    contiguous row, copied into each of the window's ``kh`` rows.
+    """
+    n, c, _, w = x.shape
+    (kh, kw), (ho, wo) = geo.kernel, geo.out
+    rows = x[:, :, : ho * kh].reshape(n, c, ho, kh, w)  # [:, :, i, a] = row kh·i + a
+    over_rows = rows[:, :, :, 0].copy()  # (N, C, Ho, W)
+    with np.errstate(invalid="ignore", over="ignore"):  # ∞ − ∞ = NaN, as in PyTorch
+        for a in range(1, kh):
+            over_rows += rows[:, :, :, a]
+        columns = over_rows[..., : wo * kw].reshape(n, c, ho, wo, kw)  # [..., j, b]: kw·j + b
+        total = columns[..., 0].copy()
+        for b in range(1, kw):
+            total += columns[..., b]
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        share = np.repeat(g / divisor, kw, axis=3)  # (N, C, Ho, Wo·kw)
+        grad = np.zeros(x.shape, dtype=x.dtype)
+        grad_rows = grad[:, :, : ho * kh].reshape(n, c, ho, kh, w)
+        for a in range(kh):
+            grad_rows[:, :, :, a, : wo * kw] = share
+        return (grad,)
+
+    return total / divisor, vjp

@@ -1,0 +1,21 @@
+"""Initialisation: PyTorch's default for ``Linear`` and ``Conv2d`` weights and biases, the one place
+it is written (``mathdnn.nn``'s layers, Problem 5's model and Problem 6's MLP draw from it)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def uniform_fan_in(
+    rng: np.random.Generator, shape: int | tuple[int, ...], fan_in: int, dtype: Any = np.float32
+) -> np.ndarray:
+    """An array drawn from ``U(−1/√fan_in, 1/√fan_in)`` (``torch.nn.Linear``'s and ``Conv2d``'s
+    default: kaiming-uniform with ``a = √5`` for the weight, the same bound for the bias).
+
+    ``fan_in``: the inputs each output sums, ``in_features`` or ``(C_in/groups)·kh·kw``.
+    """
+    bound = 1.0 / math.sqrt(fan_in)
+    return rng.uniform(-bound, bound, shape).astype(dtype)

@@ -1,5 +1,0 @@
-import sys
-
-from mfdnn.cli import main
-
-sys.exit(main())
