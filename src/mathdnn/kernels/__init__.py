@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mathdnn.kernels.workspace import clear_workspace, set_workspace_limit
+
 if TYPE_CHECKING:
     from mathdnn.functional.conv import Backward, ConvGeometry
     from mathdnn.kernels.chunks import Kernel
@@ -146,4 +148,14 @@ def conv2d_kernel(x: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> Kerne
     return conv2d_chunked(kernel)
 
 
-__all__ = ["ENV", "MODES", "conv2d_kernel", "fast", "finite", "mode", "use"]
+__all__ = [
+    "ENV",
+    "MODES",
+    "clear_workspace",
+    "conv2d_kernel",
+    "fast",
+    "finite",
+    "mode",
+    "set_workspace_limit",
+    "use",
+]
