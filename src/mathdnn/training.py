@@ -189,7 +189,8 @@ LR = Setting(
     default_text=", ".join(f"{lr:g} for {name}" for name, lr in DEFAULT_LR.items()),
     kept_by=lambda model, optimizer: optimizer.param_groups[0]["lr"],
 )
-BATCH_SIZE = Setting("batch_size", int, "minibatch size", _int_from(1, "a positive integer"), default=100)
+POSITIVE = _int_from(1, "a positive integer")
+BATCH_SIZE = Setting("batch_size", int, "minibatch size", POSITIVE, default=100)
 SEED = Setting(
     "seed",
     int,
@@ -199,9 +200,7 @@ SEED = Setting(
 )
 #: The number of epochs to train: not a setting of the run (a resumed run goes on to more),
 #: but declared alike for the commands that take it.
-EPOCHS = Setting(
-    "epochs", int, "epochs in all, a resumed run's included", _int_from(1, "a positive integer"), default=30
-)
+EPOCHS = Setting("epochs", int, "epochs in all, a resumed run's included", POSITIVE, default=30)
 
 #: The settings of a LeNet-5 run, the fields of ``Settings`` in order.
 SETTINGS: tuple[Setting, ...] = (C3, OPTIMIZER, LR, BATCH_SIZE, SEED)
