@@ -27,23 +27,6 @@ def check_ndim(fn: str, name: str, t: Tensor, allowed: tuple[int, ...], meaning:
         )
 
 
-def pair(fn: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints, each at least ``minimum``, as a pair."""
-    items = (value, value) if isinstance(value, int | np.integer) else value
-    try:
-        items = tuple(items)
-    except TypeError:
-        items = ()
-    if len(items) != 2 or not all(
-        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in items
-    ):
-        raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
-    if min(items) < minimum:
-        kind = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{fn}: {name} must be {kind}, got {value!r}")
-    return int(items[0]), int(items[1])
-
-
 def positive_int(fn: str, name: str, value: Any) -> int:
     if not isinstance(value, int | np.integer) or isinstance(value, bool):
         raise TypeError(f"{fn}: {name} must be an int, got {value!r}")

@@ -24,9 +24,8 @@ import numpy as np
 import mathdnn.functional as F
 from mathdnn.engine import Tensor, no_grad
 from mathdnn.functional._checks import float_tensor
-from mathdnn.functional.pooling import PoolGeometry
-from mathdnn.functional.windows import window
 from mathdnn.nn import Activation, Conv2d, Flatten, Linear, MaxPool2d, Module, Sequential
+from mathdnn.windows import PoolGeometry, window
 
 Elementwise = Callable[[Tensor], Tensor]
 

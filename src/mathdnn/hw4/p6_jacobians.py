@@ -60,8 +60,8 @@ from mathdnn.engine.gradcheck import central_differences
 from mathdnn.functional import numerics
 from mathdnn.functional.activation import ACTIVATIONS, ActivationFunction
 from mathdnn.hw4 import TrainingDiverged
-from mathdnn.kernels.threads import single_threaded_blas
 from mathdnn.nn.init import uniform_fan_in
+from mathdnn.threads import single_threaded_blas
 
 if TYPE_CHECKING:
     from mathdnn.data import MNIST

@@ -39,9 +39,9 @@ from matplotlib.patches import Rectangle
 
 import mathdnn.functional as F
 from mathdnn.engine import Tensor, cat
-from mathdnn.functional._checks import pair
 from mathdnn.io import atomic_write
 from mathdnn.nn import Conv2d, Module, ModuleList
+from mathdnn.windows import pair
 
 # The output maps of C3 and the input maps (of S2) each one sees; neighbours are cyclic mod 6.
 C3_SUBSETS: tuple[tuple[int, ...], ...] = (

@@ -32,7 +32,7 @@ import numpy as np
 
 import mathdnn
 from mathdnn.engine import Tensor
-from mathdnn.functional._checks import pair, positive_int
+from mathdnn.functional._checks import positive_int
 from mathdnn.functional.conv import conv_padding
 from mathdnn.hw4.p7_lenet_c3 import MaskedConv2d, SubsetConv2d
 from mathdnn.interop._optional import require
@@ -54,6 +54,7 @@ from mathdnn.nn import (
     Softplus,
     Tanh,
 )
+from mathdnn.windows import pair
 
 INSTALL_ONNX = "pip install '.[onnx]' in the mathdnn checkout"
 MIN_OPSET = 17
