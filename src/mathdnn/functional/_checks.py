@@ -33,3 +33,14 @@ def positive_int(fn: str, name: str, value: Any) -> int:
     if value < 1:
         raise ValueError(f"{fn}: {name} must be positive, got {value}")
     return int(value)
+
+
+def float_dtype(fn: str, dtype: Any) -> np.dtype:
+    """``dtype`` as a NumPy dtype, which must be float32 or float64 (the parameters' dtype)."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"{fn}: dtype must be float32 or float64, got {dtype!r}") from err
+    if resolved not in (np.float32, np.float64):
+        raise TypeError(f"{fn}: dtype must be float32 or float64, got {resolved}")
+    return resolved

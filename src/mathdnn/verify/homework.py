@@ -26,6 +26,7 @@ from mathdnn.hw4 import p6_jacobians as p6
 from mathdnn.hw4 import p7_lenet_c3 as p7
 from mathdnn.images import default_photo_path, image_to_array, to_batch
 from mathdnn.models import LeNet5
+from mathdnn.nn.partial import MaskedConv2d, SubsetConv2d, connected_rows
 from mathdnn.verify.check import EXACT, FD, ROUNDING, Check, max_abs_difference, pytorch_checks
 
 
@@ -323,8 +324,8 @@ def problem7(rng: np.random.Generator) -> list[Check]:
                 "7", f"LeNet5 ({form}) parameters = {hand:,}", "hand count", abs(reported - hand), 0
             )
         )
-    hint = p7.SubsetConv2d(rng=rng, dtype=np.float64)
-    masked = p7.MaskedConv2d.from_subsets(hint)
+    hint = SubsetConv2d(p7.CONNECTIONS, rng=rng, dtype=np.float64)
+    masked = MaskedConv2d.from_subsets(hint)
     x = rng.standard_normal((3, 6, 14, 14))
     g = rng.standard_normal((3, 16, 10, 10))
     outputs, input_grads = [], []
@@ -334,7 +335,7 @@ def problem7(rng: np.random.Generator) -> list[Check]:
         y.backward(g)
         outputs.append(y.data)
         input_grads.append(xt.grad)
-    weight_grads = [p7.connected_rows([c.weight.grad for c in hint.convs]), masked.weight.grad]
+    weight_grads = [connected_rows([c.weight.grad for c in hint.convs]), masked.weight.grad]
     bias_grads = [np.concatenate([c.bias.grad for c in hint.convs]), masked.bias.grad]
     pairs = (outputs, input_grads, weight_grads, bias_grads)
     error = max(max_abs_difference(*pair) for pair in pairs)
