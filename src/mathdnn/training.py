@@ -43,7 +43,6 @@ import mathdnn.functional as F
 from mathdnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from mathdnn.data import MNIST, DataLoader, nchw_scale
 from mathdnn.engine import from_numpy, no_grad
-from mathdnn.hw4 import TrainingDiverged
 from mathdnn.models import LeNet5
 from mathdnn.nn import Module
 from mathdnn.optim import SGD, Adam, Optimizer
@@ -65,6 +64,12 @@ __all__ = [
     "train_epoch",
     "train_lenet",
 ]
+
+
+class TrainingDiverged(ValueError):
+    """Training produced a non-finite loss or parameter (NaN or ±inf): the learning rate is too
+    large for the problem. Raised as soon as it is seen, before any result is reported."""
+
 
 #: The optimizers, by the names of ``Settings.optimizer``, and their default learning rates:
 #: the course's 0.1 for SGD, PyTorch's default 1e-3 for Adam.

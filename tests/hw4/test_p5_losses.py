@@ -10,8 +10,8 @@ import pytest
 
 from mathdnn.cli import main
 from mathdnn.data import binary_digits, load_mnist
-from mathdnn.hw4 import TrainingDiverged
 from mathdnn.hw4.p5_losses import compare, summarize, train
+from mathdnn.training import TrainingDiverged
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ for step, and learns."""
 import numpy as np
 import pytest
 
-from mathdnn.hw4 import TrainingDiverged
 from mathdnn.hw4.p6_jacobians import autodiff_gradients, compare_training, init_mlp, mlp_gradients
+from mathdnn.training import TrainingDiverged
 
 
 def test_backprop_equals_autodiff_step_for_step_float32():

@@ -15,8 +15,8 @@ from tqdm import tqdm
 from mathdnn.cli import CommandError, learning_rate, positive_int, seed
 from mathdnn.data import load_mnist, mnist_dir_from_env
 from mathdnn.functional.activation import ACTIVATIONS
-from mathdnn.hw4 import TrainingDiverged
 from mathdnn.hw4.p6_jacobians import compare_training
+from mathdnn.training import TrainingDiverged
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -14,10 +14,3 @@ holds the construction that answers it and the experiment that measures it.
 ``mathdnn.verify`` checks every result against an independent reference; ``mathdnn.report`` (the
 command ``mathdnn hw4``) runs them all into one page.
 """
-
-from __future__ import annotations
-
-
-class TrainingDiverged(ValueError):
-    """Training produced a non-finite loss or parameter (NaN or ±inf): the learning rate is too
-    large for the problem. Raised as soon as it is seen, before any result is reported."""

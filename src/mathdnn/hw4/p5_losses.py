@@ -40,8 +40,8 @@ import mathdnn.functional as F
 from mathdnn.engine import Tensor, as_tensor, no_grad
 from mathdnn.functional import numerics
 from mathdnn.functional._checks import float_tensor
-from mathdnn.hw4 import TrainingDiverged
 from mathdnn.nn.init import uniform_fan_in
+from mathdnn.training import TrainingDiverged
 
 __all__ = [
     "LOSSES",

@@ -59,9 +59,9 @@ from mathdnn.engine import Tensor
 from mathdnn.engine.gradcheck import central_differences
 from mathdnn.functional import numerics
 from mathdnn.functional.activation import ACTIVATIONS, ActivationFunction
-from mathdnn.hw4 import TrainingDiverged
 from mathdnn.nn.init import uniform_fan_in
 from mathdnn.threads import single_threaded_blas
+from mathdnn.training import TrainingDiverged
 
 if TYPE_CHECKING:
     from mathdnn.data import MNIST
