@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from mathdnn import kernels
+from mathdnn.hw4.p4_maxpool_commutes import checks as problem4
+from mathdnn.hw4.p5_losses import checks as problem5
 from mathdnn.verify import SUITES, Check, run_all, run_suite
-from mathdnn.verify.homework import problem4, problem5
 from mathdnn.windows import ConvGeometry
 
 
