@@ -34,6 +34,8 @@ def _table_from_subsets(subsets: Sequence[Sequence[int]], in_maps: int) -> np.nd
 CONNECTIONS = _table_from_subsets(C3_SUBSETS, in_maps=6)
 
 C3_FORMS = {"masked": MaskedConv2d, "hint": SubsetConv2d}
+#: The two C3 layers of Problem 7: connected to all 6 input maps, or by the paper's table.
+C3_CHOICES = ("full", "original")
 
 
 class LeNet5(Module):
@@ -89,7 +91,7 @@ class LeNet5(Module):
     ) -> None:
         super().__init__()
         fn = "LeNet5"
-        if c3 not in ("full", "original"):
+        if c3 not in C3_CHOICES:
             raise ValueError(f"{fn}: c3 must be 'full' or 'original', got {c3!r}")
         if c3 == "full" and c3_form is not None:
             raise ValueError(
