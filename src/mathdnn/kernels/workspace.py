@@ -79,6 +79,30 @@ def zeros(shape: int | Sequence[int], dtype: np.dtype | type = np.float32) -> np
     return array
 
 
+def copy(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``a`` (a view, typically: the copy is the gather) in a workspace
+    array, as ``np.ascontiguousarray`` of a non-contiguous view."""
+    out = empty(a.shape, a.dtype)
+    np.copyto(out, a)
+    return out
+
+
+def padded(x: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
+    """``X'``: ``x`` (N, C, H, W) with ``pads = (top, bottom, left, right)`` rows and columns of
+    zeros, in a workspace array (``x`` itself when there is no padding)."""
+    top, bottom, left, right = pads
+    if not any(pads):
+        return x
+    n, c, h, w = x.shape
+    xp = empty((n, c, top + h + bottom, left + w + right), x.dtype)
+    xp[:, :, :top] = 0
+    xp[:, :, top + h :] = 0
+    xp[:, :, top : top + h, :left] = 0
+    xp[:, :, top : top + h, left + w :] = 0
+    xp[:, :, top : top + h, left : left + w] = x
+    return xp
+
+
 def clear_workspace() -> None:
     """Forget every array the workspace keeps (those still in use stay with their users)."""
     global _held
