@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "OUTDIR with its own settings, exactly as if it had never stopped.",
     )
     add_mnist_dir(lenet)
-    EPOCHS.add_argument(lenet, default=EPOCHS.default)
+    EPOCHS.add_argument(lenet, EPOCHS.default, "in all, counting those of a resumed run")
     for setting in SETTINGS:  # not given: a new run's default, a resumed run's own
         setting.add_argument(lenet)
     lenet.add_argument(
