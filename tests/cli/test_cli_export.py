@@ -62,6 +62,16 @@ def test_bad_input(tmp_path, checkpoint, capsys):
     bad([str(path), out, "--opset", "9"], capsys, tmp_path, "opset")
 
 
+def test_the_checkpoint_itself_is_never_the_output(tmp_path, checkpoint, capsys):
+    path, _ = checkpoint
+    content = path.read_bytes()
+    (tmp_path / "link.onnx").symlink_to(path)
+    for output in (path, tmp_path / "." / path.name, tmp_path / "link.onnx"):
+        bad([str(path), str(output)], capsys, tmp_path, "is the checkpoint itself")
+    bad([str(path), str(tmp_path)], capsys, tmp_path, "is a directory")
+    assert path.read_bytes() == content
+
+
 def test_without_onnx_the_error_says_how_to_install_it(tmp_path, checkpoint, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx fails
     path, _ = checkpoint

@@ -74,7 +74,8 @@ def _check_args(args: argparse.Namespace) -> None:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise CommandError(f"-o: {out} exists and is not a directory")
-    check_writable(out / OUTPUT_FILES[0])
+    for name in OUTPUT_FILES:
+        check_writable(out / name, file=True)
 
 
 def results_document(comparison: Comparison, config: dict, data: dict) -> dict:
