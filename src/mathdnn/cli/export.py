@@ -1,6 +1,6 @@
 """``mathdnn export MODEL.safetensors model.onnx``: a trained model as ONNX, for any ONNX runtime.
 
-The model is rebuilt from its checkpoint (``mathdnn.models.load``) and written by
+The model is rebuilt from its checkpoint (``mathdnn.checkpoint.load_model``) and written by
 ``mathdnn.interop.export_onnx`` (atomically, checked by ``onnx.checker``). Needs the optional
 ``onnx`` package: ``pip install '.[onnx]'`` in the mathdnn checkout.
 """
@@ -38,8 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mathdnn.checkpoint import load_model
     from mathdnn.interop import export_onnx
-    from mathdnn.models import load
 
     batch = "dynamic" if args.batch is None else positive_int("--batch", args.batch)
     output, checkpoint = Path(args.output), Path(args.checkpoint)
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             "destroy the checkpoint"
         )
     check_writable(output, file=True)
-    model = load(args.checkpoint)
+    model = load_model(args.checkpoint)
     try:
         path = export_onnx(model, args.output, opset=args.opset, batch=batch)
     except ModuleNotFoundError as err:

@@ -63,9 +63,9 @@ from mathdnn.engine import Tensor
 from mathdnn.engine.gradcheck import central_differences
 from mathdnn.functional import numerics
 from mathdnn.functional.activation import ACTIVATIONS, ActivationFunction
-from mathdnn.kernels.threads import single_threaded_blas
 from mathdnn.nn.init import uniform_fan_in
 from mathdnn.optim import SGD
+from mathdnn.threads import single_threaded_blas
 from mathdnn.training import BATCH_SIZE, EPOCHS, LR, SEED, Run, TrainingDiverged, fit
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
