@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import safetensors.numpy
+from conftest import no_hang
 from test_cli_hostile import MAIN, run_child, without_stdout
 
 from mathdnn import training
@@ -261,6 +262,16 @@ def test_fewer_epochs_than_done_is_refused(mnist_dir, one_epoch, tmp_path, capsy
     capsys.readouterr()
     assert train(mnist_dir, out, "--epochs", "1", "--resume") == 2
     one_line_error(capsys, "has done 2 epochs already; give --epochs 2 to finish its outputs")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_resume_from_a_fifo_says_what_it_is(mnist_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "checkpoint.safetensors")
+    with no_hang():  # a FIFO opened for reading would wait for a writer
+        assert train(mnist_dir, out, "--epochs", "1", "--resume") == 2
+    one_line_error(capsys, "checkpoint.safetensors: it is a FIFO (named pipe)")
 
 
 @pytest.mark.parametrize("how", ["closed", "a pipe without reader"])

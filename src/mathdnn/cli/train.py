@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -89,7 +90,7 @@ def _check_args(args: argparse.Namespace) -> Path:
 
 def _resumed(args: argparse.Namespace, path: Path, mnist: MNIST) -> Run:
     """The run saved at ``path``, checked against the flags given."""
-    if not path.is_file():
+    if not os.path.lexists(path):  # anything else there, load_checkpoint says what it is
         raise CommandError(f"--resume: there is no checkpoint {path} to resume")
     run = resume(path, mnist)
     for setting in SETTINGS:
