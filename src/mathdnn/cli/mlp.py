@@ -1,7 +1,9 @@
 """``mathdnn mlp``: the MNIST MLP classifier trained by hand-written backprop and by autodiff.
 
 Both paths start from the same parameters and see the same batches; the command prints the test
-accuracy of each and the largest parameter difference between them over all steps.
+accuracy of each and the largest parameter difference between them over all steps. Widths whose
+estimated memory (``compare_training_bytes``) exceeds ``--max-memory`` or what the process can
+get are refused before training starts.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from mathdnn.cli import CommandError, learning_rate, positive_int, seed
-from mathdnn.data import load_mnist, mnist_dir_from_env
+from mathdnn.cli import CommandError, add_mnist_dir, learning_rate, mnist_data, positive_int, seed
+from mathdnn.cli.memory import DEFAULT_MAX_MEMORY_GIB, add_max_memory, check_memory
 from mathdnn.functional.activation import ACTIVATIONS
 from mathdnn.hw4 import TrainingDiverged
-from mathdnn.hw4.p6_jacobians import compare_training
+from mathdnn.hw4.p6_jacobians import compare_training, compare_training_bytes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,9 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "mlp",
         help="Problem 6: MNIST MLP trained by backprop (no autodiff) vs the engine's autodiff",
         description="Train a 784-hidden-10 MLP with softmax cross-entropy on MNIST (the bundled "
-        "subset, or the full set from $MATHDNN_MNIST_DIR) twice in lockstep: gradients from "
-        "mathdnn.hw4.p6_jacobians.mlp_backprop, and from the engine's autodiff. Prints both test "
-        "accuracies and the max step-wise parameter difference.",
+        "subset, or the full set from --mnist-dir or $MATHDNN_MNIST_DIR) twice in lockstep: "
+        "gradients from mathdnn.hw4.p6_jacobians.mlp_backprop, and from the engine's autodiff. "
+        "Prints both test accuracies and the max step-wise parameter difference.",
     )
     parser.add_argument("--hidden", default="64", help="hidden widths, comma-separated (64)")
     parser.add_argument("--activation", default="relu", help="σ (default relu)")
@@ -35,6 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (default 0.1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of init and batches (0)")
     parser.add_argument("--float64", action="store_true", help="train in float64 (else float32)")
+    add_mnist_dir(parser)
+    add_max_memory(
+        parser,
+        DEFAULT_MAX_MEMORY_GIB,
+        "--hidden widths whose training (both paths' parameters and gradients, the data as "
+        "floats, the activations of a batch and of the test set)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -53,8 +62,12 @@ def run(args: argparse.Namespace) -> int:
     positive_int("--batch-size", args.batch_size)
     learning_rate("--lr", args.lr)
     seed("--seed", args.seed)
-    data = load_mnist(mnist_dir_from_env())
+    data = mnist_data(args)
     dtype = np.float64 if args.float64 else np.float32
+    need = compare_training_bytes(
+        hidden, len(data.train_labels), len(data.test_labels), args.batch_size, args.epochs, dtype
+    )
+    check_memory(need, args.max_memory, f"--hidden {args.hidden}", "use narrower layers")
     try:
         result = compare_training(
             hidden=hidden,
