@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from limited import run_limited
 
 import mathdnn
 import mathdnn.report.build as report_build
@@ -250,7 +251,7 @@ def test_ctrl_c_leaves_no_partial_report(tmp_path):
 
 
 # ------------------------------------------------------------------------------ --image memory
-def test_an_image_whose_figures_the_process_cannot_hold_is_refused(tmp_path, run_limited):
+def test_an_image_whose_figures_the_process_cannot_hold_is_refused(tmp_path):
     """Issue 22's 3400×3400 PNG as --image under a limit: refused from its header, with the
     estimate of the largest of Problems 1–3's figures (`pool` with k = 1, as `mathdnn pool`)."""
     from PIL import Image

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from limited import run_limited
 from PIL import Image
 
 from mathdnn.cli import main
@@ -105,9 +106,7 @@ def big_photo(tmp_path_factory):
 
 
 @pytest.mark.parametrize("command", ["edges", "gray", "pool"])
-def test_under_a_memory_limit_the_estimate_refuses_from_the_header(
-    command, big_photo, tmp_path, run_limited
-):
+def test_under_a_memory_limit_the_estimate_refuses_from_the_header(command, big_photo, tmp_path):
     """Issue 22: `gray` on this image ended in a MemoryError traceback under a 1 GiB limit. Now
     the command estimates its memory from the header and refuses before decoding."""
     out = tmp_path / "figure.png"
@@ -123,7 +122,7 @@ def test_under_a_memory_limit_the_estimate_refuses_from_the_header(
     assert not out.exists()
 
 
-def test_a_memory_error_the_estimate_missed_is_one_line(big_photo, tmp_path, run_limited):
+def test_a_memory_error_the_estimate_missed_is_one_line(big_photo, tmp_path):
     """The second line of defence: the estimate blind to the limit, the allocation fails."""
     out = tmp_path / "figure.png"
     process = run_limited(["gray", str(big_photo), "-o", str(out)], 200 * 2**20, blind=True)

@@ -1,6 +1,7 @@
 """``mathdnn jacobians`` and ``mathdnn mlp``: the table, and one-line errors with exit status 2."""
 
 import pytest
+from limited import run_limited
 
 from mathdnn.cli import main
 from mathdnn.cli.jacobians import estimated_bytes
@@ -51,7 +52,7 @@ def test_mlp_command(capsys):
     assert capsys.readouterr().err.startswith("mathdnn mlp: unknown --activation 'gelu'")
 
 
-def test_jacobians_refuses_what_the_process_cannot_get_even_under_max_memory(run_limited):
+def test_jacobians_refuses_what_the_process_cannot_get_even_under_max_memory():
     """Issue 22: `--layers 10,60000,1 --max-memory 1000` raised a MemoryError traceback. The
     estimate (53.7 GiB) is within --max-memory 1000 but not within the process's limit."""
     need = estimated_bytes((10, 60000, 1)) / 2**30

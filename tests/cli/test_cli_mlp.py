@@ -4,6 +4,7 @@ the process can get, are refused before anything is allocated."""
 import tracemalloc
 
 import numpy as np
+from limited import run_limited
 
 from mathdnn.cli import main
 from mathdnn.hw4.p6_jacobians import compare_training_bytes
@@ -36,7 +37,7 @@ def test_max_memory_is_the_cap(capsys):
     assert main(["mlp", "--hidden", "32", "--max-memory", f"{1.01 * need:.6g}"]) == 0
 
 
-def test_widths_the_process_cannot_get_are_refused(run_limited):
+def test_widths_the_process_cannot_get_are_refused():
     process = run_limited(["mlp", "--hidden", "100000000", "--max-memory", "1e9"], 2**30)
     assert process.returncode == 2 and process.stdout == "" and "Traceback" not in process.stderr
     assert process.stderr.startswith("mathdnn mlp: --hidden 100000000 needs about ")

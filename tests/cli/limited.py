@@ -30,17 +30,12 @@ sys.exit(main(sys.argv[3:]))
 """
 
 
-@pytest.fixture
-def run_limited():
-    """``run_limited(argv, headroom, blind=False)``: ``mathdnn argv`` in a child process that may
-    allocate ``headroom`` bytes beyond its start-up; with ``blind`` the commands' estimates do
-    not know of the limit. Returns the finished process (text output captured)."""
+def run_limited(argv: list[str], headroom: int, blind: bool = False) -> subprocess.CompletedProcess:
+    """``mathdnn argv`` in a child process that may allocate ``headroom`` bytes beyond its
+    start-up; with ``blind`` the commands' estimates do not know of the limit. Returns the
+    finished process (text output captured)."""
     if not Path("/proc/self/status").exists():
         pytest.skip("needs Linux's /proc/self/status to set the limit above the start-up size")
-
-    def run(argv: list[str], headroom: int, blind: bool = False) -> subprocess.CompletedProcess:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
-        code = [sys.executable, "-c", LIMITED, str(headroom), "blind" if blind else "-", *argv]
-        return subprocess.run(code, env=env, capture_output=True, text=True, timeout=300)
-
-    return run
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+    code = [sys.executable, "-c", LIMITED, str(headroom), "blind" if blind else "-", *argv]
+    return subprocess.run(code, env=env, capture_output=True, text=True, timeout=300)
