@@ -33,6 +33,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "losses",
     "train",
     "export",
+    "grade",
 )
 
 
