@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from conftest import SOLUTIONS, short
+from grade_settings import SOLUTIONS, short
 
 from mathdnn.cli import main
 from mathdnn.grade.exercises import EXERCISES

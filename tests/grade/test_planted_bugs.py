@@ -5,7 +5,7 @@ function replaced)."""
 from __future__ import annotations
 
 import pytest
-from conftest import FAST
+from grade_settings import FAST
 from planted_bugs import BUGS
 
 from mathdnn.grade.exercises import EXERCISES

@@ -3,7 +3,7 @@ score 100 %; the template, graded as it is, scores 0 with every function not imp
 
 from __future__ import annotations
 
-from conftest import FAST, SOLUTIONS
+from grade_settings import FAST, SOLUTIONS
 
 from mathdnn.grade.exercises import EXERCISES
 from mathdnn.grade.run import NOT_IMPLEMENTED, PASSED, grade_files

@@ -1,5 +1,5 @@
-"""Shared fixtures of the grader's tests: the solution files, and a smaller search (``SCALE`` of
-every function's cases) so that grading dozens of files stays quick."""
+"""Settings and paths shared by the grader's tests: the solution files, and a smaller search
+(``SCALE`` of every function's cases) so that grading dozens of files stays quick."""
 
 from __future__ import annotations
 
