@@ -260,6 +260,8 @@ def number(value: Any, what: str = "a number") -> float:
     """A real number: a Python or NumPy float (or int), or a 0-d/size-1 float array; finite."""
     if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiu":
         value = value.reshape(()).item()
+    if isinstance(value, np.floating | np.integer):
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise WrongAnswer(Mismatch(describe(value), f"{what} (one float)"))
     if not math.isfinite(value):
@@ -269,6 +271,8 @@ def number(value: Any, what: str = "a number") -> float:
 
 def integer(value: Any, what: str = "an int") -> int:
     """A Python or NumPy integer (not a float, not a bool)."""
+    if isinstance(value, np.integer):
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise WrongAnswer(Mismatch(describe(value), what))
     return value
@@ -387,9 +391,9 @@ def smaller_shapes(a: np.ndarray, minimum: Sequence[int]) -> Iterator[np.ndarray
             yield np.take(a, range(1, n), axis=axis)
 
 
-def simpler_values(a: np.ndarray, keep_sign: bool = False) -> Iterator[np.ndarray]:
+def simpler_values(a: np.ndarray) -> Iterator[np.ndarray]:
     """``a`` with simpler entries: all zero; half, a quarter, … of its non-zeros set to 0; one
-    entry set to 0, rounded, halved toward 0, or made positive (unless ``keep_sign``)."""
+    entry rounded, halved toward 0 or moved one toward 0; one made positive."""
     flat = a.reshape(-1)
     nonzero = np.flatnonzero(flat)
     if len(nonzero) == 0:
@@ -412,10 +416,11 @@ def simpler_values(a: np.ndarray, keep_sign: bool = False) -> Iterator[np.ndarra
             yield changed(k, np.round(v))
         elif abs(v) > 1:
             yield changed(k, np.trunc(v / 2))
-    if not keep_sign:
-        for k in nonzero:
-            if flat[k] < 0:
-                yield changed(k, -flat[k])
+            if abs(v) > 2:
+                yield changed(k, v - np.sign(v))
+    for k in nonzero:
+        if flat[k] < 0:
+            yield changed(k, -flat[k])
 
 
 def replaced(case: Case, **fields: Any) -> Case:
@@ -423,16 +428,14 @@ def replaced(case: Case, **fields: Any) -> Case:
     return {**case, **fields}
 
 
-def shrink_arrays(
-    case: Case, minimum: dict[str, Sequence[int]], keep_sign: Sequence[str] = ()
-) -> Iterator[Case]:
+def shrink_arrays(case: Case, minimum: dict[str, Sequence[int]]) -> Iterator[Case]:
     """The case with one named array smaller (``minimum`` gives each its smallest shape), then
     with one array's values simpler."""
     for name, lowest in minimum.items():
         for a in smaller_shapes(case[name], lowest):
             yield replaced(case, **{name: a})
     for name in minimum:
-        for a in simpler_values(case[name], keep_sign=name in keep_sign):
+        for a in simpler_values(case[name]):
             yield replaced(case, **{name: a})
 
 
