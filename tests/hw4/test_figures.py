@@ -11,7 +11,12 @@ from PIL import Image
 
 from mathdnn.functional.activation import ACTIVATIONS
 from mathdnn.hw4 import figures
-from mathdnn.hw4.p4_maxpool_commutes import NON_MONOTONE_EXAMPLES, check_commutes, stress_inputs
+from mathdnn.hw4.p4_maxpool_commutes import (
+    FUNCTIONS,
+    NON_MONOTONE_EXAMPLES,
+    check_commutes,
+    stress_inputs,
+)
 from mathdnn.hw4.p6_jacobians import init_mlp
 
 
@@ -25,7 +30,8 @@ def _image(png: bytes) -> Image.Image:
 def test_counterexamples_two_panels_to_a_row():
     x = stress_inputs(np.random.default_rng(0))
     windows = {}
-    for name, sigma in NON_MONOTONE_EXAMPLES.items():
+    for name, function in NON_MONOTONE_EXAMPLES.items():
+        sigma = FUNCTIONS[function]
         pair = check_commutes(sigma, x, 2).counterexample.pair[0]
         windows[name] = (sigma, (float(pair[0]), float(pair[1])))
     windows["tanh"] = (ACTIVATIONS["tanh"].op, windows["x²"][1])

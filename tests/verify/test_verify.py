@@ -10,8 +10,9 @@ import pytest
 
 from mathdnn import kernels
 from mathdnn.functional.conv import ConvGeometry
+from mathdnn.hw4.p4_maxpool_commutes import checks as problem4
+from mathdnn.hw4.p5_losses import checks as problem5
 from mathdnn.verify import SUITES, Check, run_all, run_suite
-from mathdnn.verify.homework import problem4, problem5
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,15 @@
-"""Homework 4, one module per problem: each opens with the problem's statement and its result, and
-holds the construction that answers it and the experiment that measures it.
+"""Homework 4, one module per problem, listed in order by ``registry.PROBLEMS``.
+
+A problem module holds everything about its problem:
+
+- its docstring: ``Problem k: title.``, then the question and the answer;
+- its construction, under the names a solution file uses (``finite_difference_filter``,
+  ``avg_pool_filter``, ``grayscale_filter``, ``maxpool_counterexample``, ``logistic_loss``,
+  ``sum_of_squares_loss``, ``sum_of_squares_grad``, ``mlp_gradients``, ``c3_connections``,
+  ``c3_parameter_count``, ``lenet5_parameter_count``, ``c3_forward``);
+- ``checks(rng, **construction)``: the rows ``mathdnn verify`` prints, each against an
+  independent reference; the construction is a keyword argument, this module's by default, so
+  the same checks judge any other construction.
 
 - ``p1_finite_differences``: image derivatives as one 3×3 convolution;
 - ``p2_average_pooling``: the k×k average pool as one strided convolution;
@@ -10,9 +20,9 @@ holds the construction that answers it and the experiment that measures it.
 - ``p6_jacobians``: backprop from the layer Jacobians, and an MNIST classifier trained with it;
 - ``p7_lenet_c3``: the partially connected C3 layer of the original LeNet-5.
 
-``figures`` draws the pictures of Problems 1–6 (Problem 7 draws its own table);
-``mathdnn.verify`` checks every result against an independent reference; ``mathdnn.report`` (the
-command ``mathdnn hw4``) runs them all into one page.
+``figures`` draws the pictures of Problems 1–6 (Problem 7 draws its own table); ``photo`` is the
+8-bit photograph the checks of Problems 1–3 compare with Pillow. ``mathdnn.verify`` runs every
+problem's checks; ``mathdnn.report`` (the command ``mathdnn hw4``) runs them all into one page.
 """
 
 from __future__ import annotations

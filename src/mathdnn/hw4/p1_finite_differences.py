@@ -11,13 +11,18 @@ Result: yes, ``Y = conv2d(X, w, padding=1)`` with the ``(2, 1, 3, 3)`` filter
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 import mathdnn.functional as F
-from mathdnn.engine import Tensor
+from mathdnn.check import EXACT, Check, max_abs_difference
+from mathdnn.engine import Tensor, no_grad
+from mathdnn.functional import reference
 from mathdnn.functional._checks import float_tensor
+from mathdnn.hw4.p3_grayscale import luma_formula
+from mathdnn.hw4.photo import sample_photo
 
 
 def finite_difference_filter(dtype: Any = np.float64) -> np.ndarray:
@@ -64,3 +69,38 @@ def difference_formula(x: np.ndarray) -> np.ndarray:
     ``Y1 = X[i, j+1] − X[i, j]``, a zero row / column appended, stacked before the last two
     axes. The formula the convolution is checked against."""
     return np.stack([np.diff(x, axis=-2, append=0.0), np.diff(x, axis=-1, append=0.0)], axis=-3)
+
+
+# ---------------------------------------------------------------------------------- the checks
+FilterConstruction = Callable[[], Any]
+
+
+def checks(
+    rng: np.random.Generator,
+    *,
+    finite_difference_filter: FilterConstruction = finite_difference_filter,
+) -> list[Check]:
+    """Problem 1's rows of ``mathdnn verify``: ``conv2d(X, w, padding=1)`` with
+    ``w = finite_difference_filter()`` against the definition (``difference_formula``) on the grey
+    photograph and on random images, and the engine's convolution with that ``w`` against the loop
+    oracle. ``finite_difference_filter`` is the construction under test (default: this module's);
+    it must return a ``(2, 1, 3, 3)`` array."""
+    w = np.asarray(finite_difference_filter(), dtype=np.float64)
+    _, rgb = sample_photo()
+    grey = luma_formula(rgb)
+    with no_grad():
+        photo_error = max_abs_difference(
+            F.conv2d(grey, w, padding=1).data, difference_formula(grey[:, 0])
+        )
+        errors, loop_errors = [], []
+        for _ in range(3):
+            x = rng.standard_normal((2, 1, *rng.integers(1, 12, 2)))
+            y = F.conv2d(x, w, padding=1).data
+            errors.append(max_abs_difference(y, difference_formula(x[:, 0])))
+            loop = reference.conv2d(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+            loop_errors.append(max_abs_difference(y, loop))
+    return [
+        Check("1", "conv2d(X, w, padding=1) = differences, photo", "formula", photo_error, EXACT),
+        Check("1", "conv2d(X, w, padding=1) = differences, random", "formula", max(errors), EXACT),
+        Check("1", "conv2d(X, w, padding=1), random", "loop oracle", max(loop_errors), EXACT),
+    ]

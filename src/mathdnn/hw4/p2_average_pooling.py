@@ -11,13 +11,17 @@ draws it on a photo, and it agrees with ``avg_pool2d`` and with Pillow's ``Image
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 import mathdnn.functional as F
-from mathdnn.engine import Tensor
+from mathdnn.check import EXACT, Check, max_abs_difference
+from mathdnn.engine import Tensor, no_grad
+from mathdnn.functional import reference
 from mathdnn.functional._checks import float_tensor, positive_int
+from mathdnn.hw4.photo import sample_photo
 
 
 def avg_pool_filter(
@@ -58,3 +62,49 @@ def average_pool(x: Tensor | np.ndarray, k: int, dense: bool = False) -> Tensor:
     c = x.shape[-3]
     w = avg_pool_filter(k, c, dense, x.dtype)
     return F.conv2d(x, w, stride=k, groups=1 if dense else c)
+
+
+# ---------------------------------------------------------------------------------- the checks
+def checks(
+    rng: np.random.Generator,
+    *,
+    avg_pool_filter: Callable[[int, int], Any] = avg_pool_filter,
+) -> list[Check]:
+    """Problem 2's rows of ``mathdnn verify``: ``conv2d(X, w, stride=k, groups=C)`` with
+    ``w = avg_pool_filter(k, C)`` against ``avg_pool2d`` on the photograph, against the loop
+    oracle on a random image, and, ×255 on the 8-bit photograph, against Pillow's
+    ``Image.reduce(k)``; and this module's dense form against its depthwise form.
+    ``avg_pool_filter`` is the construction under test (default: this module's); it must return
+    a ``(C, 1, k, k)`` array."""
+    photo, rgb = sample_photo()
+    k = 4
+    x = rng.standard_normal((2, 3, 9, 7))
+    w_photo = np.asarray(avg_pool_filter(k, 3), dtype=np.float64)
+    w_random = np.asarray(avg_pool_filter(3, 3), dtype=np.float64)
+    with no_grad():
+        depthwise = F.conv2d(rgb, w_photo, stride=k, groups=3).data
+        dense = average_pool(rgb, k, dense=True).data
+        pooled = F.avg_pool2d(Tensor(rgb), k).data
+        random = F.conv2d(x, w_random, stride=3, groups=3).data
+    reduced = np.asarray(photo.reduce(k), dtype=np.float64).transpose(2, 0, 1)[None]
+    loop = reference.avg_pool2d(x, (3, 3), (3, 3), (0, 0))
+    name = f"depthwise conv (stride {k}, groups 3)"
+    return [
+        Check("2", f"{name}, photo", "avg_pool2d", max_abs_difference(depthwise, pooled), EXACT),
+        Check(
+            "2",
+            "dense (C, C, k, k) conv, photo",
+            "depthwise conv",
+            max_abs_difference(dense, depthwise),
+            EXACT,
+        ),
+        Check("2", "conv, random, k = 3", "loop oracle", max_abs_difference(random, loop), EXACT),
+        Check(
+            "2",
+            f"conv × 255, 8-bit photo (grey levels), k = {k}",
+            f"Pillow reduce({k})",
+            max_abs_difference(255 * depthwise, reduced),
+            0.5 + 1e-6,
+            detail="Pillow rounds each block mean to the nearest grey level",
+        ),
+    ]

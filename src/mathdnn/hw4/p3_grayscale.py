@@ -11,13 +11,16 @@ Pillow's ``convert("L")``, which rounds the same weights to integers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 import mathdnn.functional as F
-from mathdnn.engine import Tensor
+from mathdnn.check import EXACT, Check, max_abs_difference
+from mathdnn.engine import Tensor, no_grad
 from mathdnn.functional._checks import float_tensor
+from mathdnn.hw4.photo import sample_photo
 
 # ITU-R BT.601 luma weights of (R, G, B), the ones Pillow's convert("L") uses.
 GRAYSCALE_WEIGHTS = (0.299, 0.587, 0.114)
@@ -44,3 +47,34 @@ def luma_formula(x: np.ndarray) -> np.ndarray:
     """``0.299 R + 0.587 G + 0.114 B`` on arrays ``(N, 3, H, W) → (N, 1, H, W)``: Problem 3's
     definition, the formula the convolution is checked against."""
     return np.einsum("nchw,c->nhw", x, GRAYSCALE_WEIGHTS)[:, None]
+
+
+# ---------------------------------------------------------------------------------- the checks
+def checks(
+    rng: np.random.Generator, *, grayscale_filter: Callable[[], Any] = grayscale_filter
+) -> list[Check]:
+    """Problem 3's rows of ``mathdnn verify``: ``conv2d(X, w)`` with ``w = grayscale_filter()``
+    against the luma formula on the photograph and on random images, and, ×255 on the 8-bit
+    photograph, against Pillow's ``convert("L")``. ``grayscale_filter`` is the construction
+    under test (default: this module's); it must return a ``(1, 3, 1, 1)`` array."""
+    w = np.asarray(grayscale_filter(), dtype=np.float64)
+    photo, rgb = sample_photo()
+    x = rng.random((2, 3, 5, 6))
+    with no_grad():
+        conv_grey = F.conv2d(rgb, w).data
+        random = F.conv2d(x, w).data
+    pillow_grey = np.asarray(photo.convert("L"), dtype=np.float64)
+    luma = "formula 0.299 R + 0.587 G + 0.114 B"
+    return [
+        Check(
+            "3", "1×1 conv, photo", luma, max_abs_difference(conv_grey, luma_formula(rgb)), EXACT
+        ),
+        Check("3", "1×1 conv, random", luma, max_abs_difference(random, luma_formula(x)), EXACT),
+        Check(
+            "3",
+            "1×1 conv × 255, 8-bit photo (grey levels)",
+            'Pillow convert("L")',
+            max_abs_difference(255 * conv_grey[0, 0], pillow_grey),
+            1.0,
+        ),
+    ]

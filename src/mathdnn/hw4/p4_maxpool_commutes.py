@@ -22,21 +22,45 @@ from dataclasses import dataclass
 import numpy as np
 
 import mathdnn.functional as F
+from mathdnn.check import ROUNDING, Check, max_abs_difference
 from mathdnn.engine import Tensor, no_grad
 from mathdnn.functional._checks import float_tensor
+from mathdnn.functional.activation import ACTIVATIONS
 from mathdnn.functional.pooling import PoolGeometry
 from mathdnn.functional.windows import window
-from mathdnn.nn import Activation, Conv2d, Flatten, Linear, MaxPool2d, Module, Sequential
+from mathdnn.nn import (
+    Activation,
+    Conv2d,
+    Flatten,
+    Linear,
+    MaxPool2d,
+    Module,
+    ReLU,
+    Sequential,
+    Tanh,
+)
 
 Elementwise = Callable[[Tensor], Tensor]
 
-# The activations of mathdnn.functional.activation.ACTIVATIONS flagged monotone are the ones for
-# which σ(ρ(X)) = ρ(σ(X)); these functions are not monotone on R, and the identity fails.
-NON_MONOTONE_EXAMPLES: dict[str, Elementwise] = {
-    "x²": lambda x: x * x,
+#: The functions ``maxpool_counterexample`` answers for, by name: non-decreasing ones, for which
+#: ``σ(ρ(X)) = ρ(σ(X))``, and functions that are not monotone on R, for which it fails.
+FUNCTIONS: dict[str, Elementwise] = {
+    "relu": F.relu,
+    "sigmoid": F.sigmoid,
+    "tanh": F.tanh,
+    "softplus": F.softplus,
+    "leaky_relu": F.leaky_relu,
+    "exp": lambda x: x.exp(),
+    "square": lambda x: x * x,
     "sin": lambda x: x.sin(),
-    "−x": lambda x: -x,
+    "neg": lambda x: -x,
+    "abs": lambda x: x.abs(),
 }
+
+# The activations of mathdnn.functional.activation.ACTIVATIONS flagged monotone are the ones for
+# which σ(ρ(X)) = ρ(σ(X)); these functions are not monotone on R, and the identity fails. By the
+# symbol the report writes, the name in FUNCTIONS.
+NON_MONOTONE_EXAMPLES: dict[str, str] = {"x²": "square", "sin": "sin", "−x": "neg"}
 
 # The max pools the identity is checked on: (kernel_size, stride, padding, dilation).
 POOL_CONFIGS = (
@@ -174,6 +198,28 @@ def _window(
     return padded[rows, cols], real[rows, cols]
 
 
+def maxpool_counterexample(activation: str) -> np.ndarray | None:
+    """Problem 4's answer for the function named ``activation`` (a key of ``FUNCTIONS``): ``None``
+    if ``σ(maxpool(X)) = maxpool(σ(X))`` for every ``X``, else an input ``X`` of shape
+    ``(1, 1, 2, 2)`` on which the two differ for a ``2×2`` max pool with stride 2.
+
+    The identity is tested on the hard inputs ``stress_inputs`` (``check_commutes``): for a
+    non-decreasing ``σ`` it holds, as Problem 4 proves, and the answer is ``None``; otherwise the
+    failing window ``[m, e]`` it finds (``m`` the window's maximum, ``σ(e) > σ(m)``) becomes
+    ``X = [[m, e], [e, e]]``, whose pool is ``m`` while ``max σ(X) = σ(e)``.
+    """
+    if activation not in FUNCTIONS:
+        raise ValueError(
+            f"maxpool_counterexample: activation must be one of {', '.join(FUNCTIONS)}, got "
+            f"{activation!r}"
+        )
+    found = check_commutes(FUNCTIONS[activation], stress_inputs(np.random.default_rng(0)), 2)
+    if found.counterexample is None:
+        return None
+    m, e = found.counterexample.pair[0]
+    return np.array([[[[m, e], [e, e]]]])
+
+
 def pool_before_activation(model: Sequential) -> Sequential:
     """Rewrite ``σ → MaxPool2d`` into ``MaxPool2d → σ`` wherever ``σ`` is non-decreasing.
 
@@ -246,3 +292,86 @@ def rewrite_seconds(
         before.append(forward_backward_seconds(model, x, per_round))
         after.append(forward_backward_seconds(rewritten, x, per_round))
     return float(np.median(before)), float(np.median(after))
+
+
+# ---------------------------------------------------------------------------------- the checks
+def checks(
+    rng: np.random.Generator,
+    *,
+    maxpool_counterexample: Callable[[str], np.ndarray | None] = maxpool_counterexample,
+) -> list[Check]:
+    """Problem 4's rows of ``mathdnn verify``: ``σ(ρ(X)) = ρ(σ(X))`` for every activation of the
+    registry, on the hard inputs and three max pools (those not flagged monotone must fail); for
+    x², sin and −x, the counterexample ``maxpool_counterexample`` gives, which must break the
+    identity (``counterexample_check``); and the rewrite ``pool_before_activation`` against the
+    model it rewrites. ``maxpool_counterexample`` is the construction under test (default: this
+    module's)."""
+    rows = []
+    x = stress_inputs(rng)
+    both_sides = "ρ(σ(X)), stress inputs"
+    for name, activation in ACTIVATIONS.items():
+        results = [check_commutes(activation.op, x, *pool) for pool in POOL_CONFIGS]
+        error = max(r.max_error for r in results)
+        rows.append(
+            Check(
+                "4",
+                f"σ(ρ(X)), σ = {name}{'' if activation.monotone else ' (not monotone)'}",
+                both_sides,
+                error,
+                0.0,
+                expected_failure=not activation.monotone,
+            )
+        )
+    for symbol, name in NON_MONOTONE_EXAMPLES.items():
+        rows.append(counterexample_check(name, maxpool_counterexample, symbol))
+    return rows + _rewrite_checks(rng)
+
+
+def counterexample_check(
+    name: str,
+    maxpool_counterexample: Callable[[str], np.ndarray | None] = maxpool_counterexample,
+    symbol: str | None = None,
+) -> Check:
+    """The row for a function ``FUNCTIONS[name]`` that is not monotone: the input
+    ``X = maxpool_counterexample(name)`` must break ``σ(ρ(X)) = ρ(σ(X))`` for the ``2×2`` max pool
+    with stride 2 (an expected failure: the row passes when the two sides differ). ``None``, or
+    an ``X`` where they agree, fails it. ``symbol`` names ``σ`` in the row (default ``name``)."""
+    sigma = FUNCTIONS[name]
+    title = f"σ(ρ(X)), σ = {symbol or name} (not monotone)"
+    reference = "ρ(σ(X)), maxpool_counterexample"
+    found = maxpool_counterexample(name)
+    if found is None:
+        detail = f"maxpool_counterexample({name!r}) returned None"
+        return Check("4", title, reference, 0.0, 0.0, expected_failure=True, detail=detail)
+    result = check_commutes(sigma, np.asarray(found, dtype=np.float64), 2)
+    detail = f"counterexample: {result.counterexample}" if result.counterexample else ""
+    return Check("4", title, reference, result.max_error, 0.0, expected_failure=True, detail=detail)
+
+
+def _rewrite_checks(rng: np.random.Generator) -> list[Check]:
+    """``pool_before_activation`` on a small CNN: same outputs, same parameter gradients."""
+    model = Sequential(
+        Conv2d(1, 4, 3, padding=1, rng=rng, dtype=np.float64),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(4, 6, 3, padding=1, rng=rng, dtype=np.float64),
+        Tanh(),
+        MaxPool2d(3, 2, 1),
+        Flatten(),
+        Linear(6 * 4 * 4, 3, rng=rng, dtype=np.float64),
+    )
+    rewritten = pool_before_activation(model)
+    x = rng.standard_normal((4, 1, 16, 16))
+    outputs, grads = [], []
+    for m in (model, rewritten):
+        m.zero_grad()
+        y = m(Tensor(x))
+        (y * y).sum().backward()
+        outputs.append(y.data)
+        grads.append([p.grad for p in m.parameters()])
+    grad_error = max(max_abs_difference(a, b) for a, b in zip(*grads, strict=True))
+    original = "the CNN it rewrites"
+    return [
+        Check("4", "pool_before_activation: outputs", original, max_abs_difference(*outputs), 0.0),
+        Check("4", "pool_before_activation: parameter gradients", original, grad_error, ROUNDING),
+    ]

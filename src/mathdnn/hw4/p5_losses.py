@@ -32,12 +32,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 import mathdnn.functional as F
+from mathdnn.check import EXACT, FD, ROUNDING, Check, max_abs_difference, pytorch_checks
 from mathdnn.engine import Tensor, as_tensor, no_grad
+from mathdnn.engine.gradcheck import central_differences, gradcheck_error
 from mathdnn.functional import numerics
 from mathdnn.functional._checks import float_tensor
 from mathdnn.hw4 import TrainingDiverged
@@ -50,10 +53,12 @@ __all__ = [
     "History",
     "Model",
     "Summary",
+    "checks",
     "compare",
     "logistic_loss",
     "predict",
     "sgd_epoch",
+    "sum_of_squares_grad",
     "sum_of_squares_long_form",
     "sum_of_squares_loss",
     "summarize",
@@ -110,6 +115,14 @@ def sum_of_squares_loss(z: Any, y: Any) -> Tensor:
         return ((g / n) * -4 * y * s2 * one_minus_s,)
 
     return Tensor._make(value, (z,), vjp, "sum_of_squares_loss")
+
+
+def sum_of_squares_grad(z: Any, y: Any) -> np.ndarray:
+    """``∂L/∂z_i = −4 y_i σ(−y_i z_i)² σ(y_i z_i) / N`` for ``L = sum_of_squares_loss(z, y)``: the
+    primitive's VJP with ``g = 1``, as an array of the shape of ``z``."""
+    z = Tensor(float_tensor("sum_of_squares_grad", "z", z).data, requires_grad=True)
+    sum_of_squares_loss(z, y).backward()
+    return z.grad
 
 
 def sum_of_squares_long_form(z: Any, y: Any) -> np.ndarray:
@@ -419,3 +432,83 @@ def compare(
                     train(X, y, name, lr, batch_size, epochs, seed, X_test, y_test, bar.update)
                 )
     return Comparison(runs)
+
+
+# ---------------------------------------------------------------------------------- the checks
+LossFunction = Callable[[Any, Any], Any]
+
+
+def checks(
+    rng: np.random.Generator,
+    *,
+    logistic_loss: LossFunction = logistic_loss,
+    sum_of_squares_loss: LossFunction = sum_of_squares_loss,
+    sum_of_squares_grad: Callable[[Any, Any], Any] = sum_of_squares_grad,
+) -> list[Check]:
+    """Problem 5's rows of ``mathdnn verify``: the two losses against the formulas of ``hw4.md``
+    (``sum_of_squares_long_form``) and their limits at ``|z| = 1e6``; ``sum_of_squares_grad``
+    against finite differences of ``sum_of_squares_loss``; the engine's VJP of the logistic
+    primitive against finite differences; and both, value and gradient, against PyTorch.
+    ``logistic_loss``, ``sum_of_squares_loss`` (the mean loss over the items of ``z``) and
+    ``sum_of_squares_grad`` (``∂L/∂z``) are the construction under test (default: this
+    module's)."""
+
+    def mean(loss: LossFunction, z: np.ndarray, y: np.ndarray) -> float:
+        with no_grad():
+            value = loss(z, y)
+        return float(value.item() if isinstance(value, Tensor) else value)
+
+    z = 4 * rng.standard_normal(64)
+    y = rng.choice([-1.0, 1.0], 64)
+    kl, sos = mean(logistic_loss, z, y), mean(sum_of_squares_loss, z, y)
+    kl_formula = float(np.mean(np.log1p(np.exp(-y * z))))
+    sos_formula = float(np.mean(sum_of_squares_long_form(z, y)))
+    # At |z| = 1e6: a right score costs 0, a wrong one |z| (KL) or 2 (sum of squares).
+    z_far, y_far = np.array([1e6, -1e6, 1e6, -1e6]), np.array([1.0, -1.0, -1.0, 1.0])
+    limits = [
+        abs(mean(logistic_loss, z_far, y_far) - 2e6 / 4),
+        abs(mean(sum_of_squares_loss, z_far, y_far) - 4 / 4),
+    ]
+    rows = [
+        Check("5", "logistic_loss", "formula mean log(1 + exp(−yz))", abs(kl - kl_formula), EXACT),
+        Check(
+            "5",
+            "sum_of_squares_loss = mean 2σ(−yz)²",
+            "long form of ℓ",
+            abs(sos - sos_formula),
+            EXACT,
+        ),
+        Check("5", "both losses at |z| = 1e6", "limits 0, |z| and 0, 2", max(limits), EXACT),
+    ]
+    # The engine's VJP of the logistic primitive (the library's, whatever the construction).
+    error = gradcheck_error(lambda t: LOSSES["kl"](t, y), [z])
+    rows.append(Check("5", "logistic_loss VJP", "finite differences", error, FD))
+    grad = np.asarray(sum_of_squares_grad(z, y), dtype=np.float64)
+    z_moved = z.copy()
+    numerical = central_differences(lambda: mean(sum_of_squares_loss, z_moved, y), z_moved)
+    rows.append(
+        Check(
+            "5",
+            "sum_of_squares_grad = ∂L/∂z",
+            "finite differences of sum_of_squares_loss",
+            max_abs_difference(grad, numerical),
+            FD,
+        )
+    )
+
+    def compute(torch: ModuleType) -> list[float]:
+        zt, yt = torch.tensor(z, requires_grad=True), torch.from_numpy(y)
+        kl_t = torch.nn.functional.softplus(-yt * zt).mean()
+        (kl_grad,) = torch.autograd.grad(kl_t, zt)
+        ours = Tensor(z, requires_grad=True)
+        value = LOSSES["kl"](ours, y)
+        value.backward()
+        sos_t = (2 * torch.sigmoid(-yt * zt) ** 2).mean()
+        (sos_grad,) = torch.autograd.grad(sos_t, zt)
+        return [
+            max(abs(value.item() - kl_t.item()), max_abs_difference(ours.grad, kl_grad.numpy())),
+            max(abs(sos - sos_t.item()), max_abs_difference(grad, sos_grad.numpy())),
+        ]
+
+    names = ["logistic_loss and VJP", "sum_of_squares_loss and sum_of_squares_grad"]
+    return rows + pytorch_checks("5", names, ROUNDING, compute)

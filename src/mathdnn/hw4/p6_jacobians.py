@@ -50,11 +50,13 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import mathdnn.functional as F
+from mathdnn.check import FD, ROUNDING, Check, max_abs_difference, pytorch_checks
 from mathdnn.engine import Tensor
 from mathdnn.engine.gradcheck import central_differences
 from mathdnn.functional import numerics
@@ -276,11 +278,15 @@ def mlp_gradients(
     As: Sequence[Any],
     bs: Sequence[Any],
     x: Any,
-    activation: ActivationArg,
+    sigma: ActivationArg | ArrayFn,
+    sigma_prime: ArrayFn | None = None,
     method: str = "backprop",
     reduction: str = "sum",
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Part (b): ``(grads_A, grads_b)``, ``grads_A[ℓ−1] = ∂y_L/∂A_ℓ``, ``grads_b[ℓ−1] = ∂y_L/∂b_ℓ``.
+
+    ``sigma`` is an activation's name in ``ACTIVATIONS`` (or the pair ``(σ, σ')``), or ``σ`` as a
+    function of arrays with ``sigma_prime`` its derivative ``σ'``.
 
     ``∂y_L/∂A_ℓ = diag(σ'(z_ℓ)) (∂y_L/∂y_ℓ)ᵀ y_{ℓ−1}ᵀ`` (shape of ``A_ℓ``),
     ``∂y_L/∂b_ℓ = diag(σ'(z_ℓ)) (∂y_L/∂y_ℓ)ᵀ``, and ``y_{L−1}ᵀ``, ``1`` for ℓ = L.
@@ -294,7 +300,9 @@ def mlp_gradients(
     ``reduction="none"``.
     """
     fn = "mlp_gradients"
-    sigma, sigma_prime = resolve_activation(fn, activation)
+    sigma, sigma_prime = resolve_activation(
+        fn, sigma if sigma_prime is None else (sigma, sigma_prime)
+    )
     As, bs, x = _check_network(fn, As, bs, x)
     if method not in METHODS:
         raise ValueError(f"{fn}: method must be one of {METHODS}, got {method!r}")
@@ -623,4 +631,84 @@ def compare_training(
         max_param_diff=np.array(diffs),
         test_accuracy_backprop=_accuracy(As_bp, bs_bp, X_test, data.test_labels, activation),
         test_accuracy_autodiff=_accuracy(As_ad, bs_ad, X_test, data.test_labels, activation),
+    )
+
+
+# ---------------------------------------------------------------------------------- the checks
+Gradients = tuple[list[np.ndarray], list[np.ndarray]]
+
+
+def checks(
+    rng: np.random.Generator,
+    *,
+    mlp_gradients: Callable[..., Gradients] = mlp_gradients,
+) -> list[Check]:
+    """Problem 6's rows of ``mathdnn verify``: on a small MLP and one input, for every activation
+    of the registry, ``mlp_gradients(As, bs, x, σ, σ')`` against the explicit Jacobian products
+    (this module's ``method="jacobian"``), the engine's autodiff and finite differences; with
+    tanh against ``torch.autograd``; and ``mlp_backprop`` started from ``(softmax − onehot)/N``
+    against the autodiff of ``cross_entropy``. ``mlp_gradients`` is the construction under test
+    (default: this module's backprop); it returns ``(grads_A, grads_b)``."""
+    As, bs = init_mlp((6, 5, 4, 1), seed=int(rng.integers(2**31)), dtype=np.float64)
+    x = rng.standard_normal(6)
+
+    def construction(name: str) -> Gradients:
+        activation = ACTIVATIONS[name]
+        return mlp_gradients(As, bs, x, activation.value, activation.slope)
+
+    references = {
+        "explicit Jacobian products": (
+            lambda name: _mlp_gradients(As, bs, x, name, method="jacobian"),
+            ROUNDING,
+        ),
+        "engine autodiff": (lambda name: autodiff_gradients(As, bs, x, name), ROUNDING),
+        "finite differences": (lambda name: finite_difference_gradients(As, bs, x, name), FD),
+    }
+    rows = []
+    for against, (gradients, tolerance) in references.items():
+        error = max(_gradients_differ(construction(name), gradients(name)) for name in ACTIVATIONS)
+        title = f"backprop ∂y_L/∂A_ℓ, ∂y_L/∂b_ℓ, all {len(ACTIVATIONS)} activations"
+        rows.append(Check("6", title, against, error, tolerance))
+    # The classifier: n_L = 3 logits, softmax cross-entropy, a batch of 5.
+    As_c, bs_c = init_mlp((6, 4, 3), seed=int(rng.integers(2**31)), dtype=np.float64)
+    X, labels = rng.standard_normal((5, 6)), rng.integers(0, 3, 5)
+    logits = forward(As_c, bs_c, X, "tanh")[-1]
+    _, grad_output = softmax_cross_entropy(logits, labels)
+    ours = mlp_backprop(As_c, bs_c, X, "tanh", grad_output)
+    A_t = [Tensor(A, requires_grad=True) for A in As_c]
+    b_t = [Tensor(b, requires_grad=True) for b in bs_c]
+    F.cross_entropy(tensor_mlp(A_t, b_t, Tensor(X), "tanh"), labels).backward()
+    error = _gradients_differ(ours, ([A.grad for A in A_t], [b.grad for b in b_t]))
+    rows.append(
+        Check(
+            "6",
+            "mlp_backprop from (softmax − onehot)/N",
+            "autodiff of cross_entropy",
+            error,
+            ROUNDING,
+        )
+    )
+
+    def compute(torch: ModuleType) -> list[float]:
+        A_t = [torch.tensor(A, requires_grad=True) for A in As]
+        b_t = [torch.tensor(b, requires_grad=True) for b in bs]
+        y = torch.tensor(x)
+        for ell, (A, b) in enumerate(zip(A_t, b_t, strict=True), start=1):
+            y = A @ y + b if ell == len(A_t) else torch.tanh(A @ y + b)
+        theirs = [g.numpy() for g in torch.autograd.grad(y.sum(), A_t + b_t)]
+        L = len(A_t)
+        return [_gradients_differ(construction("tanh"), (theirs[:L], theirs[L:]))]
+
+    return rows + pytorch_checks("6", ["backprop, tanh (torch.autograd)"], ROUNDING, compute)
+
+
+# This module's own gradients, the reference of the checks whatever construction they test.
+_mlp_gradients = mlp_gradients
+
+
+def _gradients_differ(ours: Gradients, theirs: Gradients) -> float:
+    """``max |a − b|`` over two ``(grads_A, grads_b)``."""
+    return max(
+        max_abs_difference(a, b)
+        for a, b in zip(ours[0] + ours[1], theirs[0] + theirs[1], strict=True)
     )

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 import mathdnn.functional as F
-from mathdnn.engine import Tensor, cat
+from mathdnn.check import ROUNDING, Check, max_abs_difference, pytorch_checks
+from mathdnn.engine import Tensor, cat, no_grad
 from mathdnn.functional._checks import pair
 from mathdnn.io import atomic_write
 from mathdnn.nn import Conv2d, Module, ModuleList
@@ -383,6 +385,40 @@ class MaskedConv2d(Module):
         return f"table {self.table.shape}, kernel_size={self.kernel_size}"
 
 
+# ------------------------------------------------------------------------------ the construction
+def c3_connections() -> np.ndarray:
+    """C3's connection table, ``(6, 16)`` booleans: ``[i, o]`` is True when output map ``o`` sees
+    input map ``i`` (LeCun et al. 1998, Table 1; ``CONNECTIONS``)."""
+    return CONNECTIONS.copy()
+
+
+def c3_parameter_count(table: Any) -> int:
+    """The hand count of C3 connected by ``table`` with ``5×5`` kernels, ``Σ_o |S_o|·25 + 16``:
+    ``parameter_count(table)``."""
+    return parameter_count(table)
+
+
+def c3_forward(x: Any, weights: Sequence[Any], bias: Any) -> np.ndarray:
+    """C3 on ``x`` ``(N, 6, 14, 14)``, ``(N, 16, 10, 10)`` out: ``Y[:, o] = conv2d(X[:, S_o],
+    W_o) + b_o`` with ``W_o = weights[o]`` of shape ``(|S_o|, 5, 5)`` and ``b = bias`` ``(16,)``.
+
+    Computed as ``MaskedConv2d`` does: one convolution whose ``(16, 6, 5, 5)`` weight holds
+    ``weights[o][k]`` at ``[o, S_o[k]]`` and zeros where ``o`` does not see ``i``."""
+    fn = "c3_forward"
+    subsets = input_subsets(c3_connections())
+    if len(weights) != len(subsets):
+        raise ValueError(f"{fn}: weights must hold {len(subsets)} kernels, got {len(weights)}")
+    kernels = [np.asarray(w, dtype=np.float64) for w in weights]
+    for o, (w, s) in enumerate(zip(kernels, subsets, strict=True)):
+        if w.shape != (len(s), 5, 5):
+            raise ValueError(f"{fn}: weights[{o}] must have shape ({len(s)}, 5, 5), got {w.shape}")
+    full = np.zeros((len(subsets), CONNECTIONS.shape[0], 5, 5))
+    for o, (w, s) in enumerate(zip(kernels, subsets, strict=True)):
+        full[o, s] = w
+    with no_grad():
+        return F.conv2d(x, full, np.asarray(bias, dtype=np.float64)).data
+
+
 # ---------------------------------------------------------------------------------- the answer
 def parameter_counts() -> dict[str, dict[str, int]]:
     """Problem 7's table: for the full and the original C3, the parameters of C3 and of the whole
@@ -440,3 +476,72 @@ def answer() -> str:
             + ("agrees" if hint == hand else "DISAGREES"),
         ]
     )
+
+
+# ---------------------------------------------------------------------------------- the checks
+def checks(
+    rng: np.random.Generator,
+    *,
+    c3_connections: Callable[[], Any] = c3_connections,
+    lenet5_parameter_count: Callable[[Any], int] = lenet5_parameter_count,
+    c3_forward: Callable[[Any, Sequence[Any], Any], Any] = c3_forward,
+) -> list[Check]:
+    """Problem 7's rows of ``mathdnn verify``: the hand count ``lenet5_parameter_count`` of the
+    full table and of ``c3_connections()`` against the parameters ``mathdnn.models.LeNet5``
+    reports in each form of C3; the masked C3 against the hint's 16 convolutions, forward and
+    VJP; and ``c3_forward`` against PyTorch's ``conv2d`` per subset. ``c3_connections``,
+    ``lenet5_parameter_count`` and ``c3_forward`` are the construction under test (default: this
+    module's)."""
+    from mathdnn.models import LeNet5  # LeNet5 is built from this module's C3
+
+    table = np.asarray(c3_connections())
+    rows = []
+    for c3, c3_form, connections in (
+        ("full", None, np.ones_like(CONNECTIONS)),
+        ("original", "masked", table),
+        ("original", "hint", table),
+    ):
+        model = LeNet5(c3=c3, c3_form=c3_form, rng=0)
+        reported = sum(p.numel() for p in model.parameters())
+        hand = int(lenet5_parameter_count(connections))
+        form = c3 if c3_form is None else f"{c3}, {c3_form}"
+        rows.append(
+            Check(
+                "7", f"LeNet5 ({form}) parameters = {hand:,}", "hand count", abs(reported - hand), 0
+            )
+        )
+    hint = SubsetConv2d(rng=rng, dtype=np.float64)
+    masked = MaskedConv2d.from_subsets(hint)
+    x = rng.standard_normal((3, 6, 14, 14))
+    g = rng.standard_normal((3, 16, 10, 10))
+    outputs, input_grads = [], []
+    for form in (hint, masked):
+        xt = Tensor(x, requires_grad=True)
+        y = form(xt)
+        y.backward(g)
+        outputs.append(y.data)
+        input_grads.append(xt.grad)
+    weight_grads = [connected_rows([c.weight.grad for c in hint.convs]), masked.weight.grad]
+    bias_grads = [np.concatenate([c.bias.grad for c in hint.convs]), masked.bias.grad]
+    pairs = (outputs, input_grads, weight_grads, bias_grads)
+    error = max(max_abs_difference(*pair) for pair in pairs)
+    rows.append(
+        Check("7", "masked C3 forward and VJP", "hint form (16 convolutions)", error, ROUNDING)
+    )
+    weights = [c.weight.data[0] for c in hint.convs]
+    bias = np.concatenate([c.bias.data for c in hint.convs])
+
+    def compute(torch: ModuleType) -> list[float]:
+        xt = torch.tensor(x)
+        theirs = torch.cat(
+            [
+                torch.nn.functional.conv2d(
+                    xt[:, list(s)], torch.from_numpy(c.weight.data), torch.from_numpy(c.bias.data)
+                )
+                for c, s in zip(hint.convs, hint.subsets, strict=True)
+            ],
+            1,
+        )
+        return [max_abs_difference(c3_forward(x, weights, bias), theirs.numpy())]
+
+    return rows + pytorch_checks("7", ["c3_forward (torch conv2d per subset)"], ROUNDING, compute)

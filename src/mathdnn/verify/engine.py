@@ -14,10 +14,10 @@ import numpy as np
 
 import mathdnn.functional as F
 from mathdnn import kernels
+from mathdnn.check import FD, ROUNDING, Check, max_abs_difference, pytorch_checks
 from mathdnn.engine import Tensor
 from mathdnn.engine.gradcheck import gradcheck_error
 from mathdnn.functional import reference
-from mathdnn.verify.check import FD, ROUNDING, Check, max_abs_difference, pytorch_checks
 
 # conv2d cases: (name, x shape, weight shape, stride, (top, bottom, left, right), dilation, groups)
 CONV_CASES = (

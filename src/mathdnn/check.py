@@ -1,5 +1,7 @@
-"""``Check``: one identity, verified against an independent reference (this module imports nothing
-of mathdnn's, so every part of the package can make checks)."""
+"""``Check``: one identity, verified against an independent reference. The rows ``mathdnn verify``
+prints and the report shows are ``Check`` objects, made by the engine's checks
+(``mathdnn.verify.engine``) and by each problem of ``mathdnn.hw4``; this module imports nothing of
+mathdnn's, so any layer can make them."""
 
 from __future__ import annotations
 
