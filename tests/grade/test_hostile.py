@@ -14,7 +14,6 @@ import pytest
 from grade_settings import SOLUTIONS, short
 
 from mathdnn.cli import main
-from mathdnn.grade.exercises import EXERCISES
 from mathdnn.grade.feedback import problem_text, text
 from mathdnn.grade.run import FAILED, PASSED, grade_files
 
@@ -137,7 +136,7 @@ def graded(tmp_path_factory):
         path = folder / f"hostile{k:02d}.py"
         path.write_text(hostile.file_text())
         paths.append(path)
-    return dict(zip(HOSTILE, grade_files(paths, EXERCISES, short(LIMIT)), strict=True))
+    return dict(zip(HOSTILE, grade_files(paths, short(LIMIT)), strict=True))
 
 
 @pytest.mark.parametrize("hostile", HOSTILE, ids=[h.name for h in HOSTILE])
@@ -165,7 +164,7 @@ def test_a_file_that_does_not_load_fails_every_problem_with_its_reason(tmp_path)
     broken.write_text("import numpy as np\n\ndef finite_difference_filter(:\n    pass\n")
     leaving = tmp_path / "leaving.py"
     leaving.write_text("import sys\n\nsys.exit(1)\n")
-    results = grade_files([broken, leaving], EXERCISES, short(LIMIT))
+    results = grade_files([broken, leaving], short(LIMIT))
     for result, reason in zip(
         results,
         ("the file does not load: SyntaxError", "the file does not load: it calls exit()"),
@@ -195,7 +194,7 @@ def grayscale_filter():
         pass
 """
     )
-    (result,) = grade_files([lingering], EXERCISES, short(2.0))
+    (result,) = grade_files([lingering], short(2.0))
     assert [p.status for p in result.problems] == [PASSED, PASSED, FAILED, *[PASSED] * 4]
     pid = int(pid_file.read_text())
     end = time.monotonic() + 5

@@ -8,9 +8,8 @@ import pytest
 from grade_settings import FAST
 from planted_bugs import BUGS
 
-from mathdnn.grade.exercises import EXERCISES
 from mathdnn.grade.feedback import problem_text
-from mathdnn.grade.run import FAILED, PASSED, grade_files
+from mathdnn.grade.run import FAILED, PASSED, exercises, grade_files
 
 
 @pytest.fixture(scope="module")
@@ -21,12 +20,12 @@ def graded(tmp_path_factory):
         path = folder / f"bug{k:02d}.py"
         path.write_text(bug.file_text())
         paths.append(path)
-    return dict(zip(BUGS, grade_files(paths, EXERCISES, FAST), strict=True))
+    return dict(zip(BUGS, grade_files(paths, FAST), strict=True))
 
 
 def test_there_are_at_least_25_planted_bugs_in_every_problem():
     assert len(BUGS) >= 25
-    assert {bug.problem for bug in BUGS} == {e.problem for e in EXERCISES}
+    assert {bug.problem for bug in BUGS} == {e.problem for e in exercises()}
 
 
 @pytest.mark.parametrize("bug", BUGS, ids=[bug.name for bug in BUGS])

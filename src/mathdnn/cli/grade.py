@@ -24,8 +24,7 @@ from tqdm import tqdm
 from mathdnn import __version__
 from mathdnn.cli import CommandError, positive_int, seed
 from mathdnn.grade import feedback, page
-from mathdnn.grade.exercises import EXERCISES
-from mathdnn.grade.run import Settings, SubmissionResult, grade_files
+from mathdnn.grade.run import Settings, SubmissionResult, exercises, grade_files
 from mathdnn.grade.sandbox import Limits
 from mathdnn.grade.template import FILE_NAME, write_template
 from mathdnn.io import atomic_write, check_writable, write_folder, write_json
@@ -143,9 +142,9 @@ def _check_output(value: str) -> Path:
 
 
 def _grade(paths: list[Path], settings: Settings, jobs: int | None) -> list[SubmissionResult]:
-    total = len(paths) * len(EXERCISES)
+    total = len(paths) * len(exercises())
     with tqdm(total=total, unit=" problem", disable=not sys.stderr.isatty(), leave=False) as bar:
-        return grade_files(paths, EXERCISES, settings, jobs, done=lambda: bar.update(1))
+        return grade_files(paths, settings, jobs, done=lambda: bar.update(1))
 
 
 def _one_file(path: Path, args: argparse.Namespace, settings: Settings, jobs: int | None) -> int:
@@ -195,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     if args.template is not None:
         if args.path is not None:
             raise CommandError("give either --template [DIR] or a PATH to grade, not both")
-        path = write_template(args.template, EXERCISES)
+        path = write_template(args.template, exercises())
         print(f"wrote {path}: fill in its functions, then run: mathdnn grade {path}")
         return 0
     if args.path is None:

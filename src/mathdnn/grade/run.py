@@ -1,24 +1,35 @@
 """Grading: each problem of a submission in its own child process, its verdicts computed here.
 
-``grade_file(path, exercises)`` grades one file, ``grade_files(paths, exercises)`` many, in
-parallel on ``jobs`` threads (the work is in the children; a thread waits for its child). For
-every function of every problem the result is ``passed``, ``failed`` (with the counterexample,
-or the reason the process broke) or ``not implemented``. A problem passes when all its functions
-do; its score is the fraction of them that pass; a submission's score is the sum over problems.
+``grade_file(path)`` grades one file, ``grade_files(paths)`` many, on every problem of the
+registry (``mathdnn.hw4.registry.PROBLEMS``: a problem module's ``EXERCISE`` lists the functions
+a student writes and how each is graded), ``jobs`` problems at a time (the work is in the
+children; a thread waits for its child).
+
+A function is graded in two steps. First its ``EXERCISE`` search looks for the smallest input on
+which it is wrong. If there is none, the problem's own checks (``checks(rng, **construction)``,
+the rows ``mathdnn verify`` prints) run with the student's function in place of the module's,
+when ``checks`` takes it: a failing row fails the function too. The result is ``passed``,
+``failed`` (with the counterexample, the failing row, or the reason the process broke) or
+``not implemented``. A problem passes when all its functions do; its score is the fraction of
+them that pass; a submission's score is the sum over problems.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from mathdnn.check import Check
+from mathdnn.functional.activation import ACTIVATIONS
 from mathdnn.grade.exercise import (
     Broke,
     Counterexample,
@@ -28,8 +39,11 @@ from mathdnn.grade.exercise import (
     Search,
     Task,
     WrongAnswer,
+    fmt,
 )
+from mathdnn.grade.protocol import ActivationRef
 from mathdnn.grade.sandbox import Limits, Sandbox
+from mathdnn.hw4.registry import PROBLEMS
 
 PASSED, FAILED, NOT_IMPLEMENTED = "passed", "failed", "not implemented"
 # The search stops trying new cases (and shrinking) after this share of a function's time limit,
@@ -130,6 +144,14 @@ class Settings:
     scale: float = 1.0
 
 
+# The activations' functions travel by name: a problem's checks pass σ and σ′ themselves.
+_BY_FUNCTION = {
+    id(getattr(activation, part)): ActivationRef(name, part)
+    for name, activation in ACTIVATIONS.items()
+    for part in ("value", "slope")
+}
+
+
 class _Student:
     """``student(*args)``: the submission's function ``name`` called in the sandbox."""
 
@@ -139,6 +161,7 @@ class _Student:
 
     def __call__(self, *args: Any) -> Any:
         self.calls += 1
+        args = tuple(_BY_FUNCTION.get(id(a), a) if callable(a) else a for a in args)
         try:
             return self.sandbox.call(self.name, args, self.deadline)
         except NotImplementedBySubmission:
@@ -148,81 +171,172 @@ class _Student:
             raise Raised("NotImplementedError") from None
 
 
-def _grade_task(
-    task: Task, sandbox: Sandbox, settings: Settings, rng: np.random.Generator
+def _verdict(
+    name: str, attempt: Callable[[], Counterexample | None], tried: int, start: float
 ) -> TaskResult:
-    start = time.monotonic()
-    limit = settings.limits.time
-    examples = None if task.examples is None else max(1, round(task.examples * settings.scale))
-    search = Search(rng, examples, start + SEARCH_SHARE * limit)
-    student = _Student(sandbox, task.name, start + limit)
-    call = f"{task.name}()"
+    """The result of ``attempt()``, a search or a check of the student's function ``name``,
+    with what the student's code did on the way turned into a verdict."""
+    call = f"{name}()"
     try:
-        found = task.check(student, search)
+        found = attempt()
     except NotImplementedBySubmission as err:
-        return TaskResult(task.name, NOT_IMPLEMENTED, None, str(err), 0, time.monotonic() - start)
+        return TaskResult(name, NOT_IMPLEMENTED, None, str(err), 0, time.monotonic() - start)
     except WrongAnswer as err:
         m = err.mismatch
         found = Counterexample(call, (), f"your answer: {m.got}", m.expected, m.identity)
     except Raised as err:
         found = Counterexample(call, (), f"raised {err}")
     except Broke as err:
-        return TaskResult(
-            task.name, FAILED, err.case, str(err), search.tried, time.monotonic() - start
+        return TaskResult(name, FAILED, err.case, str(err), tried, time.monotonic() - start)
+    status = PASSED if found is None else FAILED
+    return TaskResult(name, status, found, "", tried, time.monotonic() - start)
+
+
+def _search(
+    task: Task, sandbox: Sandbox, settings: Settings, rng: np.random.Generator
+) -> TaskResult:
+    """Step 1: the task's search for the smallest input on which the student is wrong."""
+    start = time.monotonic()
+    limit = settings.limits.time
+    examples = None if task.examples is None else max(1, round(task.examples * settings.scale))
+    search = Search(rng, examples, start + SEARCH_SHARE * limit)
+    student = _Student(sandbox, task.name, start + limit)
+    result = _verdict(task.name, lambda: task.check(student, search), 0, start)
+    return replace(result, tried=search.tried)
+
+
+def _failed_row(row: Check, name: str) -> Counterexample:
+    expected = (
+        "it must fail (a counterexample is the point)"
+        if row.expected_failure
+        else f"an error of at most {fmt(row.tolerance)}"
+    )
+    return Counterexample(
+        f"the problem's own check, with your {name}",
+        (),
+        f"{row.name}: error {fmt(row.max_error)} against {row.reference}",
+        expected,
+        row.detail,
+    )
+
+
+def _run_checks(
+    checks: Callable[..., list[Check]],
+    names: Sequence[str],
+    sandbox: Sandbox,
+    settings: Settings,
+    seed: Sequence[int],
+) -> Counterexample | None:
+    """The problem's checks with the student's functions ``names`` in place of the module's:
+    the first failing row (``None`` if every row passes)."""
+    deadline = time.monotonic() + settings.limits.time
+    students = {name: _Student(sandbox, name, deadline) for name in names}
+    try:
+        rows = checks(np.random.default_rng(seed), **students)
+    except (Raised, Broke, NotImplementedBySubmission):
+        raise
+    except Exception as err:  # what the student returned broke the check itself
+        return Counterexample(
+            f"the problem's own check, with your {', '.join(names)}",
+            (),
+            f"the check could not use your answer: {type(err).__name__}: {err}",
         )
-    seconds = time.monotonic() - start
-    if found is None:
-        return TaskResult(task.name, PASSED, None, "", search.tried, seconds)
-    return TaskResult(task.name, FAILED, found, "", search.tried, seconds)
+    failed = [row for row in rows if not row.passed]
+    return _failed_row(failed[0], ", ".join(names)) if failed else None
+
+
+def _checked(
+    problem: ModuleType,
+    results: list[TaskResult],
+    sandbox: Sandbox,
+    settings: Settings,
+    seed: Sequence[int],
+) -> list[TaskResult]:
+    """Step 2: the problem's own checks (``checks(rng, **construction)``) with the student's
+    functions that passed their search in place of the module's. They run once with all of
+    them; only when a row fails do they run again with one function at a time, to say whose."""
+    checks = getattr(problem, "checks", None)
+    if checks is None:
+        return results
+    taken = inspect.signature(checks).parameters
+    names = [r.name for r in results if r.status == PASSED and r.name in taken]
+    if not names:
+        return results
+    together = _verdict(
+        "checks", lambda: _run_checks(checks, names, sandbox, settings, seed), 0, time.monotonic()
+    )
+    if together.status == PASSED:
+        return results
+    out = []
+    for result in results:
+        if result.name not in names:
+            out.append(result)
+            continue
+        start = time.monotonic()
+        alone = _verdict(
+            result.name,
+            lambda name=result.name: _run_checks(checks, [name], sandbox, settings, seed),
+            result.tried,
+            start,
+        )
+        out.append(replace(alone, seconds=result.seconds + alone.seconds))
+    return out
+
+
+def exercises(problems: Sequence[ModuleType] = PROBLEMS) -> list[Exercise]:
+    """The ``EXERCISE`` of every problem that has one, in the registry's order."""
+    return [problem.EXERCISE for problem in problems if hasattr(problem, "EXERCISE")]
 
 
 def grade_problem(
-    path: str | os.PathLike[str], exercise: Exercise, settings: Settings, index: int
+    path: str | os.PathLike[str], problem: ModuleType, settings: Settings, index: int
 ) -> ProblemResult:
     """Grade one problem of the submission at ``path`` in its own child process; ``index`` is
     the problem's place in the registry (it seeds the cases)."""
+    exercise = problem.EXERCISE
     with Sandbox(path, settings.limits) as sandbox:
-        tasks = tuple(
-            _grade_task(task, sandbox, settings, np.random.default_rng([settings.seed, index, k]))
+        results = [
+            _search(task, sandbox, settings, np.random.default_rng([settings.seed, index, k]))
             for k, task in enumerate(exercise.tasks)
-        )
-    return ProblemResult(exercise.problem, exercise.title, tasks)
+        ]
+        results = _checked(problem, results, sandbox, settings, [settings.seed, index, 1 << 16])
+    return ProblemResult(exercise.problem, exercise.title, tuple(results))
 
 
 def grade_files(
     paths: Sequence[str | os.PathLike[str]],
-    exercises: Sequence[Exercise],
     settings: Settings = Settings(),
     jobs: int | None = None,
     done: Callable[[], None] = lambda: None,
+    problems: Sequence[ModuleType] = PROBLEMS,
 ) -> list[SubmissionResult]:
-    """Grade every file of ``paths`` on every exercise, ``jobs`` problems at a time (default:
-    the number of processors); ``done()`` is called as each problem is graded."""
+    """Grade every file of ``paths`` on every problem that has an ``EXERCISE``, ``jobs``
+    problems at a time (default: the number of processors); ``done()`` is called as each
+    problem is graded. A submission's ``seconds`` run from its first problem's start to its
+    last one's end."""
     jobs = jobs or os.cpu_count() or 1
-    starts: dict[int, float] = {}
+    graded = [p for p in problems if hasattr(p, "EXERCISE")]
+    spans: dict[int, list[float]] = {}
 
     def one(i: int, k: int) -> ProblemResult:
-        starts.setdefault(i, time.monotonic())
-        result = grade_problem(paths[i], exercises[k], settings, k)
+        start = time.monotonic()
+        result = grade_problem(paths[i], graded[k], settings, k)
+        span = spans.setdefault(i, [start, start])
+        span[0], span[1] = min(span[0], start), max(span[1], time.monotonic())
         done()
         return result
 
     with ThreadPoolExecutor(jobs) as pool:
-        futures = [
-            [pool.submit(one, i, k) for k in range(len(exercises))] for i in range(len(paths))
-        ]
-        results = []
-        for i, row in enumerate(futures):
-            problems = tuple(f.result() for f in row)
-            results.append(SubmissionResult(str(paths[i]), problems, time.monotonic() - starts[i]))
-    return results
+        futures = [[pool.submit(one, i, k) for k in range(len(graded))] for i in range(len(paths))]
+        rows = [tuple(f.result() for f in row) for row in futures]
+    return [
+        SubmissionResult(str(path), row, spans[i][1] - spans[i][0])
+        for i, (path, row) in enumerate(zip(paths, rows, strict=True))
+    ]
 
 
 def grade_file(
-    path: str | os.PathLike[str],
-    exercises: Sequence[Exercise],
-    settings: Settings = Settings(),
-    jobs: int | None = None,
+    path: str | os.PathLike[str], settings: Settings = Settings(), jobs: int | None = None
 ) -> SubmissionResult:
     """Grade one file (its problems in parallel on ``jobs`` threads)."""
-    return grade_files([path], exercises, settings, jobs)[0]
+    return grade_files([path], settings, jobs)[0]

@@ -65,7 +65,7 @@ def sigmoid(z):
 
 
 def logistic_loss(z, y):
-    return float(np.mean(np.log(1 + np.exp(-y * z))))
+    return float(np.mean(np.logaddexp(0, -y * z)))  # log(1 + exp(-yz)), finite for large |z|
 
 
 def sum_of_squares_loss(z, y):
