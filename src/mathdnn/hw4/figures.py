@@ -237,7 +237,7 @@ def curves_png(comparison: Comparison) -> bytes:
     axes = fig.subplots(1, 3)
     for ax, (key, title) in zip(axes, panels, strict=True):
         for name, runs in comparison.runs.items():
-            values = np.array([getattr(h, key) for h in runs])
+            values = np.array([run.history.metrics[key] for run in runs])
             epochs = np.arange(1, values.shape[1] + 1)
             ax.plot(
                 epochs, values.mean(0), color=COLORS[name], label=f"trained on {LOSS_TITLES[name]}"
@@ -293,8 +293,8 @@ def misclassified_png(
     digits labelled −1 and +1.
     """
     wrong = {
-        name: predict(runs[seed_index].test_scores) != y_test
-        for name, runs in comparison.runs.items()
+        name: predict(scores[seed_index]) != y_test
+        for name, scores in comparison.test_scores.items()
     }
     either = np.flatnonzero(wrong["kl"] | wrong["sos"])
     shown = either[:limit]

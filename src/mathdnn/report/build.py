@@ -37,7 +37,7 @@ from mathdnn.hw4 import p7_lenet_c3 as p7
 from mathdnn.hw4.p7_lenet_c3 import parameter_counts
 from mathdnn.images import default_photo_path, load_image
 from mathdnn.kernels.threads import get_num_threads
-from mathdnn.training import Settings, learning_curve_png, train_lenet
+from mathdnn.training import C3, Settings, learning_curve_png, train_lenet
 from mathdnn.verify import Check, run_suite
 
 __all__ = [
@@ -396,7 +396,7 @@ def problem7(inputs: Inputs, progress: Progress) -> dict[str, Any]:
     m = inputs.mnist
     epochs = lenet_epochs(inputs.scale, len(m.train_labels))
     histories, runs = {}, {}
-    for c3 in ("full", "original"):
+    for c3 in C3.choices:
         settings = Settings(c3=c3)
 
         def on_epoch(run: Any, c3: str = c3) -> None:
@@ -407,9 +407,9 @@ def problem7(inputs: Inputs, progress: Progress) -> dict[str, Any]:
         seconds = time.perf_counter() - began
         histories[f"{c3} C3"] = history
         runs[c3] = {
-            "settings": dataclasses.asdict(settings),
+            "settings": settings.as_dict(),
             "epochs": epochs,
-            "per_epoch": history.as_dict(),
+            "per_epoch": history.per_epoch(),
             "final_test_accuracy": history.test_accuracy[-1],
             "final_test_loss": history.test_loss[-1],
             "training_seconds": sum(history.seconds),
