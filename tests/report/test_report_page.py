@@ -237,7 +237,8 @@ def test_the_page_in_headless_chromium(quick, tmp_path, capsys):
 def test_skipped_checks_are_counted_apart_with_their_reason(quick):
     report = quick["report"]
     note = (
-        "PyTorch is not installed (pip install '.[test]' in the mathdnn checkout to run this check)"
+        "PyTorch is not installed (pip install '.[test]' in the mathdnn checkout "
+        "to run this check)"
     )
     skipped = Check(
         "1", "against <torch>", "PyTorch", float("nan"), 1e-10, detail=note, skipped=True
