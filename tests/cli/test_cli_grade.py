@@ -131,3 +131,25 @@ def test_an_output_folder_that_is_not_a_grading_is_left_alone(tmp_path, capsys):
     assert main(["grade", str(folder), "-o", str(mine)]) == 2
     assert "not an earlier mathdnn grade" in capsys.readouterr().err
     assert (mine / "thesis.tex").read_text() == "precious"
+
+
+LEFT_NEIGHBOUR = """
+
+def finite_difference_filter():
+    w = np.zeros((2, 1, 3, 3))
+    w[0, 0, 1, 1], w[0, 0, 2, 1] = -1, 1
+    w[1, 0, 1, 1], w[1, 0, 1, 0] = -1, 1
+    return w
+"""
+
+
+def test_the_readme_shows_what_the_grader_prints(tmp_path, capsys):
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    students = readme[readme.index("### For students") :]
+    example = students[students.index("```text\n") + 8 : students.index("```\n", 20)]
+    solution = tmp_path / "hw4_solution.py"
+    solution.write_text((SOLUTIONS / "seed.py").read_text() + LEFT_NEIGHBOUR)
+    assert main(["grade", str(solution)]) == 1
+    out = capsys.readouterr().out
+    for line in example.splitlines():
+        assert line in out.splitlines(), line
