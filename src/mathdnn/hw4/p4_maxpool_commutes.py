@@ -26,8 +26,6 @@ from mathdnn.check import ROUNDING, Check, max_abs_difference
 from mathdnn.engine import Tensor, no_grad
 from mathdnn.functional._checks import float_tensor
 from mathdnn.functional.activation import ACTIVATIONS
-from mathdnn.functional.pooling import PoolGeometry
-from mathdnn.functional.windows import window
 from mathdnn.grade import exercise as grading
 from mathdnn.grade.exercise import (
     Case,
@@ -53,6 +51,7 @@ from mathdnn.nn import (
     Sequential,
     Tanh,
 )
+from mathdnn.windows import PoolGeometry, window
 
 Elementwise = Callable[[Tensor], Tensor]
 

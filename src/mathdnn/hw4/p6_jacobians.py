@@ -82,9 +82,9 @@ from mathdnn.grade.exercise import (
     simpler_values,
 )
 from mathdnn.grade.protocol import ActivationRef
-from mathdnn.kernels.threads import single_threaded_blas
 from mathdnn.nn.init import uniform_fan_in
 from mathdnn.optim import SGD
+from mathdnn.threads import single_threaded_blas
 from mathdnn.training import BATCH_SIZE, EPOCHS, LR, SEED, Run, TrainingDiverged, fit
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]

@@ -36,7 +36,7 @@ from mathdnn.hw4 import p6_jacobians as p6
 from mathdnn.hw4 import p7_lenet_c3 as p7
 from mathdnn.hw4.p7_lenet_c3 import parameter_counts
 from mathdnn.images import default_photo_path, load_image
-from mathdnn.kernels.threads import get_num_threads
+from mathdnn.threads import get_num_threads
 from mathdnn.training import C3, Settings, learning_curve_png, train_lenet
 from mathdnn.verify import Check, run_suite
 

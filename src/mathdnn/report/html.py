@@ -537,7 +537,7 @@ def _problem7(s: Section, report: Report) -> str:
             "|S<sub>o</sub>|·25 + 16"
         )
         + "<p>Code: "
-        + _code("mathdnn.hw4.p7_lenet_c3.SubsetConv2d")
+        + _code("mathdnn.nn.SubsetConv2d")
         + " (the hint) and "
         + _code("MaskedConv2d")
         + " (one convolution whose unconnected kernels are not parameters); "
