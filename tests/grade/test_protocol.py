@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from mathdnn.exercise import ActivationRef
 from mathdnn.grade import protocol
-from mathdnn.grade.protocol import ActivationRef, Limits, Other, ProtocolError
+from mathdnn.grade.protocol import Limits, Other, ProtocolError
 
 LIMITS = Limits()
 

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mathdnn.grade.exercise import (
+from mathdnn.exercise import (
     Mismatch,
     Raised,
     Search,

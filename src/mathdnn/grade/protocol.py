@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from mathdnn.exercise import ActivationRef
+
 FRAME = struct.Struct(">Q")
 HEADER = struct.Struct(">I")
 # The dtypes an array may have on the wire: booleans, integers, floats, complex (the grader says
@@ -50,15 +52,6 @@ class Limits:
     max_depth: int = 16
     max_items: int = 100_000
     max_digits: int = 100
-
-
-@dataclass(frozen=True)
-class ActivationRef:
-    """An activation ``σ`` (``part="value"``) or its derivative ``σ′`` (``part="slope"``) of
-    ``mathdnn.functional.activation.ACTIVATIONS``, sent by name and rebuilt in the child."""
-
-    name: str
-    part: str = "value"
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from mathdnn.check import Check
-from mathdnn.functional.activation import ACTIVATIONS
-from mathdnn.grade.exercise import (
+from mathdnn.exercise import (
+    ActivationRef,
     Broke,
     Counterexample,
     Exercise,
@@ -41,7 +41,7 @@ from mathdnn.grade.exercise import (
     WrongAnswer,
     fmt,
 )
-from mathdnn.grade.protocol import ActivationRef
+from mathdnn.functional.activation import ACTIVATIONS
 from mathdnn.grade.sandbox import Limits, Sandbox
 from mathdnn.hw4.registry import PROBLEMS
 

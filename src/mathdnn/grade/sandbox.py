@@ -9,7 +9,7 @@ third pipe that the grader drains and counts but never parses.
 
 ``call(name, args, deadline)`` sends one request and waits for the reply until ``deadline``
 (``time.monotonic()``), reading the child's output meanwhile. What can go wrong becomes one of
-``mathdnn.grade.exercise``'s errors, in words for the student:
+``mathdnn.exercise``'s errors, in words for the student:
 
 - the function raised ``NotImplementedError`` or does not exist: ``NotImplementedBySubmission``;
 - it raised another exception: ``Raised`` (type, message, line of the file);
@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mathdnn.exercise import Broke, NotImplementedBySubmission, Raised
 from mathdnn.grade import protocol
-from mathdnn.grade.exercise import Broke, NotImplementedBySubmission, Raised
 
 # The child imports mathdnn from the same place as the grader (python -I ignores PYTHONPATH).
 SOURCE_ROOT = str(Path(__file__).resolve().parents[2])

@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from mathdnn.grade.exercise import Exercise
+from mathdnn.exercise import Exercise
 from mathdnn.io import as_path, atomic_write
 
 FILE_NAME = "hw4_solution.py"

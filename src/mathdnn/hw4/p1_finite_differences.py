@@ -20,9 +20,7 @@ import numpy as np
 import mathdnn.functional as F
 from mathdnn.check import EXACT, Check, max_abs_difference
 from mathdnn.engine import Tensor, no_grad
-from mathdnn.functional import reference
-from mathdnn.functional._checks import float_tensor
-from mathdnn.grade.exercise import (
+from mathdnn.exercise import (
     Case,
     Counterexample,
     Exercise,
@@ -38,6 +36,8 @@ from mathdnn.grade.exercise import (
     show,
     shrink_arrays,
 )
+from mathdnn.functional import reference
+from mathdnn.functional._checks import float_tensor
 from mathdnn.hw4.p3_grayscale import luma_formula
 from mathdnn.hw4.photo import sample_photo
 

@@ -20,9 +20,7 @@ import numpy as np
 import mathdnn.functional as F
 from mathdnn.check import EXACT, Check, max_abs_difference
 from mathdnn.engine import Tensor, no_grad
-from mathdnn.functional import reference
-from mathdnn.functional._checks import float_tensor, positive_int
-from mathdnn.grade.exercise import (
+from mathdnn.exercise import (
     Case,
     Counterexample,
     Exercise,
@@ -43,6 +41,8 @@ from mathdnn.grade.exercise import (
     smaller_ints,
     smaller_shapes,
 )
+from mathdnn.functional import reference
+from mathdnn.functional._checks import float_tensor, positive_int
 from mathdnn.hw4.photo import sample_photo
 
 

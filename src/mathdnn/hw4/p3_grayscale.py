@@ -20,8 +20,7 @@ import numpy as np
 import mathdnn.functional as F
 from mathdnn.check import EXACT, Check, max_abs_difference
 from mathdnn.engine import Tensor, no_grad
-from mathdnn.functional._checks import float_tensor
-from mathdnn.grade.exercise import (
+from mathdnn.exercise import (
     Case,
     Counterexample,
     Exercise,
@@ -37,6 +36,7 @@ from mathdnn.grade.exercise import (
     show,
     shrink_arrays,
 )
+from mathdnn.functional._checks import float_tensor
 from mathdnn.hw4.photo import sample_photo
 
 # ITU-R BT.601 luma weights of (R, G, B), the ones Pillow's convert("L") uses.

@@ -22,12 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 
 import mathdnn.functional as F
+from mathdnn import exercise as grading
 from mathdnn.check import ROUNDING, Check, max_abs_difference
 from mathdnn.engine import Tensor, no_grad
-from mathdnn.functional._checks import float_tensor
-from mathdnn.functional.activation import ACTIVATIONS
-from mathdnn.grade import exercise as grading
-from mathdnn.grade.exercise import (
+from mathdnn.exercise import (
     Case,
     Exercise,
     Mismatch,
@@ -40,6 +38,8 @@ from mathdnn.grade.exercise import (
     fmt,
     literal,
 )
+from mathdnn.functional._checks import float_tensor
+from mathdnn.functional.activation import ACTIVATIONS
 from mathdnn.nn import (
     Activation,
     Conv2d,

@@ -42,9 +42,7 @@ from mathdnn.check import EXACT, FD, ROUNDING, Check, max_abs_difference, pytorc
 from mathdnn.data import DataLoader
 from mathdnn.engine import Tensor, as_tensor, no_grad
 from mathdnn.engine.gradcheck import central_differences, gradcheck_error
-from mathdnn.functional import numerics
-from mathdnn.functional._checks import float_tensor, positive_int
-from mathdnn.grade.exercise import (
+from mathdnn.exercise import (
     Case,
     Counterexample,
     Exercise,
@@ -62,6 +60,8 @@ from mathdnn.grade.exercise import (
     simpler_values,
     smaller_ints,
 )
+from mathdnn.functional import numerics
+from mathdnn.functional._checks import float_tensor, positive_int
 from mathdnn.nn import Module
 from mathdnn.nn.init import uniform_fan_in
 from mathdnn.optim import SGD

@@ -61,9 +61,8 @@ from mathdnn.check import FD, ROUNDING, Check, max_abs_difference, pytorch_check
 from mathdnn.data import MNIST, DataLoader, flatten_scale, load_mnist
 from mathdnn.engine import Tensor
 from mathdnn.engine.gradcheck import central_differences
-from mathdnn.functional import numerics
-from mathdnn.functional.activation import ACTIVATIONS, ActivationFunction
-from mathdnn.grade.exercise import (
+from mathdnn.exercise import (
+    ActivationRef,
     Case,
     Counterexample,
     Exercise,
@@ -81,7 +80,8 @@ from mathdnn.grade.exercise import (
     show,
     simpler_values,
 )
-from mathdnn.grade.protocol import ActivationRef
+from mathdnn.functional import numerics
+from mathdnn.functional.activation import ACTIVATIONS, ActivationFunction
 from mathdnn.nn.init import uniform_fan_in
 from mathdnn.optim import SGD
 from mathdnn.threads import single_threaded_blas

@@ -43,7 +43,7 @@ from matplotlib.patches import Rectangle
 import mathdnn.functional as F
 from mathdnn.check import ROUNDING, Check, max_abs_difference, pytorch_checks
 from mathdnn.engine import Tensor, no_grad
-from mathdnn.grade.exercise import (
+from mathdnn.exercise import (
     Case,
     Counterexample,
     Exercise,

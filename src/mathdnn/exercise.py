@@ -1,4 +1,6 @@
-"""The vocabulary of grading a student's construction, which every problem's grading part uses.
+"""A problem as an exercise for a student: the vocabulary of grading a student's construction,
+which every problem's grading part uses (``mathdnn grade``; this module imports nothing of
+mathdnn's, so every problem module can use it, as ``mathdnn.check`` for the checks).
 
 A problem that can be graded declares an ``Exercise``: the functions a student writes (``Task``:
 the name, the fixed signature, the statement the template shows) and, for each, a check
@@ -453,6 +455,17 @@ def example_array(rng: np.random.Generator, shape: Sequence[int], k: int) -> np.
 # A problem's grading part -----------------------------------------------------------------------
 
 Student = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class ActivationRef:
+    """An argument for a student's function that is an activation ``σ`` (``part="value"``) or
+    its derivative ``σ′`` (``part="slope"``) of ``mathdnn.functional.activation.ACTIVATIONS``:
+    functions cannot travel to the student's process, so this names one, and the child passes
+    the function itself."""
+
+    name: str
+    part: str = "value"
 
 
 @dataclass(frozen=True)
