@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-# Arrays and their entries -------------------------------------------------------------------
+# ------------------------------------------------------------------------ arrays and their entries
 
 
 def fmt(x: Any) -> str:
@@ -120,7 +120,7 @@ def mismatch(got: np.ndarray, expected: np.ndarray, dtype: Any = np.float64) -> 
     return tuple(int(i) for i in where[0]) if len(where) else None
 
 
-# What a check reports -----------------------------------------------------------------------
+# ---------------------------------------------------------------------------- what a check reports
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ class WrongAnswer(Exception):
         self.mismatch = mismatch
 
 
-# Checking the type, shape, dtype and finiteness of an answer ---------------------------------
+# ------------------------------------- checking the type, shape, dtype and finiteness of an answer
 
 
 def describe(value: Any) -> str:
@@ -287,7 +287,7 @@ def array_list(value: Any, length: int, what: str) -> list[Any]:
     return list(value)
 
 
-# The property search --------------------------------------------------------------------------
+# ----------------------------------------------------------------------------- the property search
 
 Case = dict[str, Any]
 Describe = Callable[[Case], tuple[str, tuple[str, ...]]]
@@ -370,7 +370,7 @@ class Search:
         return failure
 
 
-# Shrinking ------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------- shrinking
 
 
 def smaller_ints(n: int, lowest: int) -> Iterator[int]:
@@ -452,7 +452,7 @@ def example_array(rng: np.random.Generator, shape: Sequence[int], k: int) -> np.
     return integer_array(rng, shape) if k % 2 == 0 else rng.standard_normal(tuple(shape))
 
 
-# A problem's grading part -----------------------------------------------------------------------
+# ------------------------------------------------------------------------ a problem's grading part
 
 Student = Callable[..., Any]
 

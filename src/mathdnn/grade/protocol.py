@@ -12,8 +12,9 @@ are listed in the header). A value in the header is a tagged list::
 Nothing in a message is executed or unpickled: the ``.npy`` bytes are read with
 ``allow_pickle=False`` semantics by ``_read_npy``, which checks the header (a plain numeric or
 boolean dtype, a shape whose size matches the bytes that came) before it allocates anything. The
-grader reads what a child sends with ``Limits``: a frame larger than ``max_bytes`` is refused
-before it is read, and the header's size, nesting depth and number of items are capped. The
+grader reads what a child sends with ``Limits``: the header's size, the nesting depth, the number
+of items and the digits of an integer are capped (the sandbox refuses a frame larger than its
+answer limit before reading it). The
 messages carry only arguments and return values; whether an answer is right is decided by the
 grader, from the values, so a child cannot send a verdict.
 """
@@ -47,7 +48,6 @@ class ProtocolError(ValueError):
 class Limits:
     """Caps on a message read from an untrusted peer."""
 
-    max_bytes: int = 16 * 2**20
     max_header_bytes: int = 2**20
     max_depth: int = 16
     max_items: int = 100_000

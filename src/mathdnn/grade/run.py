@@ -1,9 +1,9 @@
 """Grading: each problem of a submission in its own child process, its verdicts computed here.
 
-``grade_file(path)`` grades one file, ``grade_files(paths)`` many, on every problem of the
-registry (``mathdnn.hw4.registry.PROBLEMS``: a problem module's ``EXERCISE`` lists the functions
-a student writes and how each is graded), ``jobs`` problems at a time (the work is in the
-children; a thread waits for its child).
+``grade_files(paths)`` grades files on every problem of the registry
+(``mathdnn.hw4.registry.PROBLEMS``: a problem module's ``EXERCISE`` lists the functions a student
+writes and how each is graded), ``jobs`` problems at a time (the work is in the children; a
+thread waits for its child).
 
 A function is graded in two steps. First its ``EXERCISE`` search looks for the smallest input on
 which it is wrong. If there is none, the problem's own checks (``checks(rng, **construction)``,
@@ -333,10 +333,3 @@ def grade_files(
         SubmissionResult(str(path), row, spans[i][1] - spans[i][0])
         for i, (path, row) in enumerate(zip(paths, rows, strict=True))
     ]
-
-
-def grade_file(
-    path: str | os.PathLike[str], settings: Settings = Settings(), jobs: int | None = None
-) -> SubmissionResult:
-    """Grade one file (its problems in parallel on ``jobs`` threads)."""
-    return grade_files([path], settings, jobs)[0]

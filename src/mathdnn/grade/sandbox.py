@@ -267,8 +267,7 @@ class Sandbox:
                         if len(received) == need:
                             try:
                                 return protocol.unpack(
-                                    bytes(received[protocol.FRAME.size :]),
-                                    protocol.Limits(max_bytes=self.limits.answer),
+                                    bytes(received[protocol.FRAME.size :]), protocol.Limits()
                                 )
                             except protocol.ProtocolError as err:
                                 raise self._broke(
@@ -289,9 +288,7 @@ class Sandbox:
         status = header.get("status")
         if status == "ok":
             try:
-                return protocol.decode_value(
-                    header.get("value"), blobs, protocol.Limits(max_bytes=self.limits.answer)
-                )
+                return protocol.decode_value(header.get("value"), blobs, protocol.Limits())
             except protocol.ProtocolError as err:
                 raise self._broke(f"sent an answer the grader cannot read: {err}") from None
         if status == "not_implemented":
