@@ -41,6 +41,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "losses",
     "train",
     "export",
+    "grade",
 )
 
 
