@@ -8,7 +8,8 @@ temporary folder, with its stdin closed, two pipes of its own for the protocol
 third pipe that the grader drains and counts but never parses.
 
 ``call(name, args, deadline)`` sends one request and waits for the reply until ``deadline``
-(``time.monotonic()``), reading the child's output meanwhile. What can go wrong becomes one of
+(``time.monotonic()``), reading the child's output meanwhile, or until the event ``cancelled``
+is set (Ctrl-C in the grader). What can go wrong becomes one of
 ``mathdnn.exercise``'s errors, in words for the student:
 
 - the function raised ``NotImplementedError`` or does not exist: ``NotImplementedBySubmission``;
@@ -126,9 +127,15 @@ class Sandbox:
     """The child process of one submission, started on the first call, restarted after it
     broke. Use as a context manager: leaving it ends the child and removes its folder."""
 
-    def __init__(self, path: str | os.PathLike[str], limits: Limits = Limits()) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        limits: Limits = Limits(),
+        cancelled: threading.Event | None = None,
+    ) -> None:
         self.path = str(Path(path).resolve())
         self.limits = limits
+        self.cancelled = cancelled or threading.Event()
         self.pid: int | None = None
         self._exit_status: int | None = None
         self.printed = 0
@@ -228,13 +235,15 @@ class Sandbox:
         need = protocol.FRAME.size
         try:
             while True:
+                if self.cancelled.is_set():
+                    raise self._broke("the grading was interrupted")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise self._broke(
                         f"no answer within {self.limits.time:g} s while {what} (an endless "
                         "loop, or much too slow?)"
                     )
-                for key, _ in selector.select(left):
+                for key, _ in selector.select(min(left, 0.1)):
                     if key.data == "request":
                         try:
                             pending = pending[os.write(self._request, pending) :]
