@@ -120,6 +120,18 @@ def finite_difference_filter():
 """,
     ),
     Hostile(
+        "killing the process that starts the submissions",
+        "4",
+        "the process ended without answering",
+        """
+def maxpool_counterexample(activation):
+    import signal
+
+    os.kill(os.getppid(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+""",
+    ),
+    Hostile(
         "an exception whose message is HTML",
         "5",
         "raised ValueError: <script>alert(1)</script>",

@@ -88,8 +88,11 @@ class _Zygote:
                 start_new_session=True,
             )
         self.lock = threading.Lock()
+        self.dead = False
 
     def ask(self, request: dict[str, Any], fds: Sequence[int] = ()) -> dict[str, Any]:
+        """The zygote's reply to ``request``; ``OSError`` if it has ended (a submission may
+        kill it: it runs as the same user)."""
         with self.lock:
             try:
                 socket.send_fds(self.sock, [json.dumps(request).encode()], list(fds))
@@ -97,6 +100,7 @@ class _Zygote:
             except OSError:
                 reply = b""
         if not reply:
+            self.dead = True
             raise OSError("mathdnn grade: the process that starts the submissions has ended")
         return json.loads(reply)
 
@@ -113,7 +117,7 @@ def _the_zygote() -> _Zygote:
     """The zygote of this process, started on first use (again if it ended)."""
     global _zygote
     with _zygote_lock:
-        if _zygote is None or _zygote.process.poll() is not None:
+        if _zygote is None or _zygote.dead or _zygote.process.poll() is not None:
             _zygote = _Zygote()
             atexit.register(_zygote.close)
         return _zygote
@@ -137,6 +141,7 @@ class Sandbox:
         self.limits = limits
         self.cancelled = cancelled or threading.Event()
         self.pid: int | None = None
+        self._zygote: _Zygote | None = None
         self._exit_status: int | None = None
         self.printed = 0
         self._folder: tempfile.TemporaryDirectory[str] | None = None
@@ -162,7 +167,13 @@ class Sandbox:
             "file_size": self.limits.file_size,
         }
         try:
-            self.pid = _the_zygote().ask(request, (request_read, reply_write, output_write))["pid"]
+            self._zygote = _the_zygote()
+            try:
+                reply = self._zygote.ask(request, (request_read, reply_write, output_write))
+            except OSError:  # a submission ended the zygote: ask a fresh one
+                self._zygote = _the_zygote()
+                reply = self._zygote.ask(request, (request_read, reply_write, output_write))
+            self.pid = reply["pid"]
         finally:
             for fd in (request_read, reply_write, output_write):
                 os.close(fd)
@@ -178,10 +189,13 @@ class Sandbox:
     def _status(self, timeout: float) -> int | None:
         """The child's exit status (``-n`` for signal ``n``), once the zygote has reaped it
         (it forgets it then: asked once)."""
-        assert self.pid is not None
+        assert self.pid is not None and self._zygote is not None
         end = time.monotonic() + timeout
         while self._exit_status is None and time.monotonic() < end:
-            self._exit_status = _the_zygote().ask({"op": "status", "pid": self.pid})["status"]
+            try:
+                self._exit_status = self._zygote.ask({"op": "status", "pid": self.pid})["status"]
+            except OSError:
+                return None  # the zygote that reaped it has ended: the status is lost
             if self._exit_status is None:
                 time.sleep(0.005)
         return self._exit_status
@@ -209,7 +223,7 @@ class Sandbox:
         """The child ended without replying: say how."""
         code = self._status(timeout=2)
         if code is None:
-            return self._broke("closed its connection to the grader")
+            return self._broke("the process ended without answering (how, the grader cannot tell)")
         if code < 0:
             try:
                 name = signal.Signals(-code)
