@@ -9,18 +9,27 @@ stderr, ``mathdnn <command>: <message>``, with exit status 2 and no traceback. C
 start-up, prints one line and exits 130: this module imports nothing heavy, and ``main`` imports
 the subcommands (NumPy, matplotlib) inside its ``try``. A reader that goes away (``mathdnn verify |
 head -1``) ends the command quietly with the status of a program killed by SIGPIPE (141).
+
+Asking for more memory than there is counts as a user's error too: the commands that can estimate
+their needs refuse first (``mathdnn.cli.memory``), and a ``MemoryError`` that gets through anyway
+is reported the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import select
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from mathdnn import __version__
+
+if TYPE_CHECKING:
+    from mathdnn.data import MNIST
 
 # Modules under mathdnn.cli that define a subcommand, in the order --help lists them.
 SUBCOMMANDS: tuple[str, ...] = (
@@ -32,6 +41,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "losses",
     "train",
     "export",
+    "grade",
 )
 
 
@@ -40,10 +50,21 @@ class CommandError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line, ``mathdnn <command>: <message>``, status 2."""
+    """An argument parser whose errors are one line, ``mathdnn <command>: <message>``, status 2.
+
+    Parsing leaves the innermost (sub)command's parser in the namespace as ``_parser``, so that
+    an argument no parser knew is reported by the command it was given to."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        namespace, extras = super().parse_known_args(args, namespace)
+        if not hasattr(namespace, "_parser"):  # a subcommand's parser, inside, sets it first
+            namespace._parser = self
+        return namespace, extras
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,21 +80,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_mnist_dir(parser: argparse.ArgumentParser) -> None:
-    """The ``--mnist-dir DIR`` option of the commands that use MNIST (read by ``mnist_dir``)."""
+    """The ``--mnist-dir DIR`` and ``--max-images N`` options of the commands that use MNIST
+    (read by ``mnist_data``)."""
+    from mathdnn.data.mnist import DEFAULT_MAX_IMAGES
+
     parser.add_argument(
         "--mnist-dir",
         metavar="DIR",
         help="directory with the four MNIST IDX files (default: $MATHDNN_MNIST_DIR, else the "
         "bundled 5,000-digit subset)",
     )
+    parser.add_argument(
+        "--max-images",
+        type=int,
+        default=DEFAULT_MAX_IMAGES,
+        metavar="N",
+        help="refuse an MNIST file whose header claims more than N images, before any data is "
+        f"read or decompressed (default {DEFAULT_MAX_IMAGES:,}; MNIST has 60,000)",
+    )
 
 
-def mnist_dir(args: argparse.Namespace) -> str | None:
-    """The MNIST directory ``--mnist-dir`` names, else ``$MATHDNN_MNIST_DIR``'s, else None (the
-    bundled subset)."""
-    from mathdnn.data import mnist_dir_from_env
+def mnist_data(args: argparse.Namespace) -> MNIST:
+    """MNIST from the directory ``--mnist-dir`` names, else ``$MATHDNN_MNIST_DIR``'s, else the
+    bundled subset; no file may claim more than ``--max-images`` images."""
+    from mathdnn.data import load_mnist, mnist_dir_from_env
 
-    return args.mnist_dir if args.mnist_dir is not None else mnist_dir_from_env()
+    directory = args.mnist_dir if args.mnist_dir is not None else mnist_dir_from_env()
+    return load_mnist(directory, max_images=positive_int("--max-images", args.max_images))
 
 
 def positive_int(flag: str, value: int) -> int:
@@ -89,11 +122,38 @@ def seed(flag: str, value: int) -> int:
     return value
 
 
+def _stdout_gone() -> bool:
+    """Whether standard output is closed, or a pipe whose reader has gone (poll's POLLERR)."""
+    if sys.stdout is None:
+        return True
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # replaced by a stream without a file (a test's capture)
+        return False
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    if not hasattr(select, "poll"):
+        return False
+    poller = select.poll()
+    poller.register(fd, 0)  # POLLERR and POLLHUP are reported whatever the mask
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     command = "mathdnn"
+    if _stdout_gone():
+        return 141  # as if the first write had met SIGPIPE: nothing done, nothing written
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        try:
+            args, extras = parser.parse_known_args(argv)
+            if extras:
+                args._parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        except SystemExit:  # --help, --version, or an argument error, already printed
+            sys.stdout.flush()  # --help's text meets a closed pipe here, not at the exit
+            raise
         if args.command is None:
             parser.print_usage(sys.stderr)
             return 2
@@ -103,11 +163,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     except BrokenPipeError:
         # Point stdout at /dev/null so the interpreter's final flush does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, the status of a program that signal ended
     except (CommandError, ValueError, TypeError, OSError) as err:
         message = str(err) or type(err).__name__
         print(f"{command}: {message}", file=sys.stderr)
+        return 2
+    except MemoryError as err:  # the estimates refuse most of these before they happen
+        detail = f" ({err})" if str(err) else ""
+        print(f"{command}: out of memory{detail}; try a smaller input", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)

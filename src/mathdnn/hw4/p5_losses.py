@@ -8,11 +8,13 @@ is compared with the one-hot ``P(y)``, ``P(−1) = (1, 0)``, ``P(+1) = (0, 1)``,
 
 Trained with minibatch SGD on each objective, which gives the better test accuracy?
 
-Result: on the bundled MNIST subset (digits 4 vs 9, 800 training and 200 test images, 20 epochs,
-lr 0.01, batch 64, 5 seeds) KL reaches 91.00 % ± 0.79 % and the sum of squares 91.80 % ± 0.84 %:
-the difference is within the seed-to-seed spread, so one run cannot tell them apart (the course's
-full-MNIST numbers are KL ≈ 96.0 %, sum of squares ≈ 95.9 %). ``mathdnn losses`` runs the
-comparison; ``mathdnn.hw4.figures`` draws its curves.
+Result: the comparison over seeds is paired (see below), so the answer rests on the per-seed
+differences of the final test accuracies: their mean, its 95 % confidence interval (Student's
+t) and the sign count (``summarize``). One objective is better only when the interval excludes
+0; with one seed, or when the interval contains 0, the runs cannot tell them apart. On the
+bundled digits the default five seeds decide for the sum of squares (``mathdnn losses`` prints
+the table and the interval; ``mathdnn hw4`` shows them); ``mathdnn losses --mnist-dir DIR`` runs
+the same comparison on full MNIST.
 
 Both objectives are primitives: one forward and its VJP side by side, averaged over the batch,
 written with the stable ``σ`` and softplus of ``mathdnn.functional.numerics``, so they stay finite,
@@ -29,18 +31,40 @@ comparison over seeds is paired.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+import math
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 import mathdnn.functional as F
 from mathdnn.check import EXACT, FD, ROUNDING, Check, max_abs_difference, pytorch_checks
 from mathdnn.data import DataLoader
 from mathdnn.engine import Tensor, as_tensor, no_grad
 from mathdnn.engine.gradcheck import central_differences, gradcheck_error
+from mathdnn.exercise import (
+    Case,
+    Counterexample,
+    Exercise,
+    Mismatch,
+    Search,
+    Student,
+    Task,
+    example_array,
+    float_array,
+    fmt,
+    mismatch,
+    number,
+    replaced,
+    show,
+    simpler_values,
+    smaller_ints,
+)
 from mathdnn.functional import numerics
 from mathdnn.functional._checks import float_tensor, positive_int
 from mathdnn.nn import Module
@@ -49,6 +73,7 @@ from mathdnn.optim import SGD
 from mathdnn.training import BATCH_SIZE, EPOCHS, LR, SEED, Run, TrainingDiverged, fit
 
 __all__ = [
+    "CONFIDENCE",
     "LOSSES",
     "LOSS_TITLES",
     "Comparison",
@@ -269,50 +294,117 @@ def minibatch_means(run: Run) -> list[float]:
     return means
 
 
+#: The confidence level of the paired interval.
+CONFIDENCE = 0.95
+
+
 @dataclass(frozen=True)
 class Summary:
-    """Test accuracy over seeds: mean ± std (sample std) per loss, and their difference."""
+    """The final test accuracies over seeds, compared seed by seed.
 
+    Within a seed both objectives start from the same ``a, b`` and see the same batches, so the
+    comparison is paired: per seed ``d_i = acc_sos,i − acc_kl,i``, and over the ``n`` seeds the
+    mean ``d̄``, its 95 % confidence interval ``d̄ ± t_{0.975, n−1} s_d / √n`` (Student's t;
+    ``scipy.stats.ttest_rel``, which also gives ``t = d̄ / (s_d / √n)`` and its two-sided p
+    value) and the sign count. One objective is better only when the interval excludes 0.
+    ``interval``, ``t`` and ``p_value`` are None where they are undefined: with one seed, or
+    (``t``, ``p_value``) when every seed gives the same difference.
+    """
+
+    #: Per loss (``"kl"``, ``"sos"``): each seed's final test accuracy, their mean and sample std.
+    accuracy: dict[str, list[float]]
     mean: dict[str, float]
     std: dict[str, float]
-    #: ``mean[sos] − mean[kl]``.
+    #: ``d_i = acc_sos,i − acc_kl,i`` per seed, their mean ``d̄`` and sample std ``s_d``.
+    differences: list[float]
     difference: float
-    #: The seed-to-seed spread the difference is compared with: ``max(std[kl], std[sos])``.
-    spread: float
-    #: Std over seeds of the paired per-seed difference ``acc_sos − acc_kl``.
-    paired_std: float
+    paired_std: float | None
+    interval: tuple[float, float] | None
+    t: float | None
+    p_value: float | None
     #: Seeds on which each loss's model is more accurate: keys ``"kl"``, ``"sos"``, ``"tie"``.
     wins: dict[str, int]
 
     @property
-    def larger_than_spread(self) -> bool:
-        return abs(self.difference) > self.spread
+    def seeds(self) -> int:
+        return len(self.differences)
+
+    @property
+    def better(self) -> str | None:
+        """``"sos"`` or ``"kl"`` if the interval lies above or below 0, else None."""
+        if self.interval is None or self.interval[0] <= 0 <= self.interval[1]:
+            return None
+        return "sos" if self.interval[0] > 0 else "kl"
 
     def verdict(self) -> str:
-        if self.larger_than_spread:
-            better = LOSS_TITLES["sos" if self.difference > 0 else "kl"]
-            return f"{better} is better by more than the seed-to-seed spread"
-        return "the difference is within the seed-to-seed spread: one run cannot tell them apart"
+        """The answer in words, with the numbers it rests on."""
+        ahead = (
+            f"sum of squares ahead on {self.wins['sos']}, KL on {self.wins['kl']}, tied on "
+            f"{self.wins['tie']} of {self.seeds} seeds"
+        )
+        if self.interval is None:
+            return (
+                f"one seed cannot tell them apart: its difference (sum of squares − KL) of "
+                f"{_points(self.difference)} points has no confidence interval, as it takes two "
+                "or more seeds to see how much the difference varies from seed to seed"
+            )
+        lo, hi = self.interval
+        stated = (
+            f"the mean paired difference (sum of squares − KL) is {_points(self.difference)} "
+            f"points, {100 * CONFIDENCE:g} % confidence interval [{_points(lo)}, {_points(hi)}]"
+        )
+        if self.better is None:
+            return f"the runs cannot tell them apart: {stated}, which contains 0; {ahead}"
+        return f"{LOSS_TITLES[self.better]} is better: {stated}, which excludes 0; {ahead}"
+
+    def paired_table(self) -> list[dict[str, float | int]]:
+        """One row per seed: ``seed``, both accuracies and ``difference`` (sos − kl)."""
+        return [
+            {"seed": i, "kl": kl, "sos": sos, "difference": d}
+            for i, (kl, sos, d) in enumerate(
+                zip(self.accuracy["kl"], self.accuracy["sos"], self.differences, strict=True)
+            )
+        ]
+
+
+def _points(fraction: float) -> str:
+    """A difference of accuracies in percentage points, signed."""
+    return f"{100 * fraction:+.2f}"
 
 
 def summarize(accuracies: dict[str, Sequence[float]]) -> Summary:
-    """Mean and sample std (``ddof = 1``; 0 for one seed) of the final test accuracy per loss."""
+    """The paired comparison of the final test accuracies ``accuracies[loss][i]`` of seed ``i``
+    (``"kl"`` and ``"sos"``, the same seeds in the same order)."""
     acc = {k: np.asarray(accuracies[k], dtype=np.float64) for k in ("kl", "sos")}
-    ddof = 1 if len(acc["kl"]) > 1 else 0
-    mean = {k: float(v.mean()) for k, v in acc.items()}
-    std = {k: float(v.std(ddof=ddof)) for k, v in acc.items()}
-    paired = acc["sos"] - acc["kl"]
+    n = len(acc["kl"])
+    if n == 0 or len(acc["sos"]) != n:
+        raise ValueError(
+            f"summarize: both losses need the same seeds, one accuracy each, got "
+            f"{len(acc['kl'])} and {len(acc['sos'])}"
+        )
+    d = acc["sos"] - acc["kl"]
+    interval = t = p_value = paired_std = None
+    if n > 1:
+        paired_std = float(d.std(ddof=1))
+        with warnings.catch_warnings():
+            # Equal differences on every seed: s_d = 0, t is ±inf or undefined (0 / 0).
+            warnings.simplefilter("ignore", RuntimeWarning)
+            test = stats.ttest_rel(acc["sos"], acc["kl"])
+            lo, hi = test.confidence_interval(CONFIDENCE)
+        interval = (float(lo), float(hi))
+        if math.isfinite(test.statistic):
+            t, p_value = float(test.statistic), float(test.pvalue)
     return Summary(
-        mean=mean,
-        std=std,
-        difference=mean["sos"] - mean["kl"],
-        spread=max(std.values()),
-        paired_std=float(paired.std(ddof=ddof)),
-        wins={
-            "kl": int(np.sum(paired < 0)),
-            "sos": int(np.sum(paired > 0)),
-            "tie": int(np.sum(paired == 0)),
-        },
+        accuracy={k: v.tolist() for k, v in acc.items()},
+        mean={k: float(v.mean()) for k, v in acc.items()},
+        std={k: float(v.std(ddof=1)) if n > 1 else 0.0 for k, v in acc.items()},
+        differences=d.tolist(),
+        difference=float(d.mean()),
+        paired_std=paired_std,
+        interval=interval,
+        t=t,
+        p_value=p_value,
+        wins={"kl": int(np.sum(d < 0)), "sos": int(np.sum(d > 0)), "tie": int(np.sum(d == 0))},
     )
 
 
@@ -356,10 +448,14 @@ class Comparison:
         doc["summary"] = {
             "mean": summary.mean,
             "std": summary.std,
+            "paired": summary.paired_table(),
             "difference_sos_minus_kl": summary.difference,
-            "spread": summary.spread,
-            "larger_than_spread": summary.larger_than_spread,
             "paired_std": summary.paired_std,
+            "confidence": CONFIDENCE,
+            "interval": None if summary.interval is None else list(summary.interval),
+            "t": summary.t,
+            "p_value": summary.p_value,
+            "better": summary.better,
             "seeds_sos_better": summary.wins["sos"],
             "seeds_kl_better": summary.wins["kl"],
             "seeds_tied": summary.wins["tie"],
@@ -478,3 +574,141 @@ def checks(
 
     names = ["logistic_loss and VJP", "sum_of_squares_loss and sum_of_squares_grad"]
     return rows + pytorch_checks("5", names, ROUNDING, compute)
+
+
+# ------------------------------------------------------------------------------- the grading
+# mathdnn grade: a student's logistic_loss, sum_of_squares_loss and sum_of_squares_grad against
+# this module's, on scores z and labels y shrunk to the smallest that fail.
+_LOGISTIC = "L(z, y) = (1/N) Σ_i log(1 + exp(−y_i z_i))"
+_SUM_OF_SQUARES = (
+    "L(z, y) = (1/N) Σ_i ℓ(z_i, y_i), ℓ(z, y) = ‖P(y) − (σ(−z), σ(z))‖² = "
+    "½(1−y)[(1−σ(−z))² + σ(z)²] + ½(1+y)[σ(−z)² + (1−σ(z))²] = 2σ(−yz)²"
+)
+_GRADIENT = "∂L/∂z_i = −4 y_i σ(−y_i z_i)² σ(y_i z_i) / N, the derivative of " + _SUM_OF_SQUARES
+
+
+def _cases(search: Search) -> Iterator[Case]:
+    for k in itertools.count():
+        n = int(search.rng.integers(1, 7))
+        z = example_array(search.rng, (n,), k) * (1 if k % 2 == 0 else 3)
+        yield {"z": z, "y": search.rng.choice([-1.0, 1.0], n)}
+
+
+def _shrink(case: Case) -> Iterator[Case]:
+    z, y = case["z"], case["y"]
+    for n in smaller_ints(len(z), 1):
+        yield replaced(case, z=z[:n], y=y[:n])
+    if len(z) > 1:
+        yield replaced(case, z=z[1:], y=y[1:])
+    for simpler in simpler_values(z):
+        yield replaced(case, z=simpler)
+    for i in np.flatnonzero(y < 0):
+        yield replaced(case, y=np.where(np.arange(len(y)) == i, 1.0, y))
+
+
+def _describe(name: str) -> Callable[[Case], tuple[str, tuple[str, ...]]]:
+    return lambda case: (f"{name}(z, y)", (show("z", case["z"]), show("y", case["y"])))
+
+
+def _terms(case: Case, term: Callable[[float, float], str]) -> str:
+    z, y = case["z"], case["y"]
+    return f"(1/{len(z)})·(" + " + ".join(term(zi, yi) for zi, yi in zip(z, y, strict=True)) + ")"
+
+
+def _grade_loss(
+    name: str, loss: Callable[..., Tensor], identity: str, term: Callable[[float, float], str]
+) -> Callable[[Student, Search], Counterexample | None]:
+    def grade(student: Student, search: Search) -> Counterexample | None:
+        def holds(case: Case) -> Mismatch | None:
+            got = number(student(case["z"], case["y"]), "the mean loss")
+            expected = loss(case["z"], case["y"]).item()
+            if mismatch(np.float64(got), np.float64(expected)) is None:
+                return None
+            return Mismatch(
+                f"your {name}(z, y) = {fmt(got)}",
+                f"{fmt(expected)} = {_terms(case, term)}",
+                identity,
+            )
+
+        return search.find(_cases(search), holds, _describe(name), _shrink)
+
+    grade.__doc__ = f"The smallest ``(z, y)`` on which the student's {name} is not this module's."
+    return grade
+
+
+grade_logistic_loss = _grade_loss(
+    "logistic_loss", logistic_loss, _LOGISTIC, lambda z, y: f"log(1 + exp({fmt(-y * z)}))"
+)
+grade_sum_of_squares_loss = _grade_loss(
+    "sum_of_squares_loss", sum_of_squares_loss, _SUM_OF_SQUARES, lambda z, y: f"2σ({fmt(-y * z)})²"
+)
+
+
+def grade_sum_of_squares_grad(student: Student, search: Search) -> Counterexample | None:
+    """The smallest ``(z, y)`` on which the student's ``∂L/∂z`` is not ``sum_of_squares_grad``."""
+
+    def holds(case: Case) -> Mismatch | None:
+        z, y = case["z"], case["y"]
+        got = float_array(student(z, y), z.shape, "∂L/∂z")
+        expected = sum_of_squares_grad(z, y)
+        index = mismatch(got, expected, got.dtype)
+        if index is None:
+            return None
+        (i,) = index
+        return Mismatch(
+            f"your ∂L/∂z[{i}] = {fmt(got[i])}",
+            f"{fmt(expected[i])} = −4·({fmt(y[i])})·σ({fmt(-y[i] * z[i])})²·"
+            f"σ({fmt(y[i] * z[i])}) / {len(z)}",
+            _GRADIENT,
+        )
+
+    return search.find(_cases(search), holds, _describe("sum_of_squares_grad"), _shrink)
+
+
+_CONVENTION = """\
+The model f(x) = (σ(−z), σ(z)), with the score z = aᵀx + b and σ the sigmoid, is compared
+with P(y) for labels y ∈ {−1, +1}: P(−1) = (1, 0), P(+1) = (0, 1). z and y are float arrays
+of shape (N,); the losses must stay finite for scores as large as |z| = 1e6.
+"""
+
+EXERCISE = Exercise(
+    "5",
+    "KL and sum-of-squares losses",
+    (
+        Task(
+            "logistic_loss",
+            "(z: np.ndarray, y: np.ndarray) -> float",
+            "Problem 5: the KL objective of logistic regression.\n\n"
+            + _CONVENTION
+            + """
+Return the KL objective, the mean logistic loss
+
+    L(z, y) = (1/N) Σ_i D_KL(P(y_i) ‖ f(x_i)) = (1/N) Σ_i log(1 + exp(−y_i z_i)).
+""",
+            grade_logistic_loss,
+        ),
+        Task(
+            "sum_of_squares_loss",
+            "(z: np.ndarray, y: np.ndarray) -> float",
+            "Problem 5: the sum-of-squares objective.\n\n"
+            + _CONVENTION
+            + """
+Return the mean sum-of-squares loss
+
+    L(z, y) = (1/N) Σ_i ‖P(y_i) − f(x_i)‖².
+""",
+            grade_sum_of_squares_loss,
+        ),
+        Task(
+            "sum_of_squares_grad",
+            "(z: np.ndarray, y: np.ndarray) -> np.ndarray",
+            "Problem 5: the gradient of the sum-of-squares objective.\n\n"
+            + _CONVENTION
+            + """
+Return ∂L/∂z, the gradient of the mean sum-of-squares loss L(z, y) with respect to the
+scores, a float array of shape (N,).
+""",
+            grade_sum_of_squares_grad,
+        ),
+    ),
+)
