@@ -79,8 +79,9 @@ def avg_pool2d(x: np.ndarray, geo: PoolGeometry, divisor: np.ndarray) -> tuple[n
     """``(Y, vjp)``, separably: the sum over a window is the sum over its ``kw`` columns of the
     sums over its ``kh`` rows, and the rows of a window are whole image rows, added contiguously.
 
-    VJP: each window's share ``∂L/∂Y / |window|``, repeated along its ``kw`` columns, is one
-    contiguous row, copied into each of the window's ``kh`` rows.
+    VJP: each window's share ``∂L/∂Y / |window|`` is copied to its ``kh·kw`` pixels, one pixel
+    ``(a, b)`` of every window at a time (the loops run along whole rows of ``∂L/∂Y``; NumPy runs
+    loops whose innermost run is ``kw`` long several times slower).
     """
     n, c, _, w = x.shape
     (kh, kw), (ho, wo) = geo.kernel, geo.out
@@ -96,15 +97,14 @@ def avg_pool2d(x: np.ndarray, geo: PoolGeometry, divisor: np.ndarray) -> tuple[n
         total /= divisor
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
-        share = workspace.empty((n, c, ho, wo, kw), x.dtype)
-        np.divide(g[..., None], divisor[..., None], out=share)  # each share kw times along a row
-        share = share.reshape(n, c, ho, wo * kw)
+        share = np.divide(g, divisor, out=workspace.empty(g.shape, x.dtype))
         grad = workspace.empty(x.shape, x.dtype)
         if ho * kh < x.shape[2] or wo * kw < w:  # rows or columns past the last window
             grad.fill(0)
-        grad_rows = grad[:, :, : ho * kh].reshape(n, c, ho, kh, w)
-        for a in range(kh):
-            grad_rows[:, :, :, a, : wo * kw] = share
+        grad_tiles = _tile_view(grad, geo)
+        for a in range(kh):  # pixel (a, b) of every window at once, along whole rows of g
+            for b in range(kw):
+                grad_tiles[:, :, :, a, :, b] = share
         return (grad,)
 
     return total, vjp
