@@ -15,6 +15,7 @@ tests the identity on hard inputs (ties, ±∞, plateaus) and returns such a cou
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -480,11 +481,14 @@ EXERCISE = Exercise(
         Task(
             "maxpool_counterexample",
             "(activation: str) -> np.ndarray | None",
-            f"""\
+            """\
 Problem 4: max pooling commutes with non-decreasing activations.
 
-Let maxpool be the 2×2 max pool with stride 2 and σ a function applied elementwise. For
-`activation`, one of {", ".join(f'"{name}"' for name in FUNCTIONS)}
+Let maxpool be the 2×2 max pool with stride 2 and σ a function applied elementwise, named by
+`activation`, one of
+"""
+            + textwrap.fill(", ".join(f'"{name}"' for name in FUNCTIONS), 92)
+            + """
 (leaky_relu with slope 0.01, square x², neg −x, abs |x|):
 
 - if σ(maxpool(X)) = maxpool(σ(X)) for every X, return None;
