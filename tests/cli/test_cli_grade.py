@@ -38,9 +38,9 @@ def test_the_template_is_written_once_and_graded_as_it_is_scores_0(tmp_path, cap
     compile(text, str(template), "exec")
 
     pytest.importorskip("ruff")
+    ruff = [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache"]
     lint = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--line-length=100"]
-        + ["--select=E,F,W,I", str(template)],
+        [*ruff, "--line-length=100", "--select=E,F,W,I", str(template)],
         capture_output=True,
         text=True,
     )
