@@ -258,15 +258,19 @@ class Sandbox:
                         "loop, or much too slow?)"
                     )
                 for key, _ in selector.select(min(left, 0.1)):
-                    if key.data == "request":
-                        try:
+                    try:
+                        if key.data == "request":
                             pending = pending[os.write(self._request, pending) :]
-                        except BrokenPipeError:
-                            raise self._ended() from None
-                        if not pending:
-                            selector.unregister(self._request)
-                    elif key.data == "output":
-                        data = os.read(self._output, 1 << 16)
+                            if not pending:
+                                selector.unregister(self._request)
+                            continue
+                        wanted = 1 << 16 if key.data == "output" else need - len(received)
+                        data = os.read(key.fd, wanted)
+                    except BlockingIOError:  # the pipe was not ready after all
+                        continue
+                    except BrokenPipeError:
+                        raise self._ended() from None
+                    if key.data == "output":
                         if not data:
                             selector.unregister(self._output)
                         self.printed += len(data)
@@ -275,7 +279,6 @@ class Sandbox:
                                 f"printed more than {_size(self.limits.output)} while {what}"
                             )
                     else:
-                        data = os.read(self._reply, need - len(received))
                         if not data:
                             raise self._ended()
                         received += data
