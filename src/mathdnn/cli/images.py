@@ -1,7 +1,7 @@
 """``mathdnn edges``, ``mathdnn gray``, ``mathdnn pool``: Problems 1, 3 and 2 on a real photograph.
 
-Each reads an image (default: matplotlib's sample photograph) and writes the figure of
-``mathdnn.hw4.figures`` that shows the problem's convolution on it, one PNG for a person to look at.
+Each reads an image (default: matplotlib's sample photograph) and writes the figure of its problem's
+module that shows the problem's convolution on it, one PNG for a person to look at.
 Every check on the input happens before anything is written.
 """
 
@@ -14,7 +14,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mathdnn.cli import CommandError, positive_int
-from mathdnn.hw4.figures import average_pool_figure, edges_figure, grayscale_figure
+from mathdnn.hw4.p1_finite_differences import edges_figure
+from mathdnn.hw4.p2_average_pooling import average_pool_figure
+from mathdnn.hw4.p3_grayscale import grayscale_figure
 from mathdnn.images import (
     default_photo_path,
     image_size,

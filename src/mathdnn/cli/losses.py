@@ -18,8 +18,14 @@ import numpy as np
 from mathdnn.cli import CommandError, add_mnist_dir, learning_rate, mnist_dir, positive_int
 from mathdnn.data import binary_digits, load_mnist
 from mathdnn.hw4 import TrainingDiverged
-from mathdnn.hw4.figures import curves_png, loss_functions_png, misclassified_png
-from mathdnn.hw4.p5_losses import LOSS_TITLES, Comparison, compare
+from mathdnn.hw4.p5_losses import (
+    LOSS_TITLES,
+    Comparison,
+    compare,
+    curves_png,
+    loss_functions_png,
+    misclassified_png,
+)
 from mathdnn.io import atomic_write, check_writable, write_json
 
 OUTPUT_FILES = ("results.json", "curves.png", "loss_functions.png", "misclassified.png")
