@@ -19,9 +19,11 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from mathdnn.data import binary_digits, load_mnist
+from mathdnn.data import DataLoader, binary_digits, load_mnist
 from mathdnn.engine import Tensor
-from mathdnn.hw4.p5_losses import LOSSES, Model, sgd_epoch
+from mathdnn.hw4.p5_losses import LOSSES, Model
+from mathdnn.optim import SGD
+from mathdnn.training import train_epoch
 
 LR = 0.01
 BATCH = 64
@@ -38,13 +40,14 @@ def make_epochs(
     name: str, X: np.ndarray, y: np.ndarray, a0: np.ndarray, b0: np.ndarray, order: np.ndarray
 ) -> tuple[Callable[[], np.ndarray], Callable[[], np.ndarray]]:
     """(mathdnn_epoch, torch_epoch): each trains from ``(a0, b0)`` and returns the final ``a``."""
-    X_m = Tensor(X)
+    # The same batches as torch's: the examples in ``order``, cut in turn.
+    loader = DataLoader(X[order], y[order], BATCH)
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
     order_t = torch.from_numpy(order)
 
     def mathdnn_epoch() -> np.ndarray:
         model = Model(Tensor(a0.copy(), requires_grad=True), Tensor(b0.copy(), requires_grad=True))
-        sgd_epoch(model, X_m, y, LOSSES[name], LR, BATCH, order)
+        train_epoch(model, LOSSES[name], SGD(model.parameters(), lr=LR), loader)
         return model.a.data
 
     def torch_epoch() -> np.ndarray:

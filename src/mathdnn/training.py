@@ -1,25 +1,29 @@
-"""Training LeNet-5 on MNIST (Homework 4, Problem 7's networks), with checkpoints that resume a run
-bit for bit.
+"""Training: the one loop every network here is trained by, its history, the settings of a
+LeNet-5 run declared once, and checkpoints that resume a run bit for bit.
 
-The course's recipe: the cross-entropy of the logits, minibatch SGD with lr 0.1 and batch 100
-(or Adam), the test loss and accuracy after each epoch::
+The loop (``fit``), for any model, objective, optimizer and minibatches::
 
     for each epoch:
-        for each minibatch (x, y), in a new random order:
-            L(θ) = (1/|B|) Σ_{n∈B} −log softmax(f_θ(x_n))[y_n]
+        for each minibatch (x, y), in the loader's order:
+            L(θ) = loss(model_θ(x), y)          (a scalar: the batch's mean)
             θ ← optimizer step with ∇_θ L
-        test loss (the same L over the test set) and accuracy (argmax f_θ(x) = y)
+        evaluate the model (the run's ``evaluation``: test loss, accuracy, …)
 
-One NumPy ``Generator``, seeded by ``Settings.seed``, draws the initial weights (PyTorch's
-default initialisation, ``LeNet5``) and then each epoch's order (``DataLoader``). A checkpoint
+It trains Problem 5's logistic regressions (``mathdnn.hw4.p5_losses``), Problem 6's MLP
+(``mathdnn.hw4.p6_jacobians``) and Problem 7's LeNet-5s (``train_lenet``, ``mathdnn train
+lenet``), and writes what it measured into one ``History``. A loss, weight or evaluation that
+becomes NaN or infinite stops it with ``TrainingDiverged`` before the epoch is recorded.
+
+A LeNet-5 run follows the course's recipe: the cross-entropy of the logits, minibatch SGD with
+lr 0.1 and batch 100 (or Adam), the test loss and accuracy after each epoch. Its ``Settings``
+are declared once, in ``SETTINGS`` (each one's choices or check, its help text and where a
+checkpoint keeps it), and the command line, the checkpoint and the report read them there. One
+NumPy ``Generator``, seeded by ``Settings.seed``, draws the initial weights (PyTorch's default
+initialisation, ``LeNet5``) and then each epoch's order (``DataLoader``). A checkpoint
 (``mathdnn.checkpoint``) after an epoch holds the weights, the optimizer's state, the generator's
 state, the settings and the history so far, so ``resume`` + ``fit`` compute exactly what one
-uninterrupted ``fit`` would.
-
-``train_lenet(mnist, epochs)`` does it all in one call; ``start``/``resume``, ``fit`` and
-``save`` are its steps, for a caller that checkpoints (``mathdnn train lenet``). A loss or weight
-that becomes NaN or infinite stops training with ``TrainingDiverged`` before the epoch is
-recorded, so the last checkpoint written stays the last good one.
+uninterrupted ``fit`` would. ``train_lenet(mnist, epochs)`` does it all in one call;
+``start``/``resume``, ``fit`` and ``save`` are its steps, for a caller that checkpoints.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import numbers
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +46,24 @@ from matplotlib.ticker import FixedLocator, NullFormatter, StrMethodFormatter
 import mathdnn.functional as F
 from mathdnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from mathdnn.data import MNIST, DataLoader, nchw_scale
-from mathdnn.engine import from_numpy, no_grad
-from mathdnn.hw4 import TrainingDiverged
-from mathdnn.models import LeNet5
+from mathdnn.engine import Tensor, from_numpy, no_grad
+from mathdnn.models import C3_CHOICES, LeNet5
 from mathdnn.nn import Module
 from mathdnn.optim import SGD, Adam, Optimizer
 
 __all__ = [
+    "BATCH_SIZE",
+    "C3",
     "DEFAULT_LR",
+    "EPOCHS",
+    "LR",
+    "OPTIMIZER",
     "OPTIMIZERS",
+    "SEED",
+    "SETTINGS",
     "History",
     "Run",
+    "Setting",
     "Settings",
     "TrainingDiverged",
     "describe_data",
@@ -68,102 +79,362 @@ __all__ = [
     "train_lenet",
 ]
 
+
+class TrainingDiverged(ValueError):
+    """Training produced a non-finite loss or parameter (NaN or ±inf): the learning rate is too
+    large for the problem. Raised as soon as it is seen, before any result is reported."""
+
+
 #: The optimizers, by the names of ``Settings.optimizer``, and their default learning rates:
 #: the course's 0.1 for SGD, PyTorch's default 1e-3 for Adam.
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
 DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3}
 
-#: A progress callback: called after each minibatch with its loss and its number of images.
-OnBatch = Callable[[float, int], object]
+#: Called after each minibatch's step with its loss and the minibatch ``(x, y)`` itself.
+OnBatch = Callable[[float, np.ndarray, np.ndarray], object]
+
+
+# ------------------------------------------------------------------- the settings, declared once
+def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"must be {' or '.join(map(repr, choices))}, got {value!r}")
+        return value
+
+    return check
+
+
+def _positive_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"must be a number, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def _int_from(low: int, word: str) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"must be an int, got {value!r}")
+        if value < low:
+            raise ValueError(f"must be {word}, got {value}")
+        return int(value)
+
+    return check
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a training run, declared once: its ``name`` (the flag is ``--name`` with
+    dashes), the ``type`` a flag's text is read as, what it means (``help``), its ``check`` (which
+    returns the value, normalised, or raises ``ValueError``/``TypeError`` saying what it must
+    be), its ``default`` (``default_text`` says it in words where it depends on another setting),
+    its ``choices`` if it has a few, and ``kept_by``: how a checkpoint's model and optimizer
+    already hold it (None: the checkpoint stores it among the run's settings)."""
+
+    name: str
+    type: type
+    help: str
+    check: Callable[[Any], Any]
+    default: Any = None
+    default_text: str = ""
+    choices: tuple[str, ...] | None = None
+    kept_by: Callable[[Module, Optimizer], Any] | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def validate(self, value: Any, where: str) -> Any:
+        """``check(value)``, its error prefixed by ``where`` (``"Settings: lr"``, ``"--lr"``)."""
+        try:
+            return self.check(value)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{where} {err}") from None
+
+    def add_argument(self, parser: Any, default: Any = None) -> None:
+        """Add the flag to an ``argparse`` parser; ``default`` is the flag's own (None: not
+        given, so that a caller can tell; --help then states the setting's default)."""
+        shown = default if default is not None else self.default_text or self.default
+        parser.add_argument(
+            self.flag,
+            type=self.type,
+            choices=self.choices,
+            default=default,
+            help=f"{self.help} (default {shown})",
+        )
+
+
+C3 = Setting(
+    "c3",
+    str,
+    "C3 connected to all 6 input maps, or by the 1998 paper's table",
+    _choice(C3_CHOICES),
+    default=C3_CHOICES[0],
+    choices=C3_CHOICES,
+    kept_by=lambda model, optimizer: model.config()["c3"],
+)
+OPTIMIZER = Setting(
+    "optimizer",
+    str,
+    "the update rule",
+    _choice(tuple(OPTIMIZERS)),
+    default="sgd",
+    choices=tuple(OPTIMIZERS),
+    kept_by=lambda model, optimizer: {v: k for k, v in OPTIMIZERS.items()}[type(optimizer)],
+)
+LR = Setting(
+    "lr",
+    float,
+    "learning rate",
+    _positive_number,
+    default_text=", ".join(f"{lr:g} for {name}" for name, lr in DEFAULT_LR.items()),
+    kept_by=lambda model, optimizer: optimizer.param_groups[0]["lr"],
+)
+POSITIVE = _int_from(1, "a positive integer")
+BATCH_SIZE = Setting("batch_size", int, "minibatch size", POSITIVE, default=100)
+SEED = Setting(
+    "seed",
+    int,
+    "seed of the initial weights and of the batches' order",
+    _int_from(0, "a non-negative integer"),
+    default=0,
+)
+#: The number of epochs to train: not a setting of the run (a resumed run goes on to more),
+#: but declared alike for the commands that take it.
+EPOCHS = Setting("epochs", int, "epochs in all, a resumed run's included", POSITIVE, default=30)
+
+#: The settings of a LeNet-5 run, the fields of ``Settings`` in order.
+SETTINGS: tuple[Setting, ...] = (C3, OPTIMIZER, LR, BATCH_SIZE, SEED)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What a run trains and how: ``c3`` (``"full"`` or ``"original"``), ``optimizer``
-    (``"sgd"`` or ``"adam"``), ``lr`` (None: ``DEFAULT_LR[optimizer]``), ``batch_size`` and
-    ``seed`` (of the initial weights and the batches' order)."""
+    """What a LeNet-5 run trains and how, each field checked by its declaration in
+    ``SETTINGS``: ``c3`` (``"full"`` or ``"original"``), ``optimizer`` (``"sgd"`` or
+    ``"adam"``), ``lr`` (None: ``DEFAULT_LR[optimizer]``), ``batch_size`` and ``seed`` (of the
+    initial weights and the batches' order)."""
 
-    c3: str = "full"
-    optimizer: str = "sgd"
+    c3: str = C3.default
+    optimizer: str = OPTIMIZER.default
     lr: float | None = None
-    batch_size: int = 100
-    seed: int = 0
+    batch_size: int = BATCH_SIZE.default
+    seed: int = SEED.default
 
     def __post_init__(self) -> None:
-        fn = "Settings"
-        if self.c3 not in ("full", "original"):
-            raise ValueError(f"{fn}: c3 must be 'full' or 'original', got {self.c3!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"{fn}: optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
-        lr = DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
-            raise TypeError(f"{fn}: lr must be a number, got {lr!r}")
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"{fn}: lr must be a positive finite number, got {lr!r}")
-        object.__setattr__(self, "lr", float(lr))
-        for name in ("batch_size", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise TypeError(f"{fn}: {name} must be an int, got {value!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"{fn}: batch_size must be positive, got {self.batch_size}")
-        if self.seed < 0:
-            raise ValueError(f"{fn}: seed must be non-negative, got {self.seed}")
+        if self.lr is None and self.optimizer in DEFAULT_LR:
+            object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])
+        for setting in SETTINGS:
+            value = setting.validate(getattr(self, setting.name), f"Settings: {setting.name}")
+            object.__setattr__(self, setting.name, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {setting.name: getattr(self, setting.name) for setting in SETTINGS}
+
+
+# --------------------------------------------------------------------------------- the history
+def _is_finite_float(x: Any) -> bool:
+    """Whether JSON's ``x`` is a number a float holds finitely (10**400 is not)."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
 
 
 @dataclass
 class History:
-    """Per epoch (index ``e`` = after epoch ``e + 1``): the mean training loss over the epoch's
-    minibatches (as the weights moved), the test loss and accuracy at its end, and the seconds
-    its training took (without the evaluation)."""
+    """What a run measured. Per epoch (index ``e`` = after epoch ``e + 1``): ``train_loss``, the
+    mean loss over the epoch's training examples as the weights moved; ``seconds``, the time its
+    training took (without the evaluation); and ``metrics[name]``, each number of the run's
+    evaluation after it (a LeNet-5 run's: ``test_loss`` and ``test_accuracy``). Per minibatch,
+    over the whole run: ``step_loss``, the loss its step descended."""
 
     train_loss: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    test_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+    step_loss: list[float] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.train_loss)
 
-    def as_dict(self) -> dict[str, list[float]]:
-        return asdict(self)
+    @property
+    def test_loss(self) -> list[float]:
+        return self.metrics["test_loss"]
+
+    @property
+    def test_accuracy(self) -> list[float]:
+        return self.metrics["test_accuracy"]
+
+    def per_epoch(self) -> dict[str, list[float]]:
+        """The per-epoch lists by name: ``train_loss``, each metric, ``seconds``."""
+        return {"train_loss": self.train_loss, **self.metrics, "seconds": self.seconds}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything, JSON-able (for a checkpoint; ``from_dict`` reads it back)."""
+        return {
+            "train_loss": self.train_loss,
+            "seconds": self.seconds,
+            "metrics": self.metrics,
+            "step_loss": self.step_loss,
+        }
 
     @classmethod
     def from_dict(cls, fn: str, values: Any) -> History:
-        """A history from ``as_dict()``, checked: the four lists, of one length, of finite
-        numbers."""
-        names = [f.name for f in cls.__dataclass_fields__.values()]
+        """A history from ``as_dict()``, checked: lists of finite numbers, one entry per epoch
+        in ``train_loss``, ``seconds`` and each metric."""
+        names = ("train_loss", "seconds", "metrics", "step_loss")
         if not isinstance(values, Mapping) or sorted(values) != sorted(names):
-            raise ValueError(f"{fn}: a history must be a dict of the lists {names}")
-        lists = {name: values[name] for name in names}
-        lengths = {len(v) if isinstance(v, list) else -1 for v in lists.values()}
-        if len(lengths) != 1 or -1 in lengths:
-            raise ValueError(f"{fn}: the history's lists must have one length, got {lists!r:.120}")
+            raise ValueError(f"{fn}: a history must be a dict of {', '.join(names)}")
+        metrics = values["metrics"]
+        if not isinstance(metrics, Mapping) or not all(isinstance(k, str) for k in metrics):
+            raise ValueError(f"{fn}: the history's metrics must be a dict of lists by name")
+        lists = {
+            "train_loss": values["train_loss"],
+            "seconds": values["seconds"],
+            **{f"metric {k}": v for k, v in metrics.items()},
+            "step_loss": values["step_loss"],
+        }
         for name, v in lists.items():
-            if not all(isinstance(x, int | float) and math.isfinite(x) for x in v):
-                raise ValueError(f"{fn}: the history's {name} must be finite numbers")
-        return cls(**{name: [float(x) for x in v] for name, v in lists.items()})
+            if not (isinstance(v, list) and all(_is_finite_float(x) for x in v)):
+                raise ValueError(f"{fn}: the history's {name} must be a list of finite numbers")
+        epochs = {len(v) for name, v in lists.items() if name != "step_loss"}
+        if len(epochs) != 1:
+            raise ValueError(f"{fn}: the history's per-epoch lists must have one length")
+        floats = {name: [float(x) for x in v] for name, v in lists.items()}
+        return cls(
+            floats["train_loss"],
+            floats["seconds"],
+            {k: floats[f"metric {k}"] for k in metrics},
+            floats["step_loss"],
+        )
 
 
+# ------------------------------------------------------------------------------------ the loop
 @dataclass
 class Run:
-    """A training run: its settings, the model, optimizer and loader, the test set (float32
-    ``(N, 1, 28, 28)`` images and labels), a description of its data (``describe_data``) and
-    the history of the epochs done."""
+    """A training run: the ``model``, the objective ``loss(model(x), y)`` (a scalar tensor), the
+    ``optimizer`` over the model's parameters, the ``loader`` of minibatches, the
+    ``evaluation`` after each epoch (``model → {name: number}``, or None) and the ``history`` so
+    far. A LeNet-5 run of ``start``/``resume`` also has its ``settings`` and ``data``
+    (``describe_data``)."""
 
-    settings: Settings
-    model: LeNet5
+    model: Module
+    loss: Callable[[Tensor, np.ndarray], Tensor]
     optimizer: Optimizer
     loader: DataLoader
-    test_images: np.ndarray
-    test_labels: np.ndarray
-    data: dict[str, Any]
-    history: History
+    evaluation: Callable[[Module], Mapping[str, float]] | None = None
+    history: History = field(default_factory=History)
+    settings: Settings | None = None
+    data: dict[str, Any] | None = None
 
     @property
     def epoch(self) -> int:
         """The number of epochs done."""
         return len(self.history)
+
+
+def train_epoch(
+    model: Module,
+    loss: Callable[[Tensor, np.ndarray], Tensor],
+    optimizer: Optimizer,
+    loader: DataLoader,
+    on_batch: OnBatch | None = None,
+) -> tuple[float, list[float]]:
+    """One pass over ``loader``: per minibatch ``(x, y)``, ``L = loss(model(x), y)``, its
+    gradient, one optimizer step. Returns the mean of ``L`` over the examples and the list of
+    the minibatches' ``L``.
+
+    Raises ``TrainingDiverged`` at the first minibatch whose loss is NaN or infinite, before its
+    step."""
+    total, count, losses = 0.0, 0, []
+    # A diverging run overflows (inf, then inf − inf = NaN): the check of the loss reports it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k, (x, y) in enumerate(loader):
+            optimizer.zero_grad()
+            objective = loss(model(from_numpy(x)), y)
+            value = float(objective.data)
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"train_epoch: the loss is {value} at minibatch {k + 1}")
+            objective.backward()
+            optimizer.step()
+            total += value * len(y)
+            count += len(y)
+            losses.append(value)
+            if on_batch is not None:
+                on_batch(value, x, y)
+    if count == 0:
+        raise ValueError("train_epoch: the loader gave no minibatches")
+    return total / count, losses
+
+
+def fit(
+    run: Run,
+    epochs: int,
+    on_batch: OnBatch | None = None,
+    on_epoch: Callable[[Run], object] | None = None,
+) -> History:
+    """Train ``run`` until it has done ``epochs`` epochs in all, evaluating it after each;
+    ``on_batch(loss, x, y)`` after each minibatch's step, ``on_epoch(run)`` after each epoch is
+    recorded (to save a checkpoint, print a line). Returns ``run.history``.
+
+    Raises ``TrainingDiverged`` if a loss, a weight or a number of the evaluation becomes NaN or
+    infinite; that epoch is not recorded, so ``on_epoch`` has seen only good ones.
+    """
+    fn = "fit"
+    if not isinstance(run, Run):
+        raise TypeError(f"{fn}: run must be a Run, got {type(run).__name__}")
+    EPOCHS.validate(epochs, f"{fn}: epochs")
+    if epochs <= run.epoch:
+        raise ValueError(
+            f"{fn}: epochs is the total to reach and must exceed the {run.epoch} epochs done, "
+            f"got {epochs}"
+        )
+    history = run.history
+    while run.epoch < epochs:
+        epoch = run.epoch + 1
+        began = time.perf_counter()
+        try:
+            train_loss, step_loss = train_epoch(
+                run.model, run.loss, run.optimizer, run.loader, on_batch
+            )
+        except TrainingDiverged as err:
+            raise TrainingDiverged(f"{fn}: epoch {epoch}: {err}") from None
+        seconds = time.perf_counter() - began
+        metrics = {} if run.evaluation is None else dict(run.evaluation(run.model))
+        finite = all(np.isfinite(p.data).all() for p in run.model.parameters())
+        if not (finite and all(math.isfinite(v) for v in metrics.values())):
+            raise TrainingDiverged(
+                f"{fn}: epoch {epoch}: the weights or the evaluation ({metrics}) are not finite"
+            )
+        history.train_loss.append(train_loss)
+        history.seconds.append(seconds)
+        for name, value in metrics.items():
+            history.metrics.setdefault(name, []).append(value)
+        history.step_loss.extend(step_loss)
+        if on_epoch is not None:
+            on_epoch(run)
+    return history
+
+
+# --------------------------------------------------------------------------- LeNet-5 on MNIST
+def evaluate(
+    model: Module, images: np.ndarray, labels: np.ndarray, batch_size: int = 1000
+) -> tuple[float, float]:
+    """``(mean cross-entropy, accuracy)`` of ``model`` on ``(images, labels)``, without
+    gradients, ``batch_size`` images at a time; accuracy is the fraction with
+    ``argmax model(x) = y``."""
+    if len(labels) == 0:
+        raise ValueError("evaluate: there are no images to evaluate on")
+    loss_sum, correct = 0.0, 0
+    with no_grad(), np.errstate(over="ignore", invalid="ignore"):  # fit checks the result
+        for first in range(0, len(labels), batch_size):
+            x, y = images[first : first + batch_size], labels[first : first + batch_size]
+            logits = model(from_numpy(x))
+            loss_sum += float(F.cross_entropy(logits, y, reduction="sum").data)
+            correct += int(np.sum(logits.data.argmax(axis=1) == y))
+    return loss_sum / len(labels), correct / len(labels)
 
 
 def describe_data(mnist: MNIST) -> dict[str, Any]:
@@ -190,7 +461,7 @@ def _check_mnist(fn: str, mnist: Any) -> None:
         )
 
 
-def _run(
+def _lenet_run(
     settings: Settings,
     mnist: MNIST,
     model: LeNet5,
@@ -204,21 +475,26 @@ def _run(
         shuffle=True,
         generator=rng,
     )
+    test_images, test_labels = nchw_scale(mnist.test_images), mnist.test_labels
+
+    def evaluation(model: Module) -> dict[str, float]:
+        test_loss, accuracy = evaluate(model, test_images, test_labels)
+        return {"test_loss": test_loss, "test_accuracy": accuracy}
+
     return Run(
-        settings,
         model,
+        F.cross_entropy,
         optimizer,
         loader,
-        nchw_scale(mnist.test_images),
-        mnist.test_labels,
-        describe_data(mnist),
-        History(),
+        evaluation,
+        settings=settings,
+        data=describe_data(mnist),
     )
 
 
 def start(mnist: MNIST, settings: Settings | None = None) -> Run:
-    """A new run on ``mnist`` (``mathdnn.data.load_mnist()``): the model's initial weights, then
-    the loader's orders, drawn from one generator seeded by ``settings.seed``."""
+    """A new LeNet-5 run on ``mnist`` (``mathdnn.data.load_mnist()``): the model's initial
+    weights, then the loader's orders, drawn from one generator seeded by ``settings.seed``."""
     _check_mnist("start", mnist)
     settings = Settings() if settings is None else settings
     if not isinstance(settings, Settings):
@@ -226,18 +502,23 @@ def start(mnist: MNIST, settings: Settings | None = None) -> Run:
     rng = np.random.default_rng(settings.seed)
     model = LeNet5(c3=settings.c3, rng=rng)
     optimizer = OPTIMIZERS[settings.optimizer](model.parameters(), lr=settings.lr)
-    return _run(settings, mnist, model, optimizer, rng)
+    return _lenet_run(settings, mnist, model, optimizer, rng)
 
 
 def save(run: Run, path: str | os.PathLike[str]) -> Path:
-    """Write ``run`` (after its last epoch) as the checkpoint ``path``, atomically."""
+    """Write the LeNet-5 run ``run`` (after its last epoch) as the checkpoint ``path``,
+    atomically. Each setting is stored once: those the model and the optimizer hold
+    (``Setting.kept_by``) only there, the others in ``extra["settings"]``."""
+    if not isinstance(run, Run) or run.settings is None or run.data is None:
+        raise TypeError("save: run must be a LeNet-5 Run of start or resume (with its settings)")
+    stored = {s.name: getattr(run.settings, s.name) for s in SETTINGS if s.kept_by is None}
     return save_checkpoint(
         path,
         run.model,
         run.optimizer,
         run.epoch,
         run.loader.state_dict(),
-        {"settings": asdict(run.settings), "data": run.data, "history": run.history.as_dict()},
+        {"settings": stored, "data": run.data, "history": run.history.as_dict()},
     )
 
 
@@ -257,20 +538,30 @@ def resume(path: str | os.PathLike[str], mnist: MNIST) -> Run:
     extra = checkpoint.extra
     if sorted(extra) != ["data", "history", "settings"]:
         raise fail("not a checkpoint of mathdnn.training (it has no training settings and history)")
+    model, optimizer = checkpoint.model, checkpoint.optimizer
+    if not isinstance(model, LeNet5):
+        raise fail(f"it holds a {type(model).__name__}, not a LeNet5")
+    if optimizer is None or type(optimizer) not in OPTIMIZERS.values():
+        has = "no optimizer" if optimizer is None else f"a {type(optimizer).__name__} optimizer"
+        raise fail(f"it has {has}, not one of {', '.join(OPTIMIZERS)}")
+    if len(optimizer.param_groups) != 1:
+        raise fail(f"its optimizer has {len(optimizer.param_groups)} param groups, not one")
+    stored = extra["settings"]
+    expected = sorted(s.name for s in SETTINGS if s.kept_by is None)
+    if not isinstance(stored, dict) or sorted(stored) != expected:
+        raise fail(
+            f"its training settings must be {{{', '.join(expected)}}} (the others are the "
+            f"model's and the optimizer's), got {stored!r:.80}"
+        )
+    values = {
+        s.name: stored[s.name] if s.kept_by is None else s.kept_by(model, optimizer)
+        for s in SETTINGS
+    }
     try:
-        settings = Settings(**extra["settings"])
+        settings = Settings(**values)
         history = History.from_dict("resume", extra["history"])
     except (TypeError, ValueError) as err:
         raise fail(f"its training settings or history are invalid: {err}") from None
-    model, optimizer = checkpoint.model, checkpoint.optimizer
-    if not isinstance(model, LeNet5) or model.config()["c3"] != settings.c3:
-        raise fail(
-            f"it holds {type(model).__name__}({model.config()}), not the LeNet5 with "
-            f"c3={settings.c3!r} of its settings"
-        )
-    if type(optimizer) is not OPTIMIZERS[settings.optimizer]:
-        has = "no optimizer" if optimizer is None else f"a {type(optimizer).__name__} optimizer"
-        raise fail(f"it has {has}, not the {settings.optimizer} of its settings")
     if len(history) != checkpoint.epoch or checkpoint.loader_state is None:
         raise fail(
             f"it holds {len(history)} epochs of history for epoch {checkpoint.epoch}, and "
@@ -284,7 +575,7 @@ def resume(path: str | os.PathLike[str], mnist: MNIST) -> Run:
             f" training / {saved.get('n_test', '?')} test images), not on {data['source']} "
             f"({data['n_train']} / {data['n_test']})"
         )
-    run = _run(settings, mnist, model, optimizer, None)
+    run = _lenet_run(settings, mnist, model, optimizer, None)
     try:
         run.loader.load_state_dict(checkpoint.loader_state)
     except ValueError as err:
@@ -295,100 +586,6 @@ def resume(path: str | os.PathLike[str], mnist: MNIST) -> Run:
     return run
 
 
-# ------------------------------------------------------------------------------ the loop
-def train_epoch(
-    model: Module, optimizer: Optimizer, loader: DataLoader, on_batch: OnBatch | None = None
-) -> float:
-    """One pass over ``loader``: per minibatch ``(x, y)``, ``L = cross_entropy(model(x), y)``,
-    its gradient, one optimizer step. Returns the mean of ``L`` over the images.
-
-    Raises ``TrainingDiverged`` at the first minibatch whose loss is NaN or infinite, before its
-    step."""
-    total, count = 0.0, 0
-    # A diverging run overflows (inf, then inf − inf = NaN): the check of the loss reports it.
-    with np.errstate(over="ignore", invalid="ignore"):
-        for k, (x, y) in enumerate(loader):
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(from_numpy(x)), y)
-            value = float(loss.data)
-            if not math.isfinite(value):
-                raise TrainingDiverged(f"train_epoch: the loss is {value} at minibatch {k + 1}")
-            loss.backward()
-            optimizer.step()
-            total += value * len(y)
-            count += len(y)
-            if on_batch is not None:
-                on_batch(value, len(y))
-    return total / count
-
-
-def evaluate(
-    model: Module, images: np.ndarray, labels: np.ndarray, batch_size: int = 1000
-) -> tuple[float, float]:
-    """``(mean cross-entropy, accuracy)`` of ``model`` on ``(images, labels)``, without
-    gradients, ``batch_size`` images at a time; accuracy is the fraction with
-    ``argmax model(x) = y``."""
-    if len(labels) == 0:
-        raise ValueError("evaluate: there are no images to evaluate on")
-    loss_sum, correct = 0.0, 0
-    with no_grad(), np.errstate(over="ignore", invalid="ignore"):  # fit checks the result
-        for first in range(0, len(labels), batch_size):
-            x, y = images[first : first + batch_size], labels[first : first + batch_size]
-            logits = model(from_numpy(x))
-            loss_sum += float(F.cross_entropy(logits, y, reduction="sum").data)
-            correct += int(np.sum(logits.data.argmax(axis=1) == y))
-    return loss_sum / len(labels), correct / len(labels)
-
-
-def fit(
-    run: Run,
-    epochs: int,
-    on_batch: OnBatch | None = None,
-    on_epoch: Callable[[Run], object] | None = None,
-) -> History:
-    """Train ``run`` until it has done ``epochs`` epochs in all, evaluating on its test set after
-    each; ``on_batch(loss, n_images)`` after each minibatch, ``on_epoch(run)`` after each epoch
-    is recorded (to save a checkpoint, print a line). Returns ``run.history``.
-
-    Raises ``TrainingDiverged`` if a loss, the test loss or a weight becomes NaN or infinite;
-    that epoch is not recorded, so ``on_epoch`` has seen only good ones.
-    """
-    fn = "fit"
-    if not isinstance(run, Run):
-        raise TypeError(f"{fn}: run must be a Run (from start or resume), got {type(run).__name__}")
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
-        raise TypeError(f"{fn}: epochs must be an int, got {epochs!r}")
-    if epochs <= run.epoch:
-        raise ValueError(
-            f"{fn}: epochs is the total to reach and must exceed the {run.epoch} epochs done, "
-            f"got {epochs}"
-        )
-    while run.epoch < epochs:
-        epoch = run.epoch + 1
-        began = time.perf_counter()
-        try:
-            train_loss = train_epoch(run.model, run.optimizer, run.loader, on_batch)
-        except TrainingDiverged as err:
-            raise TrainingDiverged(f"{fn}: epoch {epoch}: {err}") from None
-        seconds = time.perf_counter() - began
-        test_loss, accuracy = evaluate(run.model, run.test_images, run.test_labels)
-        finite = all(np.isfinite(p.data).all() for p in run.model.parameters())
-        if not (finite and math.isfinite(test_loss)):
-            raise TrainingDiverged(
-                f"{fn}: epoch {epoch}: the weights or the test loss ({test_loss}) are not finite"
-            )
-        for name, value in (
-            ("train_loss", train_loss),
-            ("test_loss", test_loss),
-            ("test_accuracy", accuracy),
-            ("seconds", seconds),
-        ):
-            getattr(run.history, name).append(value)
-        if on_epoch is not None:
-            on_epoch(run)
-    return run.history
-
-
 def train_lenet(
     mnist: MNIST,
     epochs: int,
@@ -397,12 +594,11 @@ def train_lenet(
     on_epoch: Callable[[Run], object] | None = None,
 ) -> History:
     """Train a new ``LeNet5`` on ``mnist`` for ``epochs`` epochs: ``fit(start(mnist, settings),
-    epochs, on_batch, on_epoch)``. Returns the per-epoch history; ``on_epoch`` sees the run (its
-    model, optimizer, ...)."""
+    epochs, on_batch, on_epoch)``. Returns the history; ``on_epoch`` sees the run (its model,
+    optimizer, ...)."""
     return fit(start(mnist, settings), epochs, on_batch, on_epoch)
 
 
-# -------------------------------------------------------------------- Problem 7's counts
 # ---------------------------------------------------------------------------- the figure
 def log_ticks(low: float, high: float, most: int = 8) -> list[float]:
     """Ticks for a log axis that shows ``low`` to ``high``, written as plain numbers: ``1, 2, 3,

@@ -158,7 +158,7 @@ def test_jacobians_memory_estimate_bounds_the_measured_peak(capsys):
 def test_learning_rates_must_be_positive_and_finite(capsys, tmp_path, command, lr):
     extra = ["-o", str(tmp_path / "out"), "--quiet"] if command == "losses" else []
     assert main([command, "--lr", lr, *extra]) == 2
-    one_line_error(capsys, command, "--lr must be a positive number")
+    one_line_error(capsys, command, "--lr must be a positive finite number")
     assert list(tmp_path.iterdir()) == []
 
 

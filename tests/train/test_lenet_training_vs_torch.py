@@ -12,7 +12,7 @@ import safetensors.torch  # noqa: E402
 from conftest import assert_close  # noqa: E402
 
 from mathdnn import training  # noqa: E402
-from mathdnn.data import MNIST, DataLoader, load_mnist  # noqa: E402
+from mathdnn.data import MNIST, DataLoader, load_mnist, nchw_scale  # noqa: E402
 
 TF = torch.nn.functional
 
@@ -74,9 +74,9 @@ def test_an_epoch_is_pytorchs_loop(tmp_path, optimizer, make_torch):
         assert_close(run.model.state_dict()[name], p.numpy(), np.float32, name)
     assert history.train_loss[0] == pytest.approx(sum(torch_losses) / 150, rel=1e-5)
     with torch.no_grad():
-        logits = theirs(torch.from_numpy(run.test_images))
-        test_loss = TF.cross_entropy(logits, torch.from_numpy(run.test_labels)).item()
-        accuracy = (logits.argmax(1).numpy() == run.test_labels).mean()
+        logits = theirs(torch.from_numpy(nchw_scale(small.test_images)))
+        test_loss = TF.cross_entropy(logits, torch.from_numpy(small.test_labels)).item()
+        accuracy = (logits.argmax(1).numpy() == small.test_labels).mean()
     assert history.test_loss[0] == pytest.approx(test_loss, rel=1e-4)
     assert history.test_accuracy[0] == accuracy
     # The checkpoint after the epoch loads into PyTorch as the trained weights.

@@ -4,7 +4,6 @@ divergence stopping before a bad epoch is recorded, and every bad argument named
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 
@@ -47,7 +46,7 @@ def _assert_same_run(a: Run, b: Run) -> None:
         for key, value in state.items():
             assert np.array_equal(value, sb["state"][k][key]), (k, key)
     assert a.loader.state_dict() == b.loader.state_dict()
-    for name in ("train_loss", "test_loss", "test_accuracy"):
+    for name in ("train_loss", "metrics", "step_loss"):
         assert getattr(a.history, name) == getattr(b.history, name), name
 
 
@@ -60,25 +59,26 @@ def test_history_and_learning(small):
         small,
         2,
         Settings(optimizer="adam", **SMALL),
-        on_batch=lambda loss, n: seen.append((loss, n)),
+        on_batch=lambda loss, x, y: seen.append((loss, len(y))),
         on_epoch=lambda run: seen.append(("epoch", run.epoch)),
     )
     assert len(history) == 2
-    for values in history.as_dict().values():
+    for values in history.per_epoch().values():
         assert len(values) == 2 and all(math.isfinite(v) for v in values)
+    assert list(history.per_epoch()) == ["train_loss", "test_loss", "test_accuracy", "seconds"]
     assert all(0 <= a <= 1 for a in history.test_accuracy)
     # four batches of 50 per epoch, then the epoch
     assert [n for *_, n in seen] == [50, 50, 50, 50, 1, 50, 50, 50, 50, 2]
     batch_losses = [loss for loss, n in seen[:4]]
     assert history.train_loss[0] == pytest.approx(np.mean(batch_losses), rel=1e-12)
+    assert history.step_loss == [loss for loss, n in seen if loss != "epoch"]
 
 
 def test_training_lowers_the_loss(small):
     run = training.start(small, Settings(optimizer="adam", **SMALL))
-    before, _ = training.evaluate(run.model, run.test_images, run.test_labels)
+    before = run.evaluation(run.model)["test_loss"]
     training.fit(run, 2)
-    after, _ = training.evaluate(run.model, run.test_images, run.test_labels)
-    assert after < before
+    assert run.history.test_loss[-1] < before
 
 
 def test_seeded(small):
@@ -155,9 +155,9 @@ def test_divergence_keeps_the_last_good_checkpoint(small, tmp_path):
         ({"lr": 0}, ValueError, "Settings: lr must be a positive finite number, got 0"),
         ({"lr": "0.1"}, TypeError, "Settings: lr must be a number, got '0.1'"),
         ({"lr": True}, TypeError, "Settings: lr must be a number"),
-        ({"batch_size": 0}, ValueError, "Settings: batch_size must be positive, got 0"),
+        ({"batch_size": 0}, ValueError, "Settings: batch_size must be a positive integer, got 0"),
         ({"batch_size": 2.5}, TypeError, "Settings: batch_size must be an int, got 2.5"),
-        ({"seed": -1}, ValueError, "Settings: seed must be non-negative, got -1"),
+        ({"seed": -1}, ValueError, "Settings: seed must be a non-negative integer, got -1"),
         ({"seed": None}, TypeError, "Settings: seed must be an int, got None"),
     ],
 )
@@ -199,9 +199,12 @@ def test_bad_arguments_are_named(small):
     [
         None,
         {"train_loss": []},
-        {"train_loss": [1.0], "test_loss": [], "test_accuracy": [], "seconds": []},
-        {"train_loss": [math.nan], "test_loss": [1], "test_accuracy": [1], "seconds": [1]},
-        {"train_loss": "1", "test_loss": "1", "test_accuracy": "1", "seconds": "1"},
+        {"train_loss": [1.0], "seconds": [], "metrics": {}, "step_loss": []},
+        {"train_loss": [1.0], "seconds": [1.0], "metrics": {"a": [1, 2]}, "step_loss": []},
+        {"train_loss": [math.nan], "seconds": [1], "metrics": {}, "step_loss": []},
+        {"train_loss": [1.0], "seconds": [1], "metrics": {}, "step_loss": [10**400]},
+        {"train_loss": [1.0], "seconds": [1], "metrics": [], "step_loss": []},
+        {"train_loss": "1", "seconds": "1", "metrics": {}, "step_loss": "1"},
     ],
 )
 def test_history_from_dict_checks(values):
@@ -225,7 +228,7 @@ def _resave(run: Run, path, **changes) -> None:
         "epoch": run.epoch,
         "loader_state": run.loader.state_dict(),
         "extra": {
-            "settings": dataclasses.asdict(run.settings),
+            "settings": {"batch_size": run.settings.batch_size, "seed": run.settings.seed},
             "data": run.data,
             "history": run.history.as_dict(),
         },
@@ -246,18 +249,22 @@ def test_resume_refuses_checkpoints_that_do_not_fit(saved, small, tmp_path):
     path, run = saved
     bad = tmp_path / "bad.safetensors"
     extra = {
-        "settings": dataclasses.asdict(run.settings),
+        "settings": {"batch_size": run.settings.batch_size, "seed": run.settings.seed},
         "data": run.data,
         "history": run.history.as_dict(),
     }
     cases = [
         ({"extra": None}, "not a checkpoint of mathdnn.training"),
         (
-            {"extra": {**extra, "settings": {"c3": "half"}}},
-            "its training settings or history are invalid",
+            # each setting is stored once: c3, optimizer and lr are the model's and optimizer's
+            {"extra": {**extra, "settings": {**extra["settings"], "c3": "full"}}},
+            "its training settings must be {batch_size, seed}",
         ),
-        ({"model": LeNet5("original", rng=0), "optimizer": None}, "holds LeNet5"),
-        ({"optimizer": None}, "it has no optimizer, not the sgd of its settings"),
+        (
+            {"extra": {**extra, "settings": {"batch_size": 0, "seed": 0}}},
+            "its training settings or history are invalid: Settings: batch_size must be",
+        ),
+        ({"optimizer": None}, "it has no optimizer, not one of sgd, adam"),
         ({"epoch": 2}, "1 epochs of history for epoch 2"),
         ({"loader_state": None}, "no data loader state"),
         (
@@ -278,15 +285,20 @@ def test_resume_refuses_checkpoints_that_do_not_fit(saved, small, tmp_path):
         training.resume(path, None)
 
 
+def _history(train_loss, test_loss, test_accuracy):
+    metrics = {"test_loss": test_loss, "test_accuracy": test_accuracy}
+    return History(train_loss, [1.0] * len(train_loss), metrics)
+
+
 def test_learning_curve_is_a_png():
-    history = History([2.0, 1.0], [2.1, 1.2], [0.3, 0.6], [1.0, 1.0])
+    history = _history([2.0, 1.0], [2.1, 1.2], [0.3, 0.6])
     assert training.learning_curve_png(history, "title").startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_learning_curves_of_several_runs():
     runs = {
-        "full C3": History([2.0, 1.0], [2.1, 1.2], [0.3, 0.6], [1.0, 1.0]),
-        "original C3": History([2.2, 1.1, 0.9], [2.3, 1.3, 1.0], [0.2, 0.5, 0.7], [1.0] * 3),
+        "full C3": _history([2.0, 1.0], [2.1, 1.2], [0.3, 0.6]),
+        "original C3": _history([2.2, 1.1, 0.9], [2.3, 1.3, 1.0], [0.2, 0.5, 0.7]),
     }
     png = training.learning_curve_png(runs, "title")
     assert png.startswith(b"\x89PNG\r\n\x1a\n")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import math
 import os
 import sys
 from collections.abc import Sequence
@@ -87,12 +86,6 @@ def seed(flag: str, value: int) -> int:
     """A seed of NumPy's generators: a non-negative integer."""
     if value < 0:
         raise CommandError(f"{flag} must be a non-negative integer, got {value}")
-    return value
-
-
-def learning_rate(flag: str, value: float) -> float:
-    if not (math.isfinite(value) and value > 0):
-        raise CommandError(f"{flag} must be a positive number, got {value}")
     return value
 
 

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mathdnn.cli import CommandError, add_mnist_dir, learning_rate, mnist_dir, positive_int
+from mathdnn.cli import CommandError, add_mnist_dir, mnist_dir, positive_int
 from mathdnn.data import binary_digits, load_mnist
-from mathdnn.hw4 import TrainingDiverged
 from mathdnn.hw4.p5_losses import (
     LOSS_TITLES,
     Comparison,
@@ -27,6 +26,7 @@ from mathdnn.hw4.p5_losses import (
     misclassified_png,
 )
 from mathdnn.io import atomic_write, check_writable, write_json
+from mathdnn.training import BATCH_SIZE, EPOCHS, LR, TrainingDiverged
 
 OUTPUT_FILES = ("results.json", "curves.png", "loss_functions.png", "misclassified.png")
 
@@ -49,10 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar=("NEG", "POS"),
         help="the digits labelled −1 and +1 (default 4 9)",
     )
-    parser.add_argument("--epochs", type=int, default=20, help="epochs per run (default 20)")
+    EPOCHS.add_argument(parser, default=20)
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds, 0..S−1 (default 5)")
-    parser.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
-    parser.add_argument("--batch-size", type=int, default=64, help="minibatch size (default 64)")
+    LR.add_argument(parser, default=0.01)
+    BATCH_SIZE.add_argument(parser, default=64)
     parser.add_argument(
         "-o", "--output", default="losses-out", metavar="OUTDIR", help="default losses-out"
     )
@@ -67,10 +67,9 @@ def _check_args(args: argparse.Namespace) -> None:
             raise CommandError(f"--digits: {name} must be a digit 0..9, got {d}")
     if neg == pos:
         raise CommandError(f"--digits: the two digits must differ, got {neg} {pos}")
-    positive_int("--epochs", args.epochs)
+    for setting in (EPOCHS, LR, BATCH_SIZE):
+        setting.validate(getattr(args, setting.name), setting.flag)
     positive_int("--seeds", args.seeds)
-    positive_int("--batch-size", args.batch_size)
-    learning_rate("--lr", args.lr)
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise CommandError(f"-o: {out} exists and is not a directory")

@@ -12,11 +12,11 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from mathdnn.cli import CommandError, learning_rate, positive_int, seed
+from mathdnn.cli import CommandError
 from mathdnn.data import load_mnist, mnist_dir_from_env
 from mathdnn.functional.activation import ACTIVATIONS
-from mathdnn.hw4 import TrainingDiverged
 from mathdnn.hw4.p6_jacobians import compare_training
+from mathdnn.training import BATCH_SIZE, EPOCHS, LR, SEED, TrainingDiverged
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,10 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--hidden", default="64", help="hidden widths, comma-separated (64)")
     parser.add_argument("--activation", default="relu", help="σ (default relu)")
-    parser.add_argument("--epochs", type=int, default=1, help="epochs (default 1)")
-    parser.add_argument("--batch-size", type=int, default=64, help="minibatch size (default 64)")
-    parser.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (default 0.1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of init and batches (0)")
+    for setting, default in ((EPOCHS, 1), (BATCH_SIZE, 64), (LR, 0.1), (SEED, 0)):
+        setting.add_argument(parser, default=default)
     parser.add_argument("--float64", action="store_true", help="train in float64 (else float32)")
     parser.set_defaults(run=run)
 
@@ -49,26 +47,27 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(
             f"unknown --activation {args.activation!r}; valid: {', '.join(ACTIVATIONS)}"
         )
-    positive_int("--epochs", args.epochs)
-    positive_int("--batch-size", args.batch_size)
-    learning_rate("--lr", args.lr)
-    seed("--seed", args.seed)
+    for setting in (EPOCHS, BATCH_SIZE, LR, SEED):
+        setting.validate(getattr(args, setting.name), setting.flag)
     data = load_mnist(mnist_dir_from_env())
     dtype = np.float64 if args.float64 else np.float32
+    steps = args.epochs * -(-len(data.train_labels) // args.batch_size)
+    bar = tqdm(
+        total=steps, desc="SGD steps", unit="step", leave=False, disable=not sys.stderr.isatty()
+    )
     try:
-        result = compare_training(
-            hidden=hidden,
-            activation=args.activation,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            seed=args.seed,
-            dtype=dtype,
-            data=data,
-            progress=lambda steps: tqdm(
-                steps, desc="SGD steps", unit="step", leave=False, disable=not sys.stderr.isatty()
-            ),
-        )
+        with bar:
+            result = compare_training(
+                hidden=hidden,
+                activation=args.activation,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                seed=args.seed,
+                dtype=dtype,
+                data=data,
+                progress=bar.update,
+            )
     except TrainingDiverged as err:
         raise CommandError(f"training diverged: {err}; use a smaller --lr") from None
     except AssertionError as err:

@@ -15,17 +15,18 @@ import contextlib
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
-from mathdnn.cli import CommandError, add_mnist_dir, learning_rate, mnist_dir, positive_int, seed
+from mathdnn.cli import CommandError, add_mnist_dir, mnist_dir
 from mathdnn.data import MNIST, load_mnist
 from mathdnn.hw4.p7_lenet_c3 import parameter_counts, parameter_table_text
 from mathdnn.io import atomic_write, check_writable, write_json
 from mathdnn.kernels.threads import get_num_threads
 from mathdnn.training import (
-    DEFAULT_LR,
-    OPTIMIZERS,
+    EPOCHS,
+    SETTINGS,
     Run,
     Settings,
     TrainingDiverged,
@@ -37,15 +38,6 @@ from mathdnn.training import (
 )
 
 CHECKPOINT = "checkpoint.safetensors"
-DEFAULT_EPOCHS = 30
-# The settings a resumed run keeps, by the flags that choose them on a new run.
-SETTING_FLAGS = {
-    "c3": "--c3",
-    "optimizer": "--optimizer",
-    "lr": "--lr",
-    "batch_size": "--batch-size",
-    "seed": "--seed",
-}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,26 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "epoch), results.json and learning_curve.png to OUTDIR. --resume continues the run in "
         "OUTDIR with its own settings, exactly as if it had never stopped.",
     )
-    lenet.add_argument(
-        "--c3",
-        choices=("full", "original"),
-        help="C3 connected to all 6 input maps, or by the 1998 paper's table (default full)",
-    )
     add_mnist_dir(lenet)
-    lenet.add_argument(
-        "--epochs",
-        type=int,
-        default=DEFAULT_EPOCHS,
-        help=f"epochs in all, counting those of a resumed run (default {DEFAULT_EPOCHS})",
-    )
-    lenet.add_argument("--batch-size", type=int, help="minibatch size (default 100)")
-    lenet.add_argument(
-        "--lr",
-        type=float,
-        help=f"learning rate (default {DEFAULT_LR['sgd']} for sgd, {DEFAULT_LR['adam']} for adam)",
-    )
-    lenet.add_argument("--optimizer", choices=tuple(OPTIMIZERS), help="default sgd")
-    lenet.add_argument("--seed", type=int, help="seed of the initial weights and batches (0)")
+    EPOCHS.add_argument(lenet, default=EPOCHS.default)
+    for setting in SETTINGS:  # not given: a new run's default, a resumed run's own
+        setting.add_argument(lenet)
     lenet.add_argument(
         "-o", "--output", default="lenet-out", metavar="OUTDIR", help="default lenet-out"
     )
@@ -98,13 +74,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _check_args(args: argparse.Namespace) -> Path:
     """Check the numbers and the output directory; returns the checkpoint's path."""
-    positive_int("--epochs", args.epochs)
-    if args.batch_size is not None:
-        positive_int("--batch-size", args.batch_size)
-    if args.lr is not None:
-        learning_rate("--lr", args.lr)
-    if args.seed is not None:
-        seed("--seed", args.seed)
+    EPOCHS.validate(args.epochs, EPOCHS.flag)
+    for setting in SETTINGS:
+        if getattr(args, setting.name) is not None:
+            setting.validate(getattr(args, setting.name), setting.flag)
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise CommandError(f"-o: {out} exists and is not a directory")
@@ -116,12 +89,12 @@ def _resumed(args: argparse.Namespace, path: Path, mnist: MNIST) -> Run:
     if not path.is_file():
         raise CommandError(f"--resume: there is no checkpoint {path} to resume")
     run = resume(path, mnist)
-    for name, flag in SETTING_FLAGS.items():
-        given, saved = getattr(args, name), getattr(run.settings, name)
+    for setting in SETTINGS:
+        given, saved = getattr(args, setting.name), getattr(run.settings, setting.name)
         if given is not None and given != saved:
             raise CommandError(
-                f"--resume: {flag} {given} differs from the checkpoint's {saved} ({path}); a "
-                f"resumed run keeps the settings it started with"
+                f"--resume: {setting.flag} {given} differs from the checkpoint's {saved} "
+                f"({path}); a resumed run keeps the settings it started with"
             )
     if args.epochs <= run.epoch:
         raise CommandError(
@@ -220,9 +193,9 @@ def _train(args: argparse.Namespace, training: Run, checkpoint: Path, began: flo
         leave=False,
     ) as bar:
 
-        def on_batch(loss: float, images: int) -> None:
+        def on_batch(loss: float, x: Any, y: Any) -> None:
             bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-            bar.update(images)
+            bar.update(len(y))
 
         def on_epoch(run: Run) -> None:
             save(run, checkpoint)
@@ -262,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         training = _resumed(args, checkpoint, mnist)
     else:
-        given = {name: getattr(args, name) for name in SETTING_FLAGS}
+        given = {s.name: getattr(args, s.name) for s in SETTINGS}
         training = start(mnist, Settings(**{k: v for k, v in given.items() if v is not None}))
         if checkpoint.exists():
             print(f"note: starting a new run; it replaces {checkpoint}", file=sys.stderr)

@@ -24,10 +24,3 @@ A problem module holds everything about its problem:
 8-bit photograph the checks of Problems 1–3 compare with Pillow. ``mathdnn.verify`` runs every
 problem's checks; ``mathdnn.report`` (the command ``mathdnn hw4``) runs them all into one page.
 """
-
-from __future__ import annotations
-
-
-class TrainingDiverged(ValueError):
-    """Training produced a non-finite loss or parameter (NaN or ±inf): the learning rate is too
-    large for the problem. Raised as soon as it is seen, before any result is reported."""

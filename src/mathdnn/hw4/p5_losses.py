@@ -26,10 +26,9 @@ each epoch's shuffling, which is what pairs the two runs of a seed.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -38,27 +37,31 @@ from matplotlib.figure import Figure as PlotFigure
 
 import mathdnn.functional as F
 from mathdnn.check import EXACT, FD, ROUNDING, Check, max_abs_difference, pytorch_checks
+from mathdnn.data import DataLoader
 from mathdnn.engine import Tensor, as_tensor, no_grad
 from mathdnn.engine.gradcheck import central_differences, gradcheck_error
 from mathdnn.functional import numerics
-from mathdnn.functional._checks import float_tensor
-from mathdnn.hw4 import TrainingDiverged, figures
+from mathdnn.functional._checks import float_tensor, positive_int
+from mathdnn.hw4 import figures
 from mathdnn.hw4.inputs import Inputs, Option, Progress
 from mathdnn.hw4.page import Block, Figure, Formula, Heading, Table, Text
+from mathdnn.nn import Module
 from mathdnn.nn.init import uniform_fan_in
+from mathdnn.optim import SGD
+from mathdnn.training import BATCH_SIZE, EPOCHS, LR, SEED, Run, TrainingDiverged, fit
 
 __all__ = [
     "LOSSES",
     "LOSS_TITLES",
     "Comparison",
-    "History",
     "Model",
     "Summary",
     "checks",
     "compare",
+    "held_out_metrics",
     "logistic_loss",
+    "minibatch_means",
     "predict",
-    "sgd_epoch",
     "sum_of_squares_grad",
     "sum_of_squares_long_form",
     "sum_of_squares_loss",
@@ -156,12 +159,13 @@ LOSSES: dict[str, Callable[[Any, Any], Tensor]] = {
 LOSS_TITLES = {"kl": "KL (logistic)", "sos": "sum of squares"}
 
 
-@dataclass
-class Model:
-    """``f_{a,b}(x) = (σ(−z), σ(z))``, ``z = aᵀx + b``; ``a`` of shape (d,), ``b`` of shape ()."""
+class Model(Module):
+    """``f_{a,b}(x) = (σ(−z), σ(z))``: calling it gives the scores ``z = X a + b``, one per row
+    of ``X``; ``a`` of shape (d,), ``b`` of shape ()."""
 
-    a: Tensor
-    b: Tensor
+    def __init__(self, a: Tensor, b: Tensor) -> None:
+        super().__init__()
+        self.a, self.b = a, b
 
     @classmethod
     def init(cls, dim: int, rng: np.random.Generator) -> Model:
@@ -170,67 +174,8 @@ class Model:
         b = uniform_fan_in(rng, (), dim, np.float32)
         return cls(Tensor(a, requires_grad=True), Tensor(b, requires_grad=True))
 
-    def score(self, X: Tensor) -> Tensor:
-        """``z = X a + b``, one score per row of ``X``."""
+    def forward(self, X: Tensor) -> Tensor:
         return F.linear(X, self.a, self.b)
-
-
-def sgd_epoch(
-    model: Model,
-    X: Tensor,
-    y: np.ndarray,
-    loss: Callable[[Any, Any], Tensor],
-    lr: float,
-    batch_size: int,
-    order: np.ndarray,
-) -> float:
-    """One pass of minibatch SGD over the rows of ``X`` in ``order``; the mean batch loss.
-
-    Raises ``TrainingDiverged`` at the first step whose loss is not finite (a step that makes
-    the parameters infinite makes the next loss so), or if the parameters end up non-finite.
-    """
-    total = 0.0
-    n_batches = 0
-    # An update that diverges overflows (inf, then inf − inf); the checks below report it.
-    with np.errstate(over="ignore", invalid="ignore"):
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            value = loss(model.score(X[batch]), y[batch])
-            value.backward()
-            for p in (model.a, model.b):
-                p.data -= lr * p.grad
-                p.grad = None
-            batch_loss = float(value.data)
-            if not math.isfinite(batch_loss):
-                raise TrainingDiverged(
-                    f"sgd_epoch: the loss is {batch_loss} at step {n_batches + 1}: lr={lr:g} is "
-                    "too large"
-                )
-            total += batch_loss
-            n_batches += 1
-    if not (np.isfinite(model.a.data).all() and np.isfinite(model.b.data)):
-        raise TrainingDiverged(f"sgd_epoch: the parameters are not finite: lr={lr:g} is too large")
-    return total / max(n_batches, 1)
-
-
-@dataclass
-class History:
-    """One training run: per-epoch metrics (index ``e`` = after epoch ``e + 1``)."""
-
-    loss: str
-    seed: int
-    train_loss: list[float] = field(default_factory=list)
-    test_accuracy: list[float] = field(default_factory=list)
-    test_kl_loss: list[float] = field(default_factory=list)
-    test_sos_loss: list[float] = field(default_factory=list)
-    #: Test scores ``z`` after the last epoch (empty without a test set).
-    test_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    model: Model | None = None
-
-    @property
-    def test_loss(self) -> list[float]:
-        """The per-epoch test value of the objective this run was trained on."""
-        return self.test_kl_loss if self.loss == "kl" else self.test_sos_loss
 
 
 def _check_data(fn: str, name: str, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -247,14 +192,22 @@ def _check_data(fn: str, name: str, X: Any, y: Any) -> tuple[np.ndarray, np.ndar
     return X, y.astype(X.dtype)
 
 
-def _positive(fn: str, name: str, value: Any, integer: bool) -> None:
-    kind = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(
-            f"{fn}: {name} must be {'an int' if integer else 'a number'}, got {value!r}"
-        )
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{fn}: {name} must be positive, got {value!r}")
+def held_out_metrics(
+    X_test: np.ndarray, y_test: np.ndarray
+) -> Callable[[Module], dict[str, float]]:
+    """The evaluation after each epoch: the test accuracy and both test objectives."""
+    X_t = Tensor(X_test)
+
+    def evaluation(model: Module) -> dict[str, float]:
+        with no_grad():
+            z = model(X_t)
+            return {
+                "test_accuracy": float(np.mean(predict(z) == y_test)),
+                "test_kl_loss": float(logistic_loss(z, y_test).data),
+                "test_sos_loss": float(sum_of_squares_loss(z, y_test).data),
+            }
+
+    return evaluation
 
 
 def train(
@@ -268,49 +221,54 @@ def train(
     X_test: np.ndarray | None = None,
     y_test: np.ndarray | None = None,
     progress: Callable[[], object] | None = None,
-) -> History:
-    """Train ``f_{a,b}`` on ``(X, y)`` (``y ∈ {−1, +1}``) with minibatch SGD on ``LOSSES[loss]``.
+) -> Run:
+    """Train ``f_{a,b}`` on ``(X, y)`` (``y ∈ {−1, +1}``) with minibatch SGD on ``LOSSES[loss]``
+    (``mathdnn.training.fit``); returns the run, its model and its history.
 
-    After each epoch records the mean training loss and, if a test set is given, the test
-    accuracy and both test objectives; ``progress()`` is called once per epoch.
+    The seed draws ``a, b``, then each epoch's order. If a test set is given, each epoch ends
+    with the test accuracy and both test objectives (``held_out_metrics``); ``progress()`` is called
+    once per epoch.
     """
     fn = "train"
     if loss not in LOSSES:
         raise ValueError(f"{fn}: loss must be one of {sorted(LOSSES)}, got {loss!r}")
-    _positive(fn, "lr", lr, integer=False)
-    _positive(fn, "batch_size", batch_size, integer=True)
-    _positive(fn, "epochs", epochs, integer=True)
+    lr = LR.validate(lr, f"{fn}: lr")
+    batch_size = BATCH_SIZE.validate(batch_size, f"{fn}: batch_size")
+    epochs = EPOCHS.validate(epochs, f"{fn}: epochs")
+    seed = SEED.validate(seed, f"{fn}: seed")
     X, y = _check_data(fn, "X", X, y)
     if (X_test is None) != (y_test is None):
         raise ValueError(f"{fn}: give both X_test and y_test, or neither")
+    evaluation = None
     if X_test is not None:
         X_test, y_test = _check_data(fn, "X_test", X_test, y_test)
         if X_test.shape[1] != X.shape[1]:
             raise ValueError(f"{fn}: X_test has {X_test.shape[1]} features, X has {X.shape[1]}")
+        evaluation = held_out_metrics(X_test, y_test)
     rng = np.random.default_rng(seed)
     model = Model.init(X.shape[1], rng)
-    X_t = Tensor(X)
-    history = History(loss=loss, seed=seed, model=model)
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(X))
-        try:
-            mean_loss = sgd_epoch(model, X_t, y, LOSSES[loss], lr, batch_size, order)
-        except TrainingDiverged as err:
-            raise TrainingDiverged(
-                f"{fn}: the {LOSS_TITLES[loss]} run with seed {seed} diverged in epoch {epoch} "
-                f"({err})"
-            ) from None
-        history.train_loss.append(mean_loss)
-        if X_test is not None:
-            with no_grad():
-                z = model.score(Tensor(X_test))
-                history.test_kl_loss.append(float(logistic_loss(z, y_test).data))
-                history.test_sos_loss.append(float(sum_of_squares_loss(z, y_test).data))
-            history.test_accuracy.append(float(np.mean(predict(z) == y_test)))
-            history.test_scores = z.data.copy()
-        if progress is not None:
-            progress()
-    return history
+    loader = DataLoader(X, y, batch_size=batch_size, shuffle=True, generator=rng)
+    run = Run(model, LOSSES[loss], SGD(model.parameters(), lr=lr), loader, evaluation)
+    try:
+        fit(run, epochs, on_epoch=None if progress is None else lambda run: progress())
+    except TrainingDiverged as err:
+        raise TrainingDiverged(
+            f"{fn}: the {LOSS_TITLES[loss]} run with seed {seed} diverged ({err}): lr={lr:g} is "
+            "too large"
+        ) from None
+    return run
+
+
+def minibatch_means(run: Run) -> list[float]:
+    """Per epoch, the mean of its minibatch losses (the training curve ``results()`` reports),
+    summed in order."""
+    steps, means = len(run.loader), []
+    for first in range(0, len(run.history.step_loss), steps):
+        total = 0.0
+        for value in run.history.step_loss[first : first + steps]:
+            total += value
+        means.append(total / steps)
+    return means
 
 
 @dataclass(frozen=True)
@@ -362,14 +320,19 @@ def summarize(accuracies: dict[str, Sequence[float]]) -> Summary:
 
 @dataclass
 class Comparison:
-    """Both objectives trained for each seed; ``runs[loss][i]`` is the run with seed ``i``."""
+    """Both objectives trained for each seed: ``runs[loss][i]`` is the run with seed ``i``, and
+    ``test_scores[loss][i]`` its model's test scores ``z`` after training."""
 
-    runs: dict[str, list[History]]
+    runs: dict[str, list[Run]]
+    test_scores: dict[str, list[np.ndarray]]
 
     @property
     def test_accuracy(self) -> dict[str, list[float]]:
         """Final test accuracy per loss, one value per seed."""
-        return {k: [h.test_accuracy[-1] for h in hs] for k, hs in self.runs.items()}
+        return {
+            k: [r.history.metrics["test_accuracy"][-1] for r in runs]
+            for k, runs in self.runs.items()
+        }
 
     def summary(self) -> Summary:
         return summarize(self.test_accuracy)
@@ -379,15 +342,16 @@ class Comparison:
         test accuracy and per-epoch curves; then the summary and its verdict."""
         doc: dict[str, Any] = {}
         for name, runs in self.runs.items():
+            metrics = [r.history.metrics for r in runs]
             doc[name] = {
                 "title": LOSS_TITLES[name],
-                "test_accuracy": [h.test_accuracy[-1] for h in runs],
+                "test_accuracy": [m["test_accuracy"][-1] for m in metrics],
                 "per_epoch": {
-                    "test_accuracy": [h.test_accuracy for h in runs],
-                    "test_loss": [h.test_loss for h in runs],
-                    "test_kl_loss": [h.test_kl_loss for h in runs],
-                    "test_sos_loss": [h.test_sos_loss for h in runs],
-                    "train_loss": [h.train_loss for h in runs],
+                    "test_accuracy": [m["test_accuracy"] for m in metrics],
+                    "test_loss": [m[f"test_{name}_loss"] for m in metrics],
+                    "test_kl_loss": [m["test_kl_loss"] for m in metrics],
+                    "test_sos_loss": [m["test_sos_loss"] for m in metrics],
+                    "train_loss": [minibatch_means(r) for r in runs],
                 },
             }
         summary = self.summary()
@@ -419,20 +383,23 @@ def compare(
 ) -> Comparison:
     """Train both objectives with seeds ``0 .. seeds−1``; a tqdm bar over seeds × losses × epochs
     if ``progress``."""
-    _positive("compare", "seeds", seeds, integer=True)
+    seeds = positive_int("compare", "seeds", seeds)
     from tqdm import tqdm
 
-    runs: dict[str, list[History]] = {k: [] for k in LOSSES}
+    runs: dict[str, list[Run]] = {k: [] for k in LOSSES}
+    scores: dict[str, list[np.ndarray]] = {k: [] for k in LOSSES}
+    X_t = Tensor(np.asarray(X_test))
     with tqdm(
         total=seeds * len(LOSSES) * epochs, desc="training", unit="epoch", disable=not progress
     ) as bar:
         for seed in range(seeds):
             for name in LOSSES:
                 bar.set_postfix(seed=seed, loss=name)
-                runs[name].append(
-                    train(X, y, name, lr, batch_size, epochs, seed, X_test, y_test, bar.update)
-                )
-    return Comparison(runs)
+                run = train(X, y, name, lr, batch_size, epochs, seed, X_test, y_test, bar.update)
+                runs[name].append(run)
+                with no_grad():
+                    scores[name].append(run.model(X_t).data)
+    return Comparison(runs, scores)
 
 
 # -------------------------------------------------------------------------------- the figures
@@ -450,7 +417,7 @@ def curves_png(comparison: Comparison) -> bytes:
     axes = fig.subplots(1, 3)
     for ax, (key, title) in zip(axes, panels, strict=True):
         for name, runs in comparison.runs.items():
-            values = np.array([getattr(h, key) for h in runs])
+            values = np.array([run.history.metrics[key] for run in runs])
             epochs = np.arange(1, values.shape[1] + 1)
             ax.plot(
                 epochs, values.mean(0), color=COLORS[name], label=f"trained on {LOSS_TITLES[name]}"
@@ -515,8 +482,8 @@ def misclassified_png(
     digits labelled −1 and +1.
     """
     wrong = {
-        name: predict(runs[seed_index].test_scores) != y_test
-        for name, runs in comparison.runs.items()
+        name: predict(scores[seed_index]) != y_test
+        for name, scores in comparison.test_scores.items()
     }
     either = np.flatnonzero(wrong["kl"] | wrong["sos"])
     shown = either[:limit]
@@ -544,9 +511,9 @@ def misclassified_png(
 # ------------------------------------------------------------------------------ the experiment
 #: Problem 5's data and SGD, as in the homework: digits 4 (y = −1) and 9 (y = +1), lr, batch.
 DIGITS = (4, 9)
-LR, BATCH_SIZE = 0.01, 64
+SGD_LR, SGD_BATCH_SIZE = 0.01, 64
 #: The epochs of each run at each scale.
-EPOCHS = {"full": 20, "quick": 5}
+SCALE_EPOCHS = {"full": 20, "quick": 5}
 OPTIONS = (Option("seeds", "seeds of Problem 5's comparison", full=5, quick=2),)
 
 
@@ -583,8 +550,8 @@ class LossComparison:
                 "n_test": len(self.y_test),
                 "seeds": len(self.comparison.runs["kl"]),
                 "epochs": self.epochs,
-                "lr": LR,
-                "batch_size": BATCH_SIZE,
+                "lr": SGD_LR,
+                "batch_size": SGD_BATCH_SIZE,
                 "training_seconds": self.seconds,
             },
             **self.comparison.results(),
@@ -686,10 +653,10 @@ def run(inputs: Inputs, progress: Progress) -> LossComparison:
     m, (neg, pos) = inputs.mnist, DIGITS
     X, y = binary_digits(m.train_images, m.train_labels, neg, pos)
     X_test, y_test = binary_digits(m.test_images, m.test_labels, neg, pos)
-    seeds, epochs = inputs.options["seeds"], EPOCHS[inputs.scale]
+    seeds, epochs = inputs.options["seeds"], SCALE_EPOCHS[inputs.scale]
     progress.note(f"training 2 losses × {seeds} seeds × {epochs} epochs")
     began = time.perf_counter()
-    comparison = compare(X, y, X_test, y_test, seeds, LR, BATCH_SIZE, epochs)
+    comparison = compare(X, y, X_test, y_test, seeds, SGD_LR, SGD_BATCH_SIZE, epochs)
     seconds = time.perf_counter() - began
     test_images = m.test_images[(m.test_labels == neg) | (m.test_labels == pos)]
     return LossComparison(comparison, test_images, y_test, len(y), epochs, seconds)

@@ -51,29 +51,30 @@ import itertools
 import math
 import time
 import tracemalloc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure as PlotFigure
 from matplotlib.patches import Rectangle
 
 import mathdnn.functional as F
+from mathdnn import nn
 from mathdnn.check import FD, ROUNDING, Check, max_abs_difference, pytorch_checks
+from mathdnn.data import MNIST, DataLoader, flatten_scale, load_mnist
 from mathdnn.engine import Tensor
 from mathdnn.engine.gradcheck import central_differences
 from mathdnn.functional import numerics
 from mathdnn.functional.activation import ACTIVATIONS, ActivationFunction
-from mathdnn.hw4 import TrainingDiverged, figures
+from mathdnn.hw4 import figures
 from mathdnn.hw4.inputs import Inputs, Progress
 from mathdnn.hw4.page import Block, Figure, Formula, Heading, Table, Text
 from mathdnn.kernels.threads import single_threaded_blas
 from mathdnn.nn.init import uniform_fan_in
-
-if TYPE_CHECKING:
-    from mathdnn.data import MNIST
+from mathdnn.optim import SGD
+from mathdnn.training import BATCH_SIZE, EPOCHS, LR, SEED, Run, TrainingDiverged, fit
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 #: An activation by its name in ``ACTIVATIONS``, or as a pair ``(σ, σ′)`` of array functions.
@@ -517,6 +518,24 @@ def init_mlp(
     return As, bs
 
 
+def mlp_module(
+    As: Sequence[np.ndarray], bs: Sequence[np.ndarray], activation: str
+) -> nn.Sequential:
+    """The MLP as a network of ``mathdnn.nn`` layers, ``Linear`` then σ, L times (no σ after
+    the last), whose parameters are copies of ``As``, ``bs``: the same function as
+    ``tensor_mlp``, for the engine's autodiff and ``mathdnn.training``."""
+    sigma = _tensor_activation("mlp_module", activation)
+    layers: list[nn.Module] = []
+    for ell, (A, b) in enumerate(zip(As, bs, strict=True), start=1):
+        linear = nn.Linear(A.shape[1], A.shape[0], dtype=A.dtype)
+        linear.weight = Tensor(np.array(A), requires_grad=True)
+        linear.bias = Tensor(np.array(b), requires_grad=True)
+        layers.append(linear)
+        if ell < len(As):
+            layers.append(nn.Elementwise(sigma, ACTIVATIONS[activation].monotone, activation))
+    return nn.Sequential(*layers)
+
+
 @dataclass(frozen=True)
 class MLPComparison:
     """Both training runs, step by step.
@@ -550,31 +569,32 @@ def compare_training(
     dtype: Any = np.float32,
     tolerance: float | None = None,
     data: MNIST | None = None,
-    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+    progress: Callable[[], object] | None = None,
 ) -> MLPComparison:
     """Train the 784-hidden-10 classifier by backprop and by autodiff, in lockstep.
+
+    The autodiff network (``mlp_module``) is trained by ``mathdnn.training.fit`` with minibatch
+    SGD on the cross-entropy; after each of its steps, the same minibatch takes one step of the
+    same SGD on the backprop copy, ``θ ← θ − lr · mlp_backprop(…)``, and the two are compared.
+    Both start from ``init_mlp(layers, seed)``; the batches' order is drawn from ``seed + 1``.
 
     Raises ``AssertionError`` if the parameters of the two paths ever differ by more than
     ``tolerance`` (default 1e-5 for float32, 1e-10 for float64) times ``max(1, |parameter|)``:
     the two sum their products in different orders, whose rounding grows with the parameters.
-    ``data`` defaults to ``load_mnist()`` (the bundled subset); ``progress`` wraps the step
-    iterator (e.g. ``tqdm``).
+    ``data`` defaults to ``load_mnist()`` (the bundled subset); ``progress()`` is called after
+    each step.
     """
     fn = "compare_training"
     _tensor_activation(fn, activation)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{fn}: {name} must be a positive int, got {value!r}")
-    if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"{fn}: lr must be a positive number, got {lr!r}")
+    epochs = EPOCHS.validate(epochs, f"{fn}: epochs")
+    batch_size = BATCH_SIZE.validate(batch_size, f"{fn}: batch_size")
+    lr = LR.validate(lr, f"{fn}: lr")
+    seed = SEED.validate(seed, f"{fn}: seed")
     if any(not isinstance(n, int) or n < 1 for n in hidden):
         raise ValueError(f"{fn}: hidden must be positive ints, got {tuple(hidden)!r}")
     dtype = np.dtype(dtype)
     if tolerance is None:
         tolerance = 1e-5 if dtype == np.float32 else 1e-10
-    # Data only here: the Jacobian formulas above do not depend on loading MNIST.
-    from mathdnn.data import flatten_scale, load_mnist
-
     data = load_mnist() if data is None else data
     if len(data.train_labels) == 0 or len(data.test_labels) == 0:
         raise ValueError(
@@ -585,59 +605,54 @@ def compare_training(
     X_test = flatten_scale(data.test_images).astype(dtype)
     layers = (X_train.shape[1], *hidden, 10)
 
-    As_bp, bs_bp = init_mlp(layers, seed, dtype)
-    As_ad, bs_ad = [A.copy() for A in As_bp], [b.copy() for b in bs_bp]
-    rng = np.random.default_rng(seed + 1)
-    n = len(X_train)
-    batches = [
-        order[i : i + batch_size]
-        for order in (rng.permutation(n) for _ in range(epochs))
-        for i in range(0, n, batch_size)
-    ]
-    losses_bp, losses_ad, diffs = [], [], []
-    for step, idx in enumerate(progress(batches) if progress else batches):
-        X, labels = X_train[idx], data.train_labels[idx]
+    As, bs = init_mlp(layers, seed, dtype)  # the backprop path's, updated in place
+    model = mlp_module(As, bs, activation)
+    linears = [m for m in model.children() if isinstance(m, nn.Linear)]
+    loader = DataLoader(X_train, data.train_labels, batch_size, shuffle=True, generator=seed + 1)
+    run = Run(model, F.cross_entropy, SGD(model.parameters(), lr=lr), loader)
+    losses, diffs = [], []
+
+    def backprop_step(_: float, X: np.ndarray, labels: np.ndarray) -> None:
         # A step that diverges overflows somewhere; it is reported by the check below.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            logits = forward(As_bp, bs_bp, X, activation)[-1]
+            logits = forward(As, bs, X, activation)[-1]
             loss, grad_output = softmax_cross_entropy(logits, labels)
-            grads_A, grads_b = mlp_backprop(As_bp, bs_bp, X, activation, grad_output)
-            for p, g in zip(As_bp + bs_bp, grads_A + grads_b, strict=True):
+            grads_A, grads_b = mlp_backprop(As, bs, X, activation, grad_output)
+            for p, g in zip(As + bs, grads_A + grads_b, strict=True):
                 p -= dtype.type(lr) * g
-            losses_bp.append(loss)
-
-            A_t = [Tensor(A, requires_grad=True) for A in As_ad]
-            b_t = [Tensor(b, requires_grad=True) for b in bs_ad]
-            loss_t = F.cross_entropy(tensor_mlp(A_t, b_t, Tensor(X), activation), labels)
-            loss_t.backward()
-            for p, t in zip(As_ad + bs_ad, A_t + b_t, strict=True):
-                p -= dtype.type(lr) * t.grad
-            losses_ad.append(loss_t.item())
-
-        params = As_bp + bs_bp + As_ad + bs_ad
-        if not (
-            np.isfinite([loss, loss_t.item()]).all() and all(np.isfinite(p).all() for p in params)
-        ):
+        losses.append(loss)
+        if not (math.isfinite(loss) and all(np.isfinite(p).all() for p in As + bs)):
             raise TrainingDiverged(
-                f"{fn}: at step {step} the loss ({loss:g}) or the updated parameters are not "
-                f"finite: lr={lr:g} is too large"
+                f"at step {len(losses)} backprop's loss ({loss:g}) or parameters are not finite"
             )
-        pairs = zip(As_bp + bs_bp, As_ad + bs_ad, strict=True)
+        autodiff = [m.weight.data for m in linears] + [m.bias.data for m in linears]
+        pairs = zip(As + bs, autodiff, strict=True)
         diff = max(float(np.max(np.abs(p - q) / np.maximum(1, np.abs(q)))) for p, q in pairs)
         diffs.append(diff)
         if not diff <= tolerance:
             raise AssertionError(
                 f"{fn}: backprop and autodiff parameters differ by {diff:.3e} > {tolerance:.1e} "
-                f"after step {step}"
+                f"after step {len(diffs) - 1}"
             )
+        if progress is not None:
+            progress()
+
+    try:
+        fit(run, epochs, on_batch=backprop_step)
+    except TrainingDiverged as err:
+        raise TrainingDiverged(f"{fn}: {err}: lr={lr:g} is too large") from None
+    autodiff_As = [m.weight.data for m in linears]
+    autodiff_bs = [m.bias.data for m in linears]
     return MLPComparison(
         layers=layers,
         activation=activation,
-        losses_backprop=np.array(losses_bp),
-        losses_autodiff=np.array(losses_ad),
+        losses_backprop=np.array(losses),
+        losses_autodiff=np.array(run.history.step_loss),
         max_param_diff=np.array(diffs),
-        test_accuracy_backprop=_accuracy(As_bp, bs_bp, X_test, data.test_labels, activation),
-        test_accuracy_autodiff=_accuracy(As_ad, bs_ad, X_test, data.test_labels, activation),
+        test_accuracy_backprop=_accuracy(As, bs, X_test, data.test_labels, activation),
+        test_accuracy_autodiff=_accuracy(
+            autodiff_As, autodiff_bs, X_test, data.test_labels, activation
+        ),
     )
 
 

@@ -32,7 +32,7 @@ import io
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -520,9 +520,9 @@ class TrainedC3:
             "parameters": self.counts,
             "training": {
                 c3: {
-                    "settings": asdict(self.settings[c3]),
+                    "settings": self.settings[c3].as_dict(),
                     "epochs": self.epochs,
-                    "per_epoch": history.as_dict(),
+                    "per_epoch": history.per_epoch(),
                     "final_test_accuracy": history.test_accuracy[-1],
                     "final_test_loss": history.test_loss[-1],
                     "training_seconds": sum(history.seconds),
@@ -641,12 +641,12 @@ class TrainedC3:
 def run(inputs: Inputs, progress: Progress) -> TrainedC3:
     """Problem 7 in the report: the parameter counts, and LeNet-5 trained with the full and with
     the original C3 on ``inputs.mnist``, alike (``mathdnn.training.train_lenet``)."""
-    from mathdnn.training import Settings, train_lenet  # training builds LeNet5 from this C3
+    from mathdnn.training import C3, Settings, train_lenet  # training builds LeNet5 from this C3
 
     m = inputs.mnist
     epochs = lenet_epochs(inputs.scale, len(m.train_labels))
     settings, histories, seconds = {}, {}, {}
-    for c3 in ("full", "original"):
+    for c3 in C3.choices:
         settings[c3] = Settings(c3=c3)
 
         def on_epoch(run: Any, c3: str = c3) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 
-from mathdnn.models.lenet import LeNet5
+from mathdnn.models.lenet import C3_CHOICES, LeNet5
 from mathdnn.nn import Module
 
-__all__ = ["MODELS", "LeNet5", "load"]
+__all__ = ["C3_CHOICES", "MODELS", "LeNet5", "load"]
 
 #: The models a checkpoint can hold, by class name; each has ``config()``, the keyword arguments
 #: that rebuild it.

@@ -13,6 +13,8 @@ from mathdnn.hw4.p7_lenet_c3 import CONNECTIONS, MaskedConv2d, SubsetConv2d, flo
 from mathdnn.nn import Conv2d, Linear, Module
 
 C3_FORMS = {"masked": MaskedConv2d, "hint": SubsetConv2d}
+#: The two C3 layers of Problem 7: connected to all 6 input maps, or by the paper's table.
+C3_CHOICES = ("full", "original")
 
 
 class LeNet5(Module):
@@ -68,7 +70,7 @@ class LeNet5(Module):
     ) -> None:
         super().__init__()
         fn = "LeNet5"
-        if c3 not in ("full", "original"):
+        if c3 not in C3_CHOICES:
             raise ValueError(f"{fn}: c3 must be 'full' or 'original', got {c3!r}")
         if c3 == "full" and c3_form is not None:
             raise ValueError(
