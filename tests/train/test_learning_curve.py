@@ -26,9 +26,8 @@ def test_log_ticks_label_both_ends_in_plain_numbers(low, high, ticks):
 def test_the_final_accuracy_is_in_the_legend_and_no_text_lies_on_the_axes():
     history = History(
         train_loss=[2.3, 1.0, 0.4],
-        test_loss=[2.2, 1.1, 0.5],
-        test_accuracy=[0.5, 0.8, 0.9],
         seconds=[1.0] * 3,
+        metrics={"test_loss": [2.2, 1.1, 0.5], "test_accuracy": [0.5, 0.8, 0.9]},
     )
     fig = learning_curve_figure({"full C3": history, "original C3": history}, "title")
     loss_ax, accuracy_ax = fig.axes
