@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 from collections.abc import Callable
 
 import numpy as np
@@ -25,11 +26,12 @@ from timing import time_alternately
 
 import mathdnn
 from mathdnn import kernels
-from mathdnn.functional.conv import ConvGeometry, conv2d_formula
+from mathdnn.functional.conv import conv2d_formula
 from mathdnn.kernels.chunks import conv2d_chunked
 from mathdnn.kernels.conv_banded import conv2d_banded
 from mathdnn.kernels.conv_rows import conv2d_rows
-from mathdnn.kernels.threads import single_threaded_blas
+from mathdnn.threads import single_threaded_blas
+from mathdnn.windows import ConvGeometry
 
 # name, x shape, weight shape, padding, groups, whether the input's gradient is needed
 LAYERS = [
@@ -49,8 +51,8 @@ def step(
 ) -> Callable[[], object]:
     def run() -> object:
         with contextlib.nullcontext() if blas_threads else single_threaded_blas():
-            _, backward = kernel(x, w, b, geo)
-            return backward(g, need_x, True)
+            _, vjp = kernel(x, w, b, geo, (need_x, True))
+            return vjp(g)
 
     return run
 
@@ -86,7 +88,7 @@ def main() -> None:
         # Apart: OpenBLAS's threads spin for a while after each product, and would take a core
         # from whatever runs next.
         t = time_alternately(ours, repeats) | time_alternately(blas, repeats)
-        pick = kernels.conv2d_kernel(x, w, geo).__wrapped__
+        pick = inspect.unwrap(kernels.conv2d_kernel(conv2d_formula, x, w, geo))
         base = t[("formula", ways[0])]
         for kname, kernel in KERNELS.items():
             if (kname, ways[0]) not in t:

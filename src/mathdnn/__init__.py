@@ -26,7 +26,7 @@ if TYPE_CHECKING:
         tensor,
         zeros,
     )
-    from mathdnn.kernels.threads import get_num_threads, set_num_threads
+    from mathdnn.threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -47,7 +47,7 @@ __all__ = [
 ]
 # Where each public name is defined: the engine, except the thread settings.
 _HOMES = {name: "mathdnn.engine" for name in __all__ if name != "__version__"}
-_HOMES.update(dict.fromkeys(("get_num_threads", "set_num_threads"), "mathdnn.kernels.threads"))
+_HOMES.update(dict.fromkeys(("get_num_threads", "set_num_threads"), "mathdnn.threads"))
 # Subpackages and modules reachable as attributes after a bare ``import mathdnn``.
 _SUBMODULES = (
     "data",

@@ -27,8 +27,7 @@ so a flipped byte anywhere is an error, not a silently different model.
 
 ``save_checkpoint`` writes atomically (``mathdnn.io.atomic_write``): killed at any moment, it
 leaves the previous checkpoint whole. ``load_checkpoint`` checks everything it reads and raises
-one ``CheckpointError`` naming the file and what is wrong; ``mathdnn.models.load(path)`` is its
-model.
+one ``CheckpointError`` naming the file and what is wrong; ``load_model(path)`` is its model.
 """
 
 from __future__ import annotations
@@ -227,6 +226,12 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if stray:
         raise fail(f"unexpected array(s) {', '.join(stray)}")
     return Checkpoint(path, model, optimizer, epoch, loader_state, extra)
+
+
+def load_model(path: str | os.PathLike[str]) -> Module:
+    """The model saved in the checkpoint ``path`` (``save_checkpoint``), rebuilt from its class and
+    ``config()`` with its weights; errors as ``load_checkpoint``."""
+    return load_checkpoint(path).model
 
 
 def _one_line(err: Exception) -> str:

@@ -12,6 +12,7 @@ import pytest
 
 from mathdnn.hw4 import registry
 from mathdnn.hw4.registry import PROBLEMS, by_number, number, title
+from mathdnn.nn.partial import SubsetConv2d
 
 #: The construction each problem exposes, by the names (and the first parameters) a solution
 #: file must use.
@@ -128,7 +129,7 @@ def test_the_constructions_of_problems_5_and_7_agree_with_the_library():
     assert table.shape == (6, 16) and table.dtype == bool and table.sum() == 60
     assert p7.c3_parameter_count(table) == 1516
     assert p7.c3_parameter_count(np.ones((6, 16), bool)) == 2416
-    hint = p7.SubsetConv2d(rng=0, dtype=np.float64)
+    hint = SubsetConv2d(p7.CONNECTIONS, rng=0, dtype=np.float64)
     x = np.random.default_rng(1).standard_normal((2, 6, 14, 14))
     weights = [c.weight.data[0] for c in hint.convs]
     bias = np.concatenate([c.bias.data for c in hint.convs])

@@ -24,8 +24,8 @@ from interop_cases import (  # noqa: E402
 import mathdnn  # noqa: E402
 import mathdnn.functional as F  # noqa: E402
 from mathdnn import nn  # noqa: E402
-from mathdnn.hw4.p7_lenet_c3 import connected_rows, input_subsets  # noqa: E402
 from mathdnn.interop import from_torch, to_torch  # noqa: E402
+from mathdnn.nn.partial import connected_rows, input_subsets  # noqa: E402
 
 TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 

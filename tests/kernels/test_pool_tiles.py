@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 import mathdnn
 import mathdnn.functional as F
 import mathdnn.kernels as kernels
-from mathdnn.functional.pooling import PoolGeometry
 from mathdnn.kernels import pool_tiles
+from mathdnn.windows import PoolGeometry
 
 
 def int_or_pair(lo: int, hi: int):

@@ -22,9 +22,9 @@ import safetensors.numpy
 import mathdnn
 import mathdnn.functional as F
 from mathdnn import checkpoint as ckpt
-from mathdnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mathdnn.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from mathdnn.data import DataLoader
-from mathdnn.models import LeNet5, load
+from mathdnn.models import LeNet5
 from mathdnn.nn import Linear
 from mathdnn.optim import SGD, Adam
 
@@ -92,13 +92,13 @@ def test_round_trip_is_exact_and_training_goes_on_identically(tmp_path, c3, c3_f
     _same_state(opt.state_dict(), loaded.optimizer.state_dict())
 
 
-def test_model_alone_and_models_load(tmp_path):
+def test_model_alone_and_load_model(tmp_path):
     model = LeNet5("original", rng=3, dtype=np.float64)
     path = save_checkpoint(tmp_path / "m.safetensors", model)
     loaded = load_checkpoint(path)
     assert loaded.optimizer is None and loaded.loader_state is None
     assert loaded.epoch == 0 and loaded.extra == {}
-    rebuilt = load(str(path))
+    rebuilt = load_model(str(path))
     assert rebuilt.config() == model.config()
     for a, b in zip(model.parameters(), rebuilt.parameters(), strict=True):
         assert np.array_equal(a.data, b.data) and b.dtype == np.float64

@@ -1,6 +1,5 @@
-"""mathdnn.models.LeNet5: parameter counts against the hand count, names, config, the two forms of
-the
-original C3 as one map, bad arguments."""
+"""mathdnn.models.LeNet5: C3's connection table against the paper, parameter counts against the
+hand count, names, config, the two forms of the original C3 as one map, bad arguments."""
 
 from __future__ import annotations
 
@@ -11,13 +10,42 @@ import pytest
 
 import mathdnn
 import mathdnn.functional as F
-from mathdnn.hw4.p7_lenet_c3 import (
-    CONNECTIONS,
-    MaskedConv2d,
-    connected_rows,
-    lenet5_parameter_count,
-)
+from mathdnn.hw4.p7_lenet_c3 import lenet5_parameter_count
 from mathdnn.models import LeNet5
+from mathdnn.models.lenet import C3_SUBSETS, CONNECTIONS
+from mathdnn.nn import MaskedConv2d
+from mathdnn.nn.partial import connected_rows, input_subsets
+
+# Table 1 of LeCun, Bottou, Bengio, Haffner (1998), transcribed: rows = input maps 0–5 (S2),
+# columns = output maps 0–15 (C3).
+PAPER_TABLE_1 = [
+    "X   XXX  XXXX XX",
+    "XX   XXX  XXXX X",
+    "XXX   XXX  X XXX",
+    " XXX  XXXX  X XX",
+    "  XXX  XXXX XX X",
+    "   XXX  XXXX XXX",
+]
+
+
+def paper_table() -> np.ndarray:
+    return np.array([[c == "X" for c in row] for row in PAPER_TABLE_1])
+
+
+def test_table_is_the_papers_table_1():
+    np.testing.assert_array_equal(CONNECTIONS, paper_table())
+    assert not CONNECTIONS.flags.writeable
+
+
+def test_subsets_are_the_columns_of_the_table():
+    subsets = input_subsets(CONNECTIONS)
+    for o, (subset, described) in enumerate(zip(subsets, C3_SUBSETS, strict=True)):
+        np.testing.assert_array_equal(subset, sorted(described), err_msg=f"output map {o}")
+    neighbours = [sorted((o + k) % 6 for k in range(n)) for n, o in [(3, 4), (4, 5)]]
+    assert [list(subsets[o]) for o in (4, 11)] == neighbours
+
+
+
 
 VARIANTS = [("full", None), ("original", "masked"), ("original", "hint")]
 

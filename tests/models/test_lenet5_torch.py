@@ -12,8 +12,9 @@ from hypothesis import strategies as st  # noqa: E402
 
 import mathdnn  # noqa: E402
 import mathdnn.functional as F  # noqa: E402
-from mathdnn.hw4.p7_lenet_c3 import CONNECTIONS, input_subsets  # noqa: E402
 from mathdnn.models import LeNet5  # noqa: E402
+from mathdnn.models.lenet import CONNECTIONS  # noqa: E402
+from mathdnn.nn.partial import input_subsets  # noqa: E402
 
 TF = torch.nn.functional
 
@@ -48,7 +49,7 @@ class TorchLeNet5(torch.nn.Module):
         if c3 == "full":
             self.c3 = torch.nn.Conv2d(6, 16, 5)
         elif c3_form == "hint":
-            self.c3 = TorchSubsetConv2d(input_subsets())
+            self.c3 = TorchSubsetConv2d(input_subsets(CONNECTIONS))
         else:
             self.c3 = TorchMaskedConv2d(CONNECTIONS)
         self.c5 = torch.nn.Linear(400, 120)

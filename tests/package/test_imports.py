@@ -1,11 +1,12 @@
-"""The package's imports: no cycle among the modules' module-level imports, and every module
-imports on its own.
+"""The package's imports run one way: no circle among the modules, and the homework (``hw4``)
+imported only from above it (``verify``, ``report``, ``cli``); and every module imports on its own.
 
-The graph has an edge ``a → b`` for each import statement that runs when ``a`` is imported (at
-module level, in class bodies, under ``if``/``try``; not inside functions, nor under
-``if TYPE_CHECKING``) and names ``b``, a module of mathdnn: ``from p import n`` names ``p.n`` when
-that is a module, else ``p``. (Importing ``p.n`` also runs ``p/__init__.py``; a package that
-imports its own modules is not a cycle of the code, so the graph leaves that implicit step out.)
+The graph has an edge ``a → b`` for each import statement anywhere in ``a`` (at module level,
+inside functions, under ``if TYPE_CHECKING``) that names ``b``, a module of mathdnn: ``from p
+import n`` names ``p.n`` when that is a module, else ``p``. Importing ``p.q.n`` also runs
+``p/__init__.py`` and ``p/q/__init__.py`` first, so it is an edge to those packages too, unless
+``a`` is inside them (then they are already running: a package that imports its own modules is
+not a circle of the code, but a module that imports its own package by name is an edge to it).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 import mathdnn
 
 PACKAGE = Path(mathdnn.__file__).resolve().parent
+# The layers that may import the homework: it sits above training and the library, below these.
+ABOVE_HW4 = ("mathdnn.hw4", "mathdnn.verify", "mathdnn.report", "mathdnn.cli")
 
 
 def module_names() -> dict[str, Path]:
@@ -31,44 +34,36 @@ def module_names() -> dict[str, Path]:
 MODULES = module_names()
 
 
-def _runs_at_import(statements: list[ast.stmt]) -> list[ast.stmt]:
-    """The statements among ``statements`` that run when the module is imported, flattened."""
-    out = []
-    for node in statements:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        if isinstance(node, ast.If):
-            test = ast.unparse(node.test)
-            if test.endswith("TYPE_CHECKING"):
-                out += _runs_at_import(node.orelse)
-                continue
-            out += _runs_at_import(node.body) + _runs_at_import(node.orelse)
-        elif isinstance(node, ast.Try):
-            out += _runs_at_import(node.body + node.orelse + node.finalbody)
-            for handler in node.handlers:
-                out += _runs_at_import(handler.body)
-        elif isinstance(node, ast.ClassDef | ast.With):
-            out += _runs_at_import(node.body)
-        else:
-            out.append(node)
-    return out
+def inside(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
 
 
-def imported_modules(name: str, path: Path) -> set[str]:
-    """The mathdnn modules ``name`` imports at module level."""
+def imported_modules(name: str, path: Path, source: str | None = None) -> set[str]:
+    """The mathdnn modules that importing ``name`` may run: every module an import statement in it
+    names, and the packages above each that ``name`` is not inside."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in _runs_at_import(ast.parse(path.read_text()).body):
+    named = set()
+    for node in ast.walk(ast.parse(path.read_text() if source is None else source)):
         if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
+            named |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
                 base = f"{base}.{node.module}" if node.module else base
             for alias in node.names:
-                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base)
-    return {m for m in found if m in MODULES and m != name}
+                named.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base)
+    found = {module for module in named if module in MODULES and module != name}
+    for module in named:
+        parts = module.split(".")
+        for k in range(1, len(parts)):
+            step = ".".join(parts[:k])
+            if step in MODULES and not inside(name, step):
+                found.add(step)
+    return found
+
+
+GRAPH = {name: imported_modules(name, path) for name, path in MODULES.items()}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -95,11 +90,36 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_the_graph_is_found():
-    graph = {name: imported_modules(name, path) for name, path in MODULES.items()}
-    assert "mathdnn.functional.numerics" in graph["mathdnn.functional.activation"]
-    assert "mathdnn.check" in graph["mathdnn.verify.engine"]
-    assert "mathdnn.data" not in graph["mathdnn.cli"]  # mnist_dir imports it when called
-    assert graph["mathdnn.check"] == set()  # Check imports nothing of mathdnn's
+    assert "mathdnn.functional.numerics" in GRAPH["mathdnn.functional.activation"]
+    assert "mathdnn.check" in GRAPH["mathdnn.verify.engine"]
+    assert GRAPH["mathdnn.check"] == set()  # Check imports nothing of mathdnn's
+    assert "mathdnn.engine" in GRAPH["mathdnn.functional._checks"]
+    # importing a module runs the packages above it, but not from inside them
+    assert "mathdnn.functional" in GRAPH["mathdnn.nn.layers"]
+    assert "mathdnn.kernels" not in GRAPH["mathdnn.kernels.chunks"]
+    assert "mathdnn" not in GRAPH["mathdnn.engine.tensor"]
+
+
+def test_imports_inside_functions_and_for_type_checking_count():
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "from . import chunks\n"
+        "if TYPE_CHECKING:\n"
+        "    from mathdnn.functional.conv import conv2d\n"
+        "def rule():\n"
+        "    from mathdnn.kernels import conv_rows, finite_only\n"
+        "    import mathdnn.nn.layers\n"
+    )
+    found = imported_modules("mathdnn.kernels.example", PACKAGE / "kernels" / "example.py", source)
+    assert found == {
+        "mathdnn.kernels",  # finite_only: named, though the module is inside it
+        "mathdnn.kernels.chunks",
+        "mathdnn.kernels.conv_rows",
+        "mathdnn.functional",  # runs first when mathdnn.functional.conv is imported
+        "mathdnn.functional.conv",
+        "mathdnn.nn",
+        "mathdnn.nn.layers",
+    }
 
 
 def test_find_cycle_finds_one():
@@ -107,9 +127,34 @@ def test_find_cycle_finds_one():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-def test_no_import_cycle():
-    graph = {name: imported_modules(name, path) for name, path in MODULES.items()}
-    assert find_cycle(graph) is None
+def test_no_import_circle():
+    cycle = find_cycle(GRAPH)
+    assert cycle is None, " → ".join(cycle)
+
+
+def test_only_the_layers_above_it_import_the_homework():
+    wrong = sorted(
+        f"{a} → {b}"
+        for a, targets in GRAPH.items()
+        for b in targets
+        if inside(b, "mathdnn.hw4") and not any(inside(a, layer) for layer in ABOVE_HW4)
+    )
+    assert wrong == []
+
+
+def test_the_kernel_contract_is_below_the_formulas_and_the_fast_paths():
+    """The formulas and the fast paths share ``windows`` and ``switch``, which import neither;
+    the fast paths never import a formula, and the formula modules never import a fast path."""
+    contract = ("mathdnn.windows", "mathdnn.switch")
+    for module in contract:
+        assert not any(
+            inside(b, "mathdnn.functional") or inside(b, "mathdnn.kernels") for b in GRAPH[module]
+        ), module
+    for module, targets in GRAPH.items():
+        if inside(module, "mathdnn.kernels"):
+            assert not any(inside(b, "mathdnn.functional") for b in targets), module
+        if inside(module, "mathdnn.functional") and module != "mathdnn.functional":
+            assert not any(inside(b, "mathdnn.kernels") for b in targets), module
 
 
 def test_every_module_imports_on_its_own():

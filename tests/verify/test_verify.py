@@ -3,16 +3,17 @@ as skipped when PyTorch cannot be imported."""
 
 from __future__ import annotations
 
+import inspect
 import sys
 
 import numpy as np
 import pytest
 
 from mathdnn import kernels
-from mathdnn.functional.conv import ConvGeometry
 from mathdnn.hw4.p4_maxpool_commutes import checks as problem4
 from mathdnn.hw4.p5_losses import checks as problem5
 from mathdnn.verify import SUITES, Check, run_all, run_suite
+from mathdnn.windows import ConvGeometry
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +56,11 @@ def test_the_engine_checks_cover_every_path(checks):
 def test_the_fast_conv_cases_take_the_kernels_they_name():
     """Each conv2d fast-path row runs the kernel its name says, on more than one chunk."""
     from mathdnn.functional.conv import conv2d_formula, conv_padding
-    from mathdnn.functional.windows import output_size
     from mathdnn.kernels.chunks import batch_chunks
     from mathdnn.kernels.conv_banded import conv2d_banded
     from mathdnn.kernels.conv_rows import conv2d_rows
     from mathdnn.verify.engine import FAST_CONV_CASES
+    from mathdnn.windows import output_size
 
     expected = {"kernel rows": conv2d_rows, "banded depthwise": conv2d_banded}
     for name, x_shape, w_shape, stride, padding, dilation, groups in FAST_CONV_CASES:
@@ -74,7 +75,8 @@ def test_the_fast_conv_cases_take_the_kernels_they_name():
         )
         geo = ConvGeometry(kernel, stride, pads, (dilation, dilation), groups, out)
         x, w = np.ones(x_shape), np.ones(w_shape)
-        assert kernels.conv2d_kernel(x, w, geo).__wrapped__ is expected.get(name, conv2d_formula)
+        picked = inspect.unwrap(kernels.conv2d_kernel(conv2d_formula, x, w, geo))
+        assert picked is expected.get(name, conv2d_formula)
         per_image = x_shape[1] * kernel[0] * kernel[1] * out[0] * out[1] * 8
         assert len(batch_chunks(x_shape[0], per_image)) > 1, name
 

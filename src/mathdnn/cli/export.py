@@ -1,6 +1,6 @@
 """``mathdnn export MODEL.safetensors model.onnx``: a trained model as ONNX, for any ONNX runtime.
 
-The model is rebuilt from its checkpoint (``mathdnn.models.load``) and written by
+The model is rebuilt from its checkpoint (``mathdnn.checkpoint.load_model``) and written by
 ``mathdnn.interop.export_onnx`` (atomically, checked by ``onnx.checker``). Needs the optional
 ``onnx`` package: ``pip install '.[onnx]'`` in the mathdnn checkout.
 """
@@ -37,12 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mathdnn.checkpoint import load_model
     from mathdnn.interop import export_onnx
-    from mathdnn.models import load
 
     batch = "dynamic" if args.batch is None else positive_int("--batch", args.batch)
     check_writable(args.output)
-    model = load(args.checkpoint)
+    model = load_model(args.checkpoint)
     try:
         path = export_onnx(model, args.output, opset=args.opset, batch=batch)
     except ModuleNotFoundError as err:

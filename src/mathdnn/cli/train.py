@@ -23,7 +23,7 @@ from mathdnn.cli import CommandError, add_mnist_dir, mnist_dir
 from mathdnn.data import MNIST, load_mnist
 from mathdnn.hw4.p7_lenet_c3 import parameter_counts, parameter_table_text
 from mathdnn.io import atomic_write, check_writable, write_json
-from mathdnn.kernels.threads import get_num_threads
+from mathdnn.threads import get_num_threads
 from mathdnn.training import (
     EPOCHS,
     SETTINGS,

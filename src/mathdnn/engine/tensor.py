@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mathdnn.kernels.threads import single_threaded_blas
+from mathdnn.threads import single_threaded_blas
 
 ArrayLike = Any
 VJP = Callable[[np.ndarray], tuple[np.ndarray | None, ...]]

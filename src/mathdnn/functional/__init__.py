@@ -2,9 +2,12 @@
 
 Each primitive is a forward computation with its vector-Jacobian product beside it; the
 docstrings give both formulas. ``mathdnn.functional.reference`` holds loop versions of the
-convolution and pooling kernels, the oracle the fast ones are tested against.
+convolution and pooling kernels, the oracle the fast ones are tested against. The fast paths
+(``mathdnn.kernels``) are imported here, which registers them with the switch (``mathdnn.switch``)
+that the primitives ask; the primitives themselves never import them.
 """
 
+import mathdnn.kernels  # noqa: F401  (registers the fast paths)
 from mathdnn.functional.activation import (
     clamp,
     leaky_relu,

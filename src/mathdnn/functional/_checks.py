@@ -27,26 +27,20 @@ def check_ndim(fn: str, name: str, t: Tensor, allowed: tuple[int, ...], meaning:
         )
 
 
-def pair(fn: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints, each at least ``minimum``, as a pair."""
-    items = (value, value) if isinstance(value, int | np.integer) else value
-    try:
-        items = tuple(items)
-    except TypeError:
-        items = ()
-    if len(items) != 2 or not all(
-        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in items
-    ):
-        raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
-    if min(items) < minimum:
-        kind = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{fn}: {name} must be {kind}, got {value!r}")
-    return int(items[0]), int(items[1])
-
-
 def positive_int(fn: str, name: str, value: Any) -> int:
     if not isinstance(value, int | np.integer) or isinstance(value, bool):
         raise TypeError(f"{fn}: {name} must be an int, got {value!r}")
     if value < 1:
         raise ValueError(f"{fn}: {name} must be positive, got {value}")
     return int(value)
+
+
+def float_dtype(fn: str, dtype: Any) -> np.dtype:
+    """``dtype`` as a NumPy dtype, which must be float32 or float64 (the parameters' dtype)."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"{fn}: dtype must be float32 or float64, got {dtype!r}") from err
+    if resolved not in (np.float32, np.float64):
+        raise TypeError(f"{fn}: dtype must be float32 or float64, got {resolved}")
+    return resolved

@@ -24,51 +24,16 @@ off); ``mathdnn.functional.reference`` is the same formula again as plain loops.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from mathdnn import kernels
+from mathdnn import switch
 from mathdnn.engine import Tensor
-from mathdnn.functional._checks import check_ndim, float_tensor, pair, positive_int
-from mathdnn.functional.windows import output_size, tap
-from mathdnn.kernels.threads import single_threaded_blas
-
-Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
-# backward(∂L/∂Y, need_x, need_w) -> (∂L/∂X, ∂L/∂W, ∂L/∂bias), each None when not needed.
-Backward = Callable[[np.ndarray, bool, bool], tuple[np.ndarray | None, ...]]
-
-
-@dataclass(frozen=True)
-class ConvGeometry:
-    """The checked arguments of one ``conv2d`` call, and the size ``(Ho, Wo)`` of its output."""
-
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    pads: Pads
-    dilation: tuple[int, int]
-    groups: int
-    out: tuple[int, int]
-
-    def window(self, a: int, b: int) -> tuple[slice, slice]:
-        """The rows ``s·i + d·a`` and columns ``s·j + d·b`` of ``X'`` that window tap ``(a, b)``
-        reads, over all output pixels ``(i, j)``."""
-        (sh, sw), (dh, dw), (ho, wo) = self.stride, self.dilation, self.out
-        return tap(a, sh, dh, ho), tap(b, sw, dw, wo)
-
-
-def pad(x: np.ndarray, pads: Pads) -> np.ndarray:
-    """``X'``: ``x`` with ``pads = (top, bottom, left, right)`` rows and columns of zeros."""
-    top, bottom, left, right = pads
-    if not any(pads):
-        return x
-    n, c, h, w = x.shape
-    padded = np.zeros((n, c, top + h + bottom, left + w + right), dtype=x.dtype)
-    padded[:, :, top : top + h, left : left + w] = x  # (np.pad does this, ten times slower)
-    return padded
+from mathdnn.engine.tensor import VJP
+from mathdnn.functional._checks import check_ndim, float_tensor, positive_int
+from mathdnn.windows import ConvGeometry, Pads, output_size, pad, pair
 
 
 def unfold(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
@@ -99,11 +64,17 @@ def fold(grad_cols: np.ndarray, x_shape: tuple[int, ...], geo: ConvGeometry) -> 
 
 
 def conv2d_formula(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry
-) -> tuple[np.ndarray, Backward]:
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    geo: ConvGeometry,
+    need: tuple[bool, bool],
+) -> tuple[np.ndarray, VJP]:
     """``Y = W · unfold(X) + bias`` and its VJP, on arrays; see the module docstring.
 
-    The contract of every conv2d kernel, fast or not: ``(Y, backward)``.
+    The contract of every conv2d kernel, fast or not (``mathdnn.switch``): ``(Y, vjp)``, ``vjp(g)``
+    giving ``(∂L/∂X, ∂L/∂W, ∂L/∂bias)``; ``need`` says whether ``∂L/∂X`` and ``∂L/∂W`` are needed
+    (else None).
     """
     n, c_out = x.shape[0], weight.shape[0]
     groups, (ho, wo) = geo.groups, geo.out
@@ -113,8 +84,9 @@ def conv2d_formula(
     if bias is not None:
         y += bias.reshape(-1, 1, 1)
 
-    def backward(g: np.ndarray, need_x: bool, need_w: bool) -> tuple[np.ndarray | None, ...]:
+    def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         g_groups = g.reshape(n, groups, c_out // groups, ho * wo)  # ∂L/∂Y[n, g]
+        need_x, need_w = need
         grad_w = grad_x = None
         if need_w:
             grad_w = (g_groups @ cols.swapaxes(-1, -2)).sum(axis=0).reshape(weight.shape)
@@ -123,7 +95,7 @@ def conv2d_formula(
         grad_bias = None if bias is None else g.sum(axis=(0, 2, 3))
         return grad_x, grad_w, grad_bias
 
-    return y, backward
+    return y, vjp
 
 
 def conv_padding(
@@ -203,14 +175,14 @@ def conv2d(
     dtype = np.result_type(x.dtype, weight.dtype)
     xd, wd = x.data.astype(dtype, copy=False), weight.data.astype(dtype, copy=False)
     bd = None if bias is None else bias.data.astype(dtype, copy=False)
-    kernel = kernels.conv2d_kernel(xd, wd, geo) if kernels.fast() else conv2d_formula
+    kernel = switch.kernel(fn, conv2d_formula, xd, wd, geo)
     # NaN and ±∞ propagate as the formula says, without NumPy's warnings (as PyTorch).
-    with single_threaded_blas(), np.errstate(invalid="ignore", over="ignore"):
-        y, backward = kernel(xd, wd, bd, geo)
+    with np.errstate(invalid="ignore", over="ignore"):
+        y, backward = kernel(xd, wd, bd, geo, (x.requires_grad, weight.requires_grad))
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        with single_threaded_blas(), np.errstate(invalid="ignore", over="ignore"):
-            grads = backward(g, x.requires_grad, weight.requires_grad)
+        with np.errstate(invalid="ignore", over="ignore"):
+            grads = backward(g)
         return grads if bias is not None else grads[:2]
 
-    return Tensor._make(y, parents, vjp, "conv2d")
+    return Tensor._make(y, parents, vjp, fn)

@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 
+from mathdnn import switch
 from mathdnn.engine import Tensor
+from mathdnn.engine.tensor import VJP
 from mathdnn.functional._checks import check_ndim, float_tensor
-from mathdnn.kernels.threads import single_threaded_blas
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -37,27 +38,41 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         if bias.shape != weight.shape[:-1]:
             raise ValueError(f"{fn}: bias must have shape {weight.shape[:-1]}, got {bias.shape}")
         parents += (bias,)
-    w = weight.data
-    w_rows = w.reshape(math.prod(w.shape[:-1]), w.shape[-1])  # W as (out_features, in_features)
-    rows = math.prod(x.shape[:-1])  # the rows of x and of y
-    work = x.data.size * len(w_rows)  # multiply-adds
+    need = tuple(p.requires_grad for p in parents)
+    b = None if bias is None else bias.data
+    kernel = switch.kernel(fn, linear_formula, x.data, weight.data)
     # inf·0 and inf − inf give NaN, as in PyTorch, without NumPy's warnings.
-    with single_threaded_blas(work), np.errstate(invalid="ignore", over="ignore"):
-        y = x.data @ w.T
-        if bias is not None:
-            y = y + bias.data
+    with np.errstate(invalid="ignore", over="ignore"):
+        y, backward = kernel(x.data, weight.data, b, need)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        with np.errstate(invalid="ignore", over="ignore"):
+            return backward(g)[: len(parents)]
+
+    return Tensor._make(y, parents, vjp, fn)
+
+
+def linear_formula(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, need: tuple[bool, ...]
+) -> tuple[np.ndarray, VJP]:
+    """``y = x Wᵀ + b`` and its VJP, on arrays: the kernel (``mathdnn.switch``) of ``linear``.
+    ``need`` says which of ``x``, ``W`` (and ``b``) need a cotangent."""
+    w_rows = weight.reshape(math.prod(weight.shape[:-1]), weight.shape[-1])  # (out, in)
+    rows = math.prod(x.shape[:-1])  # the rows of x and of y
+    y = x @ weight.T
+    if bias is not None:
+        y = y + bias
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         g_rows = g.reshape(rows, len(w_rows))  # ∂L/∂y, one row per row of x
-        x_rows = x.data.reshape(rows, w.shape[-1])
+        x_rows = x.reshape(rows, weight.shape[-1])
         grad_x = grad_w = grad_b = None
-        with single_threaded_blas(work), np.errstate(invalid="ignore", over="ignore"):
-            if x.requires_grad:
-                grad_x = (g_rows @ w_rows).reshape(x.shape)
-            if weight.requires_grad:
-                grad_w = (g_rows.T @ x_rows).reshape(w.shape)
-            if bias is not None and bias.requires_grad:
-                grad_b = g_rows.sum(axis=0).reshape(bias.shape)
-        return (grad_x, grad_w, grad_b)[: len(parents)]
+        if need[0]:
+            grad_x = (g_rows @ w_rows).reshape(x.shape)
+        if need[1]:
+            grad_w = (g_rows.T @ x_rows).reshape(weight.shape)
+        if bias is not None and need[2]:
+            grad_b = g_rows.sum(axis=0).reshape(bias.shape)
+        return grad_x, grad_w, grad_b
 
-    return Tensor._make(y, parents, vjp, fn)
+    return y, vjp

@@ -8,125 +8,21 @@ run the same loop and add each offset's share of ``∂L/∂Y`` back onto the sli
 ``adaptive_avg_pool2d`` chooses the windows from the output size instead.
 
 ``mathdnn.functional.reference`` holds the per-window loops these are tested against;
-``mathdnn.kernels.pool_tiles`` a fast path for windows that tile the input, taken when
-``mathdnn.kernels.fast()``.
+``mathdnn.kernels.pool_tiles`` a fast path for windows that tile the input, which the switch
+(``mathdnn.switch``) picks when the fast paths are on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from mathdnn import kernels
+from mathdnn import switch
 from mathdnn.engine import Tensor
 from mathdnn.engine.tensor import VJP
-from mathdnn.functional._checks import check_ndim, float_tensor, pair
-from mathdnn.functional.windows import extent, input_rows, output_size, tap
-from mathdnn.kernels import pool_tiles
-
-Window = tuple[Any, slice, slice]  # (..., rows, cols): one window offset of every window
-
-
-class PoolGeometry:
-    """Kernel, stride, padding, dilation and output size of one pooling call, validated.
-
-    ``X'`` is the input padded by ``padding`` on each side and, with ``ceil_mode``, further at the
-    bottom and right as far as the last window reaches (``overhang``). The pools fill the overhang
-    as they fill the padding, but unlike the padding it never counts as part of a window.
-    """
-
-    def __init__(
-        self,
-        fn: str,
-        x: Tensor,
-        kernel_size: Any,
-        stride: Any,
-        padding: Any,
-        dilation: Any,
-        ceil_mode: Any,
-    ) -> None:
-        self.kernel = pair(fn, "kernel_size", kernel_size, minimum=1)
-        self.stride = self.kernel if stride is None else pair(fn, "stride", stride, minimum=1)
-        self.padding = pair(fn, "padding", padding, minimum=0)
-        self.dilation = pair(fn, "dilation", dilation, minimum=1)
-        ceil_mode = _flag(fn, "ceil_mode", ceil_mode)
-        if any(2 * p > k for p, k in zip(self.padding, self.kernel, strict=True)):
-            raise ValueError(
-                f"{fn}: padding {self.padding} must be at most half of kernel_size {self.kernel}"
-            )
-        self.size: tuple[int, int] = x.shape[2:]
-        out, overhang = [], []
-        for n, p, k, s, d, what in zip(
-            self.size,
-            self.padding,
-            self.kernel,
-            self.stride,
-            self.dilation,
-            ("height", "width"),
-            strict=True,
-        ):
-            out.append(output_size(fn, n, 2 * p, k, s, d, f"pooling window {what}", ceil_mode))
-            # how far the last window ends past the padding (only ever with ceil_mode)
-            overhang.append(max(0, s * (out[-1] - 1) + extent(k, d) - (n + 2 * p)))
-        self.out, self.overhang = tuple(out), tuple(overhang)
-        # taps[axis][i, a] = s·i + d·a − p: the input row (axis 0) or column (axis 1) that tap a
-        # of window i reads; outside [0, size) it reads padding (or the overhang).
-        self.taps = tuple(
-            input_rows(o, k, s, p, d)
-            for o, k, s, p, d in zip(
-                self.out, self.kernel, self.stride, self.padding, self.dilation, strict=True
-            )
-        )
-        # A window reads the input where both its row and its column do: along each axis, every
-        # window needs a tap inside the input, and its first pixel is (first such row, column).
-        first = []
-        for taps, n in zip(self.taps, self.size, strict=True):
-            inside = (taps >= 0) & (taps < n)
-            if not inside.any(axis=1).all():
-                # PyTorch's max_pool2d reads and writes out of bounds on such a window.
-                raise ValueError(
-                    f"{fn}: with kernel_size {self.kernel}, stride {self.stride}, padding "
-                    f"{self.padding} and dilation {self.dilation}, some windows of the "
-                    f"{self.size[0]}x{self.size[1]} input cover only padding"
-                )
-            first.append(inside.argmax(axis=1))
-        self.first_pixel = first[0][:, None] * self.kernel[1] + first[1]  # as offset a·kw + b
-
-    def pad(self, x: np.ndarray, value: Any) -> np.ndarray:
-        """``X'``: the last two axes of ``x`` padded with ``value`` (and the overhang)."""
-        (ph, pw), (oh, ow) = self.padding, self.overhang
-        if ph == pw == oh == ow == 0:
-            return x
-        widths = [(0, 0)] * (x.ndim - 2) + [(ph, ph + oh), (pw, pw + ow)]
-        return np.pad(x, widths, constant_values=value)
-
-    def windows(self) -> Iterator[tuple[int, Window]]:
-        """For each window offset ``k = a·kw + b``: the slice ``X'[..., s·i + d·a, s·j + d·b]``
-        over all ``(i, j)``."""
-        (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.kernel, self.stride, self.dilation, self.out
-        for a in range(kh):
-            for b in range(kw):
-                yield a * kw + b, (..., tap(a, sh, dh, ho), tap(b, sw, dw, wo))
-
-    def crop(self, padded: np.ndarray) -> np.ndarray:
-        """The input's part of an ``X'``-shaped array."""
-        (h, w), (ph, pw) = self.size, self.padding
-        return np.ascontiguousarray(padded[..., ph : ph + h, pw : pw + w])
-
-    def input_index(self, offset: np.ndarray) -> np.ndarray:
-        """PyTorch's pooling indices: the flat position ``h·W + w`` in its input plane of the
-        pixel at window offset ``offset = a·kw + b`` of each window ``(i, j)``."""
-        a, b = np.divmod(offset.astype(np.int64), self.kernel[1])  # a fast path's may be uint8
-        i, j = np.arange(self.out[0])[:, None], np.arange(self.out[1])
-        return self.taps[0][i, a] * self.size[1] + self.taps[1][j, b]
-
-
-def _flag(fn: str, name: str, value: Any) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{fn}: {name} must be a bool, got {value!r}")
-    return bool(value)
+from mathdnn.functional._checks import check_ndim, float_tensor
+from mathdnn.windows import PoolGeometry, flag
 
 
 def _batched(fn: str, x: Any, empty_channels: bool = False) -> tuple[Tensor, bool]:
@@ -159,7 +55,8 @@ def max_pool2d(
     """``Y[n, c, i, j] = max_{a,b} X'[n, c, s·i + d·a, s·j + d·b]``, ``X'`` padded with −∞.
 
     As ``torch.nn.functional.max_pool2d``: ``stride`` defaults to ``kernel_size``, ``padding`` is
-    at most half the kernel, ``ceil_mode`` rounds the output size up (``_checks.output_size``).
+    at most half the kernel, ``ceil_mode`` rounds the output size up
+    (``mathdnn.windows.output_size``).
     Each window's maximum is its first largest entry in row-major order, where a NaN beats
     everything, a later NaN included (PyTorch's scan ``v > max or isnan(v)``); in a window of
     only −∞ it is its first pixel. ``return_indices=True`` also returns where: the flat position
@@ -171,17 +68,18 @@ def max_pool2d(
     fn = "max_pool2d"
     x, unbatched = _batched(fn, x)
     geo = PoolGeometry(fn, x, kernel_size, stride, padding, dilation, ceil_mode)
-    return_indices = _flag(fn, "return_indices", return_indices)
-    path = pool_tiles.max_pool2d if kernels.fast() and pool_tiles.tiles(geo) else _max_pool2d
-    y, offset, vjp = path(x.data, geo)
+    return_indices = flag(fn, "return_indices", return_indices)
+    kernel = switch.kernel(fn, max_pool2d_formula, x.data, geo)
+    y, offset, vjp = kernel(x.data, geo)
     out = _unbatched(Tensor._make(y, (x,), vjp, fn), unbatched)
     if not return_indices:
         return out
     return out, _unbatched(Tensor._leaf(geo.input_index(offset)), unbatched)
 
 
-def _max_pool2d(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray, VJP]:
-    """The formula path: ``(Y, offset, vjp)``, ``offset = a·kw + b`` of each window's maximum."""
+def max_pool2d_formula(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray, VJP]:
+    """The formula path, a kernel (``mathdnn.switch``): ``(Y, offset, vjp)``, ``offset = a·kw + b``
+    of each window's maximum."""
     padded = geo.pad(x, -np.inf)
     padded_shape = padded.shape  # not the array: the VJP needs only its shape
     y = np.full(x.shape[:2] + geo.out, -np.inf, dtype=x.dtype)
@@ -225,13 +123,15 @@ def avg_pool2d(
     x, unbatched = _batched(fn, x)
     geo = PoolGeometry(fn, x, kernel_size, stride, padding, 1, ceil_mode)
     divisor = _divisor(fn, geo, count_include_pad, divisor_override).astype(x.dtype)
-    path = pool_tiles.avg_pool2d if kernels.fast() and pool_tiles.tiles(geo) else _avg_pool2d
-    y, vjp = path(x.data, geo, divisor)
+    kernel = switch.kernel(fn, avg_pool2d_formula, x.data, geo)
+    y, vjp = kernel(x.data, geo, divisor)
     return _unbatched(Tensor._make(y, (x,), vjp, fn), unbatched)
 
 
-def _avg_pool2d(x: np.ndarray, geo: PoolGeometry, divisor: np.ndarray) -> tuple[np.ndarray, VJP]:
-    """The formula path: ``(Y, vjp)``."""
+def avg_pool2d_formula(
+    x: np.ndarray, geo: PoolGeometry, divisor: np.ndarray
+) -> tuple[np.ndarray, VJP]:
+    """The formula path, a kernel (``mathdnn.switch``): ``(Y, vjp)``."""
     padded = geo.pad(x, 0.0)
     padded_shape = padded.shape
     total = np.zeros(x.shape[:2] + geo.out, dtype=x.dtype)
@@ -254,7 +154,7 @@ def _divisor(
     fn: str, geo: PoolGeometry, count_include_pad: Any, divisor_override: Any
 ) -> np.ndarray:
     """``|window|`` of every output pixel ``(i, j)``: the number of places it reads that count."""
-    count_include_pad = _flag(fn, "count_include_pad", count_include_pad)
+    count_include_pad = flag(fn, "count_include_pad", count_include_pad)
     if divisor_override is not None:
         if not isinstance(divisor_override, int | np.integer) or isinstance(divisor_override, bool):
             raise TypeError(f"{fn}: divisor_override must be an int, got {divisor_override!r}")

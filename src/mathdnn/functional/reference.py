@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from mathdnn.functional.windows import input_rows, output_size, window
+from mathdnn.windows import input_rows, output_size, window
 
 
 def _pad(x: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:

@@ -31,8 +31,6 @@ from mathdnn.check import ROUNDING, Check, max_abs_difference
 from mathdnn.engine import Tensor, no_grad
 from mathdnn.functional._checks import float_tensor
 from mathdnn.functional.activation import ACTIVATIONS
-from mathdnn.functional.pooling import PoolGeometry
-from mathdnn.functional.windows import window
 from mathdnn.hw4 import figures
 from mathdnn.hw4.inputs import Inputs, Progress
 from mathdnn.hw4.page import Block, Figure, Formula, Heading, Table, Text, plain
@@ -49,6 +47,7 @@ from mathdnn.nn import (
     Softplus,
     Tanh,
 )
+from mathdnn.windows import PoolGeometry, window
 
 Elementwise = Callable[[Tensor], Tensor]
 

@@ -71,9 +71,9 @@ from mathdnn.functional.activation import ACTIVATIONS, ActivationFunction
 from mathdnn.hw4 import figures
 from mathdnn.hw4.inputs import Inputs, Progress
 from mathdnn.hw4.page import Block, Figure, Formula, Heading, Table, Text
-from mathdnn.kernels.threads import single_threaded_blas
 from mathdnn.nn.init import uniform_fan_in
 from mathdnn.optim import SGD
+from mathdnn.threads import single_threaded_blas
 from mathdnn.training import BATCH_SIZE, EPOCHS, LR, SEED, Run, TrainingDiverged, fit
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]

@@ -13,9 +13,10 @@ Answer: A full C3 has 16·6·25 + 16 = 2,416 parameters, the original (6·3 + 9�
 reports exactly these counts (``sum(p.numel() for p in model.parameters())``) with either form of
 C3.
 
-The connection table is ``CONNECTIONS`` (rows = input maps, columns = output maps, as in the
-paper); ``connection_table_text`` prints it, ``connection_table_png`` draws it. C3 is written two
-ways that compute the same map, with the same parameters in a different layout:
+The connection table is ``mathdnn.models.lenet.CONNECTIONS`` (rows = input maps, columns = output
+maps, as in the paper); ``connection_table_text`` prints it, ``connection_table_png`` draws it. C3
+is a layer of the library, written two ways that compute the same map with the same parameters in
+a different layout (``mathdnn.nn.partial``):
 
 - ``SubsetConv2d``, the homework's hint: one small convolution per output map ``o`` on the input
   maps ``S_o`` it sees, ``Y[:, o] = conv2d(X[:, S_o], W_o) + b_o``, concatenated along channels;
@@ -35,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure as PlotFigure
@@ -43,26 +44,22 @@ from matplotlib.patches import Rectangle
 
 import mathdnn.functional as F
 from mathdnn.check import ROUNDING, Check, max_abs_difference, pytorch_checks
-from mathdnn.engine import Tensor, cat, no_grad
-from mathdnn.functional._checks import pair
+from mathdnn.engine import Tensor, no_grad
 from mathdnn.hw4 import figures
 from mathdnn.hw4.inputs import Inputs, Progress
 from mathdnn.hw4.page import Block, Cell, Figure, Formula, Heading, Table, Text
 from mathdnn.io import atomic_write
-from mathdnn.nn import Conv2d, Module, ModuleList
-
-if TYPE_CHECKING:
-    from mathdnn.training import History, Settings
-
-# The output maps of C3 and the input maps (of S2) each one sees; neighbours are cyclic mod 6.
-C3_SUBSETS: tuple[tuple[int, ...], ...] = (
-    *(tuple((o + k) % 6 for k in range(3)) for o in range(6)),  # maps 0–5: 3 neighbours
-    *(tuple((o + k) % 6 for k in range(4)) for o in range(6)),  # maps 6–11: 4 neighbours
-    (0, 1, 3, 4),  # maps 12–14: 4, not all neighbours
-    (1, 2, 4, 5),
-    (0, 2, 3, 5),
-    (0, 1, 2, 3, 4, 5),  # map 15: all 6
+from mathdnn.models import LeNet5
+from mathdnn.models.lenet import CONNECTIONS
+from mathdnn.nn.partial import (
+    MaskedConv2d,
+    SubsetConv2d,
+    connected_rows,
+    connection_table,
+    input_subsets,
 )
+from mathdnn.training import C3, History, Settings, learning_curve_figure, train_lenet
+from mathdnn.windows import pair
 
 # The four kinds of output map, as (label, first map, one past the last map), for the figure.
 C3_GROUPS: tuple[tuple[str, int, int], ...] = (
@@ -73,56 +70,11 @@ C3_GROUPS: tuple[tuple[str, int, int], ...] = (
 )
 
 
-def _table_from_subsets(subsets: Sequence[Sequence[int]], in_maps: int) -> np.ndarray:
-    table = np.zeros((in_maps, len(subsets)), dtype=bool)
-    for o, subset in enumerate(subsets):
-        table[list(subset), o] = True
-    table.flags.writeable = False
-    return table
-
-
-# Table 1 of the paper: CONNECTIONS[i, o] is True when output map o of C3 sees input map i.
-CONNECTIONS = _table_from_subsets(C3_SUBSETS, in_maps=6)
-
-
-def _checked_table(fn: str, table: Any) -> np.ndarray:
-    """``table`` as a read-only boolean ``(C_in, C_out)`` array of 0/1 entries in which every
-    output map (column) sees at least one input map; ``fn`` names the caller in the errors."""
-    try:
-        array = np.asarray(table)
-    except ValueError as err:  # ragged rows
-        raise ValueError(f"{fn}: table must be a 2-D array, got {table!r}") from err
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{fn}: table must hold 0/1 or booleans, got dtype {array.dtype}")
-    if array.ndim != 2 or 0 in array.shape:
-        raise ValueError(
-            f"{fn}: table must be a non-empty 2-D array (input maps × output maps), got shape "
-            f"{array.shape}"
-        )
-    if not np.isin(array, (0, 1)).all():
-        raise ValueError(f"{fn}: table entries must be 0/1 or booleans, got {np.unique(array)}")
-    connected = array.astype(bool)
-    empty = np.flatnonzero(~connected.any(axis=0))
-    if empty.size:
-        raise ValueError(
-            f"{fn}: every output map must see at least one input map, but column(s) "
-            f"{empty.tolist()} of table are empty"
-        )
-    connected.flags.writeable = False
-    return connected
-
-
-def input_subsets(table: Any = CONNECTIONS) -> list[np.ndarray]:
-    """``S_o``, the input maps output map ``o`` sees, in increasing order (column ``o``)."""
-    table = _checked_table("input_subsets", table)
-    return [np.flatnonzero(column) for column in table.T]
-
-
 def parameter_count(table: Any = CONNECTIONS, kernel_size: int | tuple[int, int] = 5) -> int:
     """The hand count of a partially connected convolution: ``Σ_o |S_o|·kh·kw + C_out`` (one
     ``kh×kw`` kernel per connection, one bias per output map). An all-ones ``(6, 16)`` table gives
     the full C3, 16·6·25 + 16 = 2,416; ``CONNECTIONS`` gives 60·25 + 16 = 1,516."""
-    table = _checked_table("parameter_count", table)
+    table = connection_table("parameter_count", table)
     kh, kw = pair("parameter_count", "kernel_size", kernel_size, minimum=1)
     return int(table.sum()) * kh * kw + table.shape[1]
 
@@ -135,7 +87,7 @@ def lenet5_parameter_count(table: Any = CONNECTIONS) -> int:
 
     61,706 with the full C3 (an all-ones table), 60,806 with ``CONNECTIONS``.
     """
-    table = _checked_table("lenet5_parameter_count", table)
+    table = connection_table("lenet5_parameter_count", table)
     if table.shape != (6, 16):
         raise ValueError(
             f"lenet5_parameter_count: table must have shape (6, 16) (C3's input maps × output "
@@ -150,7 +102,7 @@ def lenet5_parameter_count(table: Any = CONNECTIONS) -> int:
 def connection_table_text(table: Any = CONNECTIONS) -> str:
     """The table as in the paper: one row per input map, one column per output map, ``X`` where
     they are connected."""
-    table = _checked_table("connection_table_text", table)
+    table = connection_table("connection_table_text", table)
     width = len(str(table.shape[1] - 1)) + 1
     header = " " * width + "".join(f"{o:>{width}}" for o in range(table.shape[1]))
     rows = [
@@ -169,7 +121,7 @@ def connection_table_figure(
     output maps, ``(label, first, one past the last)``; pass ``()`` for a table of another size.
     """
     fn = "connection_table_figure"
-    table = _checked_table(fn, table)
+    table = connection_table(fn, table)
     n_in, n_out = table.shape
     for label, start, stop in groups:
         if not 0 <= start < stop <= n_out:
@@ -237,163 +189,6 @@ def write_connection_table_png(
     return atomic_write(path, lambda f: f.write(png))
 
 
-# ------------------------------------------------------------------------ the two forms of C3
-def _check_forms_arguments(
-    fn: str, table: Any, kernel_size: Any, dtype: Any
-) -> tuple[np.ndarray, tuple[int, int]]:
-    table = _checked_table(fn, table)
-    kernel = pair(fn, "kernel_size", kernel_size, minimum=1)
-    float_dtype(fn, dtype)
-    return table, kernel
-
-
-def float_dtype(fn: str, dtype: Any) -> np.dtype:
-    """``dtype`` as a NumPy dtype, which must be float32 or float64 (the parameters' dtype)."""
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError as err:
-        raise TypeError(f"{fn}: dtype must be float32 or float64, got {dtype!r}") from err
-    if resolved not in (np.float32, np.float64):
-        raise TypeError(f"{fn}: dtype must be float32 or float64, got {resolved}")
-    return resolved
-
-
-def _check_input(fn: str, x: Tensor, table: np.ndarray) -> None:
-    if x.ndim != 4 or x.shape[1] != table.shape[0]:
-        raise ValueError(
-            f"{fn}: x must have shape (N, {table.shape[0]}, H, W), one channel per row of the "
-            f"table, got {x.shape}"
-        )
-
-
-class SubsetConv2d(Module):
-    """C3 as the homework's hint writes it: output map ``o`` is a convolution of the input maps
-    ``S_o`` it sees, ``Y[:, o] = conv2d(X[:, S_o], W_o) + b_o``, and ``Y`` is their concatenation.
-
-    ``convs[o]`` is ``Conv2d(|S_o|, 1, kernel_size)``, ``S_o = input_subsets(table)[o]`` (in
-    increasing order), with PyTorch's initialisation ``U(±1/√(|S_o|·kh·kw))``. The same module
-    in PyTorch, with the same parameter names (``convs.0.weight``, ``convs.0.bias``, …)::
-
-        class SubsetConv2d(torch.nn.Module):
-            def __init__(self, subsets, kernel_size=5):
-                super().__init__()
-                self.subsets = subsets
-                self.convs = torch.nn.ModuleList(
-                    torch.nn.Conv2d(len(s), 1, kernel_size) for s in subsets
-                )
-
-            def forward(self, x):
-                return torch.cat([c(x[:, s]) for c, s in zip(self.convs, self.subsets)], 1)
-    """
-
-    def __init__(
-        self,
-        table: Any = CONNECTIONS,
-        kernel_size: int | tuple[int, int] = 5,
-        rng: np.random.Generator | int | None = None,
-        dtype: Any = np.float32,
-    ) -> None:
-        super().__init__()
-        self.table, self.kernel_size = _check_forms_arguments(
-            "SubsetConv2d", table, kernel_size, dtype
-        )
-        self.subsets = input_subsets(self.table)
-        rng = np.random.default_rng(rng)
-        self.convs = ModuleList(
-            [Conv2d(len(s), 1, self.kernel_size, rng=rng, dtype=dtype) for s in self.subsets]
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        _check_input("SubsetConv2d", x, self.table)
-        return cat([conv(x[:, s]) for conv, s in zip(self.convs, self.subsets, strict=True)], 1)
-
-    def extra_repr(self) -> str:
-        return f"table {self.table.shape}, kernel_size={self.kernel_size}"
-
-
-def connected_rows(per_map: Sequence[np.ndarray]) -> np.ndarray:
-    """``MaskedConv2d``'s ``(connections, kh, kw)`` rows from ``SubsetConv2d``'s kernels
-    ``(1, |S_o|, kh, kw)`` (weights or their gradients): output map by output map, its inputs in
-    increasing order."""
-    return np.concatenate([w[0] for w in per_map])
-
-
-class MaskedConv2d(Module):
-    """C3 as one full convolution whose weight is zero where the table has no connection::
-
-        Y = conv2d(X, W, bias),   W[o, i] = weight[k(o, i)] if o sees i, else 0
-
-    ``weight`` holds only the connected kernels, ``(connections, kh, kw)``, the ``k``-th being
-    the ``k``-th connection ``(o, i)`` in order of ``o``, then ``i``; ``bias`` is ``(C_out,)``.
-    ``W`` is a gather from ``weight`` with a zero row appended; the VJP of the gather
-    (``Tensor.__getitem__``'s) adds each ``∂L/∂W[o, i]`` back onto row ``k(o, i)``, so
-    ``∂L/∂weight[k(o, i)] = ∂L/∂W[o, i]`` and the unconnected kernels, not being parameters, stay
-    zero. Initialised as ``SubsetConv2d(table, kernel_size, rng)`` (the same draws, so the same
-    map for the same seed). The same module in PyTorch (parameters ``weight``, ``bias``)::
-
-        class MaskedConv2d(torch.nn.Module):
-            def __init__(self, table, kernel_size=5):    # table: (C_in, C_out) booleans
-                super().__init__()
-                self.mask = torch.tensor(table).T
-                self.weight = torch.nn.Parameter(
-                    torch.empty(int(self.mask.sum()), kernel_size, kernel_size))
-                self.bias = torch.nn.Parameter(torch.empty(self.mask.shape[0]))
-
-            def forward(self, x):
-                W = self.weight.new_zeros(*self.mask.shape, *self.weight.shape[1:])
-                W[self.mask] = self.weight
-                return torch.nn.functional.conv2d(x, W, self.bias)
-    """
-
-    def __init__(
-        self,
-        table: Any = CONNECTIONS,
-        kernel_size: int | tuple[int, int] = 5,
-        rng: np.random.Generator | int | None = None,
-        dtype: Any = np.float32,
-    ) -> None:
-        super().__init__()
-        _check_forms_arguments("MaskedConv2d", table, kernel_size, dtype)
-        # PyTorch's initialisation map by map: SubsetConv2d's draws, moved into rows.
-        self._take_parameters(SubsetConv2d(table, kernel_size, rng, dtype))
-
-    @classmethod
-    def from_subsets(cls, subsets: SubsetConv2d) -> MaskedConv2d:
-        """The masked form of ``subsets``: the same map, its parameters copied."""
-        if not isinstance(subsets, SubsetConv2d):
-            raise TypeError(
-                f"MaskedConv2d.from_subsets: subsets must be a SubsetConv2d, got "
-                f"{type(subsets).__name__}"
-            )
-        masked = cls.__new__(cls)
-        Module.__init__(masked)
-        masked._take_parameters(subsets)
-        return masked
-
-    def _take_parameters(self, subsets: SubsetConv2d) -> None:
-        self.table, self.kernel_size = subsets.table, subsets.kernel_size
-        convs = list(subsets.convs)
-        self.weight = Tensor(connected_rows([c.weight.data for c in convs]), requires_grad=True)
-        self.bias = Tensor(np.concatenate([c.bias.data for c in convs]), requires_grad=True)
-        # rows[o, i] = k(o, i), or the index of the zero row where o does not see i; row-major
-        # order over (o, i) is the order of the connections.
-        connected = self.table.T
-        self.rows = np.full(connected.shape, connected.sum())
-        self.rows[connected] = np.arange(connected.sum())
-
-    def full_weight(self) -> Tensor:
-        """``W``, ``(C_out, C_in, kh, kw)``: the connected kernels in place, zeros elsewhere."""
-        zero_row = Tensor(np.zeros((1, *self.kernel_size), dtype=self.weight.dtype))
-        return cat([self.weight, zero_row])[self.rows]
-
-    def forward(self, x: Tensor) -> Tensor:
-        _check_input("MaskedConv2d", x, self.table)
-        return F.conv2d(x, self.full_weight(), self.bias)
-
-    def extra_repr(self) -> str:
-        return f"table {self.table.shape}, kernel_size={self.kernel_size}"
-
-
 # ------------------------------------------------------------------------------ the construction
 def c3_connections() -> np.ndarray:
     """C3's connection table, ``(6, 16)`` booleans: ``[i, o]`` is True when output map ``o`` sees
@@ -431,10 +226,8 @@ def c3_forward(x: Any, weights: Sequence[Any], bias: Any) -> np.ndarray:
 # ---------------------------------------------------------------------------------- the answer
 def parameter_counts() -> dict[str, dict[str, int]]:
     """Problem 7's table: for the full and the original C3, the parameters of C3 and of the whole
-    LeNet-5, counted by hand from the connection table (``mathdnn.hw4.p7_lenet_c3``) and as
+    LeNet-5, counted by hand from the connection table (``CONNECTIONS``) and as
     ``sum(p.numel())`` over the parameters of ``mathdnn.models.LeNet5``."""
-    from mathdnn.models import LeNet5  # LeNet5 is built from this module's C3
-
     counts = {}
     for c3, table in (("full", np.ones_like(CONNECTIONS)), ("original", CONNECTIONS)):
         model = LeNet5(c3=c3, rng=0)
@@ -469,8 +262,6 @@ def parameter_table_text(counts: Mapping[str, Mapping[str, int]]) -> str:
 def answer() -> str:
     """Problem 7 answered: the table, the hand counts, and the counts ``mathdnn.models.LeNet5``
     reports for each C3, the hint's form of the original one too."""
-    from mathdnn.models import LeNet5  # LeNet5 is built from this module's C3
-
     counts = parameter_counts()
     hand = counts["original"]["network_from_table"]
     hint = sum(p.numel() for p in LeNet5(c3="original", c3_form="hint", rng=0).parameters())
@@ -539,8 +330,6 @@ class TrainedC3:
             f"seed {settings.seed}; {self.data}, {self.n_train:,} training / {self.n_test:,} test "
             "images"
         )
-        from mathdnn.training import learning_curve_figure  # training builds LeNet5 from this C3
-
         histories = {f"{c3} C3": h for c3, h in self.histories.items()}
         figure = learning_curve_figure(histories, title)
         return {"p7_learning_curves.png": figures.figure_png(figure)}
@@ -602,7 +391,7 @@ class TrainedC3:
                 )
             ),
             Text(
-                "Code: ``mathdnn.hw4.p7_lenet_c3.SubsetConv2d`` (the hint) and ``MaskedConv2d`` "
+                "Code: ``mathdnn.nn.SubsetConv2d`` (the hint) and ``MaskedConv2d`` "
                 "(one convolution whose unconnected kernels are not parameters); "
                 '``mathdnn.models.LeNet5(c3="full" | "original")``.'
             ),
@@ -641,8 +430,6 @@ class TrainedC3:
 def run(inputs: Inputs, progress: Progress) -> TrainedC3:
     """Problem 7 in the report: the parameter counts, and LeNet-5 trained with the full and with
     the original C3 on ``inputs.mnist``, alike (``mathdnn.training.train_lenet``)."""
-    from mathdnn.training import C3, Settings, train_lenet  # training builds LeNet5 from this C3
-
     m = inputs.mnist
     epochs = lenet_epochs(inputs.scale, len(m.train_labels))
     settings, histories, seconds = {}, {}, {}
@@ -681,8 +468,6 @@ def checks(
     VJP; and ``c3_forward`` against PyTorch's ``conv2d`` per subset. ``c3_connections``,
     ``lenet5_parameter_count`` and ``c3_forward`` are the construction under test (default: this
     module's)."""
-    from mathdnn.models import LeNet5  # LeNet5 is built from this module's C3
-
     table = np.asarray(c3_connections())
     rows = []
     for c3, c3_form, connections in (
@@ -699,7 +484,7 @@ def checks(
                 "7", f"LeNet5 ({form}) parameters = {hand:,}", "hand count", abs(reported - hand), 0
             )
         )
-    hint = SubsetConv2d(rng=rng, dtype=np.float64)
+    hint = SubsetConv2d(CONNECTIONS, rng=rng, dtype=np.float64)
     masked = MaskedConv2d.from_subsets(hint)
     x = rng.standard_normal((3, 6, 14, 14))
     g = rng.standard_normal((3, 16, 10, 10))

@@ -32,9 +32,8 @@ import numpy as np
 
 import mathdnn
 from mathdnn.engine import Tensor
-from mathdnn.functional._checks import pair, positive_int
+from mathdnn.functional._checks import positive_int
 from mathdnn.functional.conv import conv_padding
-from mathdnn.hw4.p7_lenet_c3 import MaskedConv2d, SubsetConv2d
 from mathdnn.interop._optional import require
 from mathdnn.io import atomic_write
 from mathdnn.models import LeNet5
@@ -46,14 +45,17 @@ from mathdnn.nn import (
     Hardtanh,
     LeakyReLU,
     Linear,
+    MaskedConv2d,
     MaxPool2d,
     Module,
     ReLU,
     Sequential,
     Sigmoid,
     Softplus,
+    SubsetConv2d,
     Tanh,
 )
+from mathdnn.windows import pair
 
 INSTALL_ONNX = "pip install '.[onnx]' in the mathdnn checkout"
 MIN_OPSET = 17

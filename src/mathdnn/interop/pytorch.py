@@ -36,15 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mathdnn.hw4.p7_lenet_c3 import (
-    CONNECTIONS,
-    MaskedConv2d,
-    SubsetConv2d,
-    connected_rows,
-    input_subsets,
-)
 from mathdnn.interop._optional import require
 from mathdnn.models import LeNet5
+from mathdnn.models.lenet import CONNECTIONS
 from mathdnn.nn import (
     AvgPool2d,
     Conv2d,
@@ -60,6 +54,7 @@ from mathdnn.nn import (
     Softplus,
     Tanh,
 )
+from mathdnn.nn.partial import MaskedConv2d, SubsetConv2d, connected_rows, input_subsets
 
 if TYPE_CHECKING:
     import torch
@@ -78,7 +73,7 @@ def torch_classes() -> SimpleNamespace:
     nn = torch.nn
 
     class TorchSubsetConv2d(nn.Module):
-        """The homework's hint, as ``mathdnn.hw4.p7_lenet_c3.SubsetConv2d``: ``Y[:, o] =
+        """The homework's hint, as ``mathdnn.nn.SubsetConv2d``: ``Y[:, o] =
         conv2d(X[:, S_o], W_o) + b_o`` for each output map ``o``, concatenated along channels.
         ``form`` ("hint" or "masked") is the mathdnn form ``from_torch`` builds again."""
 

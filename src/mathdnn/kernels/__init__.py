@@ -1,13 +1,13 @@
-"""The kernel switch: every primitive runs its formula ("reference") or a fast path ("fast").
+"""The fast paths of the primitives, and the rules that pick them.
 
-The formula path is the code in ``mathdnn.functional``: the formula of the docstring, written so a
-reader can put the two side by side. A fast path computes the same thing another way (by chunks
-on threads, or as banded matrix products); it lives in this package, one module per idea, with
-the same contract as the formula it stands in for: the same inputs, the same outputs (to
-floating-point rounding, with NaN and ±∞ in exactly the same places) and the same errors. The
-formula path is the oracle every fast path is tested against.
+A fast path computes what a formula of ``mathdnn.functional`` computes, another way (by chunks on
+threads, as banded matrix products, over contiguous memory), one module per idea, and keeps the
+formula's contract (``mathdnn.switch``): the same arguments, the same outputs to floating-point
+rounding with NaN and ±∞ in exactly the same places, the same errors. The formula path is the
+oracle every fast path is tested against. This package registers one rule per primitive with the
+switch, which asks it only when the fast paths are on; the formulas never import it.
 
-One switch chooses between them for every primitive::
+The switch is re-exported here::
 
     with mathdnn.kernels.use("reference"):
         y = F.conv2d(x, w)              # the formula path, whatever the default
@@ -15,71 +15,47 @@ One switch chooses between them for every primitive::
     mathdnn.kernels.use("reference")      # from now on, in this process
     MATHDNN_KERNELS=reference mathdnn verify
 
-The default is ``"fast"``. The switch is process-wide (like ``torch.set_num_threads``), not
-per thread.
+What only the fast paths do, so that the formula path stays the formula alone: BLAS kept on one
+thread (``one_blas_thread``, see ``mathdnn.threads``), the batch split over mathdnn's threads
+(``chunks``), and non-finite values sent back to the formula where a fast kernel would smear them
+(``finite_only``).
 """
 
 from __future__ import annotations
 
 import functools
-import os
-from types import TracebackType
-from typing import TYPE_CHECKING
+import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from mathdnn.functional.conv import Backward, ConvGeometry
-    from mathdnn.kernels.chunks import Kernel
-
-MODES = ("reference", "fast")
-ENV = "MATHDNN_KERNELS"
-
-_mode: str | None = None  # None until first asked for: then $MATHDNN_KERNELS, else "fast"
-
-
-def _check(fn: str, name: str, value: object) -> str:
-    if value not in MODES:
-        raise ValueError(f"{fn}: {name} must be 'reference' or 'fast', got {value!r}")
-    return str(value)
+from mathdnn import switch
+from mathdnn.kernels import pool_tiles
+from mathdnn.kernels.chunks import Kernel, conv2d_chunked
+from mathdnn.kernels.conv_banded import conv2d_banded
+from mathdnn.kernels.conv_rows import conv2d_rows
+from mathdnn.switch import ENV, MODES, fast, mode, use
+from mathdnn.threads import single_threaded_blas
+from mathdnn.windows import ConvGeometry, PoolGeometry
 
 
-def mode() -> str:
-    """The kernels in use: ``"reference"`` (the formulas) or ``"fast"``."""
-    global _mode
-    if _mode is None:
-        _mode = _check("mathdnn.kernels", f"${ENV}", os.environ.get(ENV, "fast") or "fast")
-    return _mode
+def one_blas_thread(kernel: Callable[..., Any], work: int | None = None) -> Callable[..., Any]:
+    """``kernel`` with its forward and its VJP run on one BLAS thread (``single_threaded_blas``;
+    ``work``, the multiply-adds, skips the span for small products)."""
 
+    @functools.wraps(kernel)
+    def run(*args: Any) -> tuple[Any, ...]:
+        with single_threaded_blas(work):
+            *outputs, vjp = kernel(*args)
 
-def fast() -> bool:
-    """Whether the primitives may take their fast paths."""
-    return mode() == "fast"
+        def vjp_one_thread(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+            with single_threaded_blas(work):
+                return vjp(g)
 
+        return (*outputs, vjp_one_thread)
 
-class use:  # lower case: called like a function too, as torch.set_grad_enabled
-    """Switch every primitive to ``"reference"`` or ``"fast"`` kernels.
-
-    Takes effect at once; used as a context manager, it restores the previous choice on exit.
-    """
-
-    def __init__(self, mode: str) -> None:
-        global _mode
-        new = _check("mathdnn.kernels.use", "mode", mode)
-        self.previous = globals()["mode"]()
-        _mode = new
-
-    def __enter__(self) -> use:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        global _mode
-        _mode = self.previous
+    return run
 
 
 def finite(a: np.ndarray) -> bool:
@@ -89,24 +65,27 @@ def finite(a: np.ndarray) -> bool:
         return bool(np.isfinite(np.sum(a)))
 
 
-def finite_only(kernel: Kernel) -> Kernel:
+def finite_only(kernel: Kernel, formula: Kernel) -> Kernel:
     """``kernel``, which is exact on finite values only (its shifted garbage or banded zeros,
-    times a NaN or ±∞, would spread it): a non-finite input, weight or cotangent goes to the
-    formula instead, which puts NaN and ±∞ exactly where PyTorch does."""
-    from mathdnn.functional.conv import conv2d_formula
+    times a NaN or ±∞, would spread it): a non-finite input, weight or cotangent goes to
+    ``formula`` instead, which puts NaN and ±∞ exactly where PyTorch does."""
 
     @functools.wraps(kernel)
     def run(
-        x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry
-    ) -> tuple[np.ndarray, Backward]:
+        x: np.ndarray,
+        weight: np.ndarray,
+        bias: np.ndarray | None,
+        geo: ConvGeometry,
+        need: tuple[bool, bool],
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], tuple[np.ndarray | None, ...]]]:
         if not (finite(x) and finite(weight)):
-            return conv2d_formula(x, weight, bias, geo)
-        y, backward = kernel(x, weight, bias, geo)
+            return formula(x, weight, bias, geo, need)
+        y, vjp = kernel(x, weight, bias, geo, need)
 
-        def checked(g: np.ndarray, need_x: bool, need_w: bool) -> tuple[np.ndarray | None, ...]:
+        def checked(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
             if not finite(g):
-                return conv2d_formula(x, weight, bias, geo)[1](g, need_x, need_w)
-            return backward(g, need_x, need_w)
+                return formula(x, weight, bias, geo, need)[1](g)
+            return vjp(g)
 
         return y, checked
 
@@ -121,7 +100,7 @@ ROWS_MIN_DEPTH = 8
 DEPTHWISE_MAX_WASTE = 12
 
 
-def conv2d_kernel(x: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> Kernel:
+def conv2d_kernel(formula: Kernel, x: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> Kernel:
     """The fast path for one ``conv2d`` call, by one rule:
 
     - stride 1, groups 1, ``C·kh ≥ 8``: unfold the kernel rows only (``conv_rows``);
@@ -129,21 +108,53 @@ def conv2d_kernel(x: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> Kerne
       (``conv_banded``);
     - anything else: the formula;
 
-    each run on chunks of the batch on mathdnn's threads (``chunks``).
+    each run on chunks of the batch on mathdnn's threads (``chunks``), BLAS on one thread.
     """
-    from mathdnn.functional.conv import conv2d_formula
-    from mathdnn.kernels.chunks import conv2d_chunked
-    from mathdnn.kernels.conv_banded import conv2d_banded
-    from mathdnn.kernels.conv_rows import conv2d_rows
-
     c_out, c_g, kh, kw = weight.shape
-    kernel = conv2d_formula
+    kernel = formula
     if geo.stride == (1, 1) and geo.groups == 1 and c_g * kh >= ROWS_MIN_DEPTH:
-        kernel = conv2d_rows
+        kernel = finite_only(conv2d_rows, formula)
     elif geo.stride == (1, 1) and c_out == geo.groups:
         if x.shape[3] + geo.pads[2] + geo.pads[3] <= DEPTHWISE_MAX_WASTE * kw:
-            kernel = conv2d_banded
-    return conv2d_chunked(kernel)
+            kernel = finite_only(conv2d_banded, formula)
+    return one_blas_thread(conv2d_chunked(kernel))
 
 
-__all__ = ["ENV", "MODES", "conv2d_kernel", "fast", "finite", "mode", "use"]
+def max_pool2d_kernel(
+    formula: Callable[..., Any], x: np.ndarray, geo: PoolGeometry
+) -> Callable[..., Any]:
+    """``pool_tiles.max_pool2d`` where the windows tile the input, else the formula."""
+    return pool_tiles.max_pool2d if pool_tiles.tiles(geo) else formula
+
+
+def avg_pool2d_kernel(
+    formula: Callable[..., Any], x: np.ndarray, geo: PoolGeometry
+) -> Callable[..., Any]:
+    """``pool_tiles.avg_pool2d`` where the windows tile the input, else the formula."""
+    return pool_tiles.avg_pool2d if pool_tiles.tiles(geo) else formula
+
+
+def linear_kernel(
+    formula: Callable[..., Any], x: np.ndarray, weight: np.ndarray
+) -> Callable[..., Any]:
+    """The formula of ``linear``, BLAS on one thread when its products are large enough for
+    OpenBLAS to use threads."""
+    return one_blas_thread(formula, work=x.size * math.prod(weight.shape[:-1]))
+
+
+switch.register("conv2d", conv2d_kernel)
+switch.register("max_pool2d", max_pool2d_kernel)
+switch.register("avg_pool2d", avg_pool2d_kernel)
+switch.register("linear", linear_kernel)
+
+__all__ = [
+    "ENV",
+    "MODES",
+    "conv2d_kernel",
+    "fast",
+    "finite",
+    "finite_only",
+    "mode",
+    "one_blas_thread",
+    "use",
+]

@@ -14,11 +14,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mathdnn.functional.conv import Backward, ConvGeometry
-from mathdnn.kernels.threads import get_num_threads, parallel_map
+from mathdnn.engine.tensor import VJP
+from mathdnn.threads import get_num_threads, parallel_map
+from mathdnn.windows import ConvGeometry
 
+#: A conv2d kernel (``mathdnn.switch``): ``kernel(x, weight, bias, geo, need) -> (Y, vjp)``.
 Kernel = Callable[
-    [np.ndarray, np.ndarray, np.ndarray | None, ConvGeometry], tuple[np.ndarray, Backward]
+    [np.ndarray, np.ndarray, np.ndarray | None, ConvGeometry, tuple[bool, bool]],
+    tuple[np.ndarray, VJP],
 ]
 
 # A chunk holds at most about this many bytes of unfolded input (C·kh·kw·Ho·Wo per image).
@@ -52,27 +55,32 @@ def conv2d_chunked(
 
     @functools.wraps(kernel)
     def run(
-        x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry
-    ) -> tuple[np.ndarray, Backward]:
+        x: np.ndarray,
+        weight: np.ndarray,
+        bias: np.ndarray | None,
+        geo: ConvGeometry,
+        need: tuple[bool, bool],
+    ) -> tuple[np.ndarray, VJP]:
         (kh, kw), (ho, wo) = geo.kernel, geo.out
         per_image = x.shape[1] * kh * kw * ho * wo * x.itemsize
         chunks = batch_chunks(x.shape[0], per_image, chunk_bytes, parallel_min_bytes)
         if len(chunks) == 1:
-            return kernel(x, weight, bias, geo)
+            return kernel(x, weight, bias, geo, need)
         y = np.empty((x.shape[0], weight.shape[0], ho, wo), dtype=x.dtype)
 
-        def forward(s: slice) -> Backward:
-            y[s], backward_s = kernel(x[s], weight, bias, geo)  # each thread copies its part
-            return backward_s
+        def forward(s: slice) -> VJP:
+            y[s], vjp_s = kernel(x[s], weight, bias, geo, need)  # each thread copies its part
+            return vjp_s
 
-        backwards = parallel_map(forward, chunks)
+        vjps = parallel_map(forward, chunks)
 
-        def backward(g: np.ndarray, need_x: bool, need_w: bool) -> tuple[np.ndarray | None, ...]:
+        def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+            need_x, need_w = need
             grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
 
             def chunk_vjp(k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
                 s = chunks[k]
-                grad_x_s, grad_w_s, grad_bias_s = backwards[k](g[s], need_x, need_w)
+                grad_x_s, grad_w_s, grad_bias_s = vjps[k](g[s])
                 if grad_x is not None:
                     grad_x[s] = grad_x_s
                 return grad_w_s, grad_bias_s
@@ -84,6 +92,6 @@ def conv2d_chunked(
                 None if bias is None else functools.reduce(np.add, grad_bias),
             )
 
-        return y, backward
+        return y, vjp
 
     return run

@@ -20,21 +20,24 @@ is that of the products::
     ∂L/∂P_a = ∂L/∂Y · T_aᵀ, added onto the rows of ∂L/∂P moved down by d·a.
 
 The band's zeros times a NaN or ±∞ would spread it beyond the windows that read it: a non-finite
-input, weight or cotangent sends the call to the formula.
+input, weight or cotangent sends the call to the formula (``kernels.finite_only``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mathdnn.functional.conv import Backward, ConvGeometry, pad
-from mathdnn.kernels import finite_only
+from mathdnn.engine.tensor import VJP
+from mathdnn.windows import ConvGeometry, pad
 
 
-@finite_only
 def conv2d_banded(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry
-) -> tuple[np.ndarray, Backward]:
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    geo: ConvGeometry,
+    need: tuple[bool, bool],
+) -> tuple[np.ndarray, VJP]:
     """The banded form of ``conv2d_formula`` (stride 1, any dilation and groups)."""
     n, c, h, w = x.shape
     c_out = weight.shape[0]
@@ -65,7 +68,8 @@ def conv2d_banded(
     if bias is not None:
         y += bias.reshape(-1, 1, 1)
 
-    def backward(g: np.ndarray, need_x: bool, need_w: bool) -> tuple[np.ndarray | None, ...]:
+    def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        need_x, need_w = need
         g_rows = g.reshape(n, groups, o_g, ho, wo).transpose(1, 3, 0, 2, 4)
         g_rows = np.ascontiguousarray(g_rows).reshape(groups, ho * n, o_g * wo)  # ∂L/∂Y as rows
         grad_x = grad_w = None
@@ -88,4 +92,4 @@ def conv2d_banded(
         grad_bias = None if bias is None else g.sum(axis=(0, 2, 3))
         return grad_x, grad_w, grad_bias
 
-    return y, backward
+    return y, vjp

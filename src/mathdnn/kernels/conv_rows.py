@@ -27,14 +27,17 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from mathdnn.functional.conv import Backward, ConvGeometry, pad
-from mathdnn.kernels import finite_only
+from mathdnn.engine.tensor import VJP
+from mathdnn.windows import ConvGeometry, pad
 
 
-@finite_only
 def conv2d_rows(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry
-) -> tuple[np.ndarray, Backward]:
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    geo: ConvGeometry,
+    need: tuple[bool, bool],
+) -> tuple[np.ndarray, VJP]:
     """The kernel-rows form of ``conv2d_formula`` (stride 1, groups 1, any dilation)."""
     n, c, h, w = x.shape
     c_out = weight.shape[0]
@@ -56,7 +59,8 @@ def conv2d_rows(
     y = y_grid.reshape(c_out, n, ho, wp)[..., :wo].transpose(1, 0, 2, 3)
     y = y + bias.reshape(-1, 1, 1) if bias is not None else np.ascontiguousarray(y)
 
-    def backward(g: np.ndarray, need_x: bool, need_w: bool) -> tuple[np.ndarray | None, ...]:
+    def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        need_x, need_w = need
         g_grid = np.zeros((c_out, n, ho, wp), dtype=x.dtype)  # ∂L/∂Y, zero at the garbage
         g_grid[..., :wo] = g.transpose(1, 0, 2, 3)
         g_grid = g_grid.reshape(c_out, size)
@@ -78,4 +82,4 @@ def conv2d_rows(
         grad_bias = None if bias is None else g.sum(axis=(0, 2, 3))
         return grad_x, grad_w, grad_bias
 
-    return y, backward
+    return y, vjp

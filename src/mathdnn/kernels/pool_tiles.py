@@ -9,21 +9,17 @@ over strided slices of ``X``, which NumPy reads several times slower than contig
 kernels reorder the work so that most of it runs over contiguous memory (their gain, measured by
 ``benchmarks/bench_conv.py``, is in ``benchmarks/README.md``).
 
-The contract is that of the formula path (``pooling._max_pool2d``, ``pooling._avg_pool2d``): the
-same arguments and results ``(Y, offset, vjp)`` and ``(Y, vjp)``, equal to rounding, with NaN
-and ±∞ in the same places.
+The contract is that of the formula path (``pooling.max_pool2d_formula``,
+``pooling.avg_pool2d_formula``): the same arguments and results ``(Y, offset, vjp)`` and
+``(Y, vjp)``, equal to rounding, with NaN and ±∞ in the same places.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from mathdnn.engine.tensor import VJP
-
-if TYPE_CHECKING:
-    from mathdnn.functional.pooling import PoolGeometry
+from mathdnn.windows import PoolGeometry
 
 
 def tiles(geo: PoolGeometry) -> bool:

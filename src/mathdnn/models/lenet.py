@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 import mathdnn.functional as F
 from mathdnn.engine import Tensor
-from mathdnn.functional._checks import float_tensor
-from mathdnn.hw4.p7_lenet_c3 import CONNECTIONS, MaskedConv2d, SubsetConv2d, float_dtype
-from mathdnn.nn import Conv2d, Linear, Module
+from mathdnn.functional._checks import float_dtype, float_tensor
+from mathdnn.nn import Conv2d, Linear, MaskedConv2d, Module, SubsetConv2d
+
+# The output maps of C3 and the input maps (of S2) each one sees; neighbours are cyclic mod 6.
+C3_SUBSETS: tuple[tuple[int, ...], ...] = (
+    *(tuple((o + k) % 6 for k in range(3)) for o in range(6)),  # maps 0–5: 3 neighbours
+    *(tuple((o + k) % 6 for k in range(4)) for o in range(6)),  # maps 6–11: 4 neighbours
+    (0, 1, 3, 4),  # maps 12–14: 4, not all neighbours
+    (1, 2, 4, 5),
+    (0, 2, 3, 5),
+    (0, 1, 2, 3, 4, 5),  # map 15: all 6
+)
+
+def _table_from_subsets(subsets: Sequence[Sequence[int]], in_maps: int) -> np.ndarray:
+    table = np.zeros((in_maps, len(subsets)), dtype=bool)
+    for o, subset in enumerate(subsets):
+        table[list(subset), o] = True
+    table.flags.writeable = False
+    return table
+
+
+# Table 1 of the paper: CONNECTIONS[i, o] is True when output map o of C3 sees input map i.
+CONNECTIONS = _table_from_subsets(C3_SUBSETS, in_maps=6)
 
 C3_FORMS = {"masked": MaskedConv2d, "hint": SubsetConv2d}
 #: The two C3 layers of Problem 7: connected to all 6 input maps, or by the paper's table.
@@ -30,8 +51,8 @@ class LeNet5(Module):
         F7  linear 84→10                         (N, 10)
 
     ``c3="full"`` connects every C3 output map to all 6 input maps (61,706 parameters);
-    ``c3="original"`` uses the connection table of LeCun et al. 1998 (``mathdnn.hw4.p7_lenet_c3``,
-    60,806 parameters), computed as ``c3_form="masked"`` (one convolution with the unconnected
+    ``c3="original"`` uses the connection table of LeCun et al. 1998 (``CONNECTIONS``, 60,806
+    parameters), computed as ``c3_form="masked"`` (one convolution with the unconnected
     kernels held at zero, ``MaskedConv2d``; the default, being faster) or ``c3_form="hint"`` (16
     small convolutions, ``SubsetConv2d``). Both have the same parameters in a different layout
     and give the same outputs and gradients; the hint form runs 16 small convolutions, and the

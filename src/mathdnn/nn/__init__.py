@@ -3,8 +3,9 @@
 A small ``torch.nn``: ``Module`` (``parameters()``, ``named_parameters()``, ``state_dict()`` /
 ``load_state_dict()`` with PyTorch's key names, ``train()`` / ``eval()``, ``zero_grad()``; calling
 it runs ``forward``), ``Sequential``, ``ModuleList``, ``Conv2d``, ``Linear``, ``Flatten``, the
-pools and the activation layers. Every activation layer says whether its function ``σ: R → R``
-is non-decreasing (``monotone``); that is what Problem 4's rewrite
+pools and the activation layers, and the partially connected convolutions of ``nn.partial``
+(``SubsetConv2d``, ``MaskedConv2d``: LeNet-5's C3). Every activation layer says whether its
+function ``σ: R → R`` is non-decreasing (``monotone``); that is what Problem 4's rewrite
 ``mathdnn.hw4.p4_maxpool_commutes.pool_before_activation`` needs to know to move a max-pool in
 front of it.
 """
@@ -28,6 +29,7 @@ from mathdnn.nn.layers import (
     Tanh,
 )
 from mathdnn.nn.module import Module, ModuleList, Sequential
+from mathdnn.nn.partial import MaskedConv2d, SubsetConv2d
 
 __all__ = [
     "Activation",
@@ -40,6 +42,7 @@ __all__ = [
     "Hardtanh",
     "LeakyReLU",
     "Linear",
+    "MaskedConv2d",
     "MaxPool2d",
     "Module",
     "ModuleList",
@@ -48,5 +51,6 @@ __all__ = [
     "Sigmoid",
     "Softplus",
     "Step",
+    "SubsetConv2d",
     "Tanh",
 ]

@@ -14,11 +14,12 @@ import numpy as np
 
 import mathdnn.functional as F
 from mathdnn.engine import Tensor
-from mathdnn.functional._checks import pair, positive_int
+from mathdnn.functional._checks import positive_int
 from mathdnn.functional.activation import ACTIVATIONS, LEAKY_SLOPE, ActivationFunction
 from mathdnn.functional.conv import conv_padding
 from mathdnn.nn.init import uniform_fan_in
 from mathdnn.nn.module import Module
+from mathdnn.windows import pair
 
 
 def _parameter(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtype: Any) -> Tensor:

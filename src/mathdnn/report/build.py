@@ -28,7 +28,7 @@ from mathdnn.hw4.inputs import Progress as ProblemProgress
 from mathdnn.hw4.page import Block, Text
 from mathdnn.hw4.registry import PROBLEMS, number, title
 from mathdnn.images import default_photo_path, load_image
-from mathdnn.kernels.threads import get_num_threads
+from mathdnn.threads import get_num_threads
 from mathdnn.verify import run_suite
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""``mathdnn.functional.windows``: a window read by output pixel and by tap are the same rows, and
+"""``mathdnn.windows``: a window read by output pixel and by tap are the same rows, and
 ``output_size`` counts the windows that fit."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mathdnn.functional import windows
+from mathdnn import windows
 
 
 @given(

@@ -14,7 +14,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 import mathdnn
-from mathdnn.kernels import threads
+from mathdnn import threads
 
 
 def blas_threads() -> list[int]:

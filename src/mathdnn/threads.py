@@ -1,17 +1,16 @@
 """mathdnn's threads: a small pool that spreads chunks of work over the cores, and BLAS kept to one
-thread inside every call mathdnn makes.
+thread inside mathdnn's calls.
 
 NumPy runs its copies and elementwise work on one core; only OpenBLAS's matrix products use more,
 and OpenBLAS's threads wait for work by spinning: on a machine busy with other processes they take
 the cores from everyone, a product then stalls until the spinning ends (measured here: 300 training
 steps took 18.7 s instead of 2.0 s beside two busy processes, and 2.2 s with BLAS on one thread).
 So mathdnn does its own threading: ``parallel_map`` spreads chunks of work over
-``get_num_threads()``
-threads, each running single-threaded BLAS, and threads that wait for work sleep instead of
-spinning. Every BLAS call of mathdnn's runs inside ``single_threaded_blas()``, which sets OpenBLAS
-to
+``get_num_threads()`` threads, each running single-threaded BLAS, and threads that wait for work
+sleep instead of spinning. The fast paths (``mathdnn.kernels``), the engine's matrix product and
+its backward pass run their BLAS calls inside ``single_threaded_blas()``, which sets OpenBLAS to
 one thread for the span of the call and gives it back its count afterwards: nothing outside
-mathdnn's calls sees a change.
+mathdnn's calls sees a change. (The formula paths leave BLAS as it is: they are the formula alone.)
 
 ``set_num_threads(n)`` (or ``$MATHDNN_NUM_THREADS``) sets the number of threads; the default is the
 number of CPUs this process may run on.

@@ -1,4 +1,5 @@
-"""Problem 7 against PyTorch: both forms of C3 against the homework's hint written in torch."""
+"""``mathdnn.nn.partial`` against PyTorch: both forms of LeNet-5's C3 against the homework's hint
+written in torch."""
 
 import pytest
 
@@ -10,13 +11,12 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import mathdnn  # noqa: E402
-from mathdnn.hw4.p7_lenet_c3 import (  # noqa: E402
-    CONNECTIONS,
+from mathdnn.models.lenet import CONNECTIONS  # noqa: E402
+from mathdnn.nn.partial import (  # noqa: E402
     MaskedConv2d,
     SubsetConv2d,
     connected_rows,
     input_subsets,
-    parameter_count,
 )
 
 
@@ -35,9 +35,9 @@ class TorchSubsetConv2d(torch.nn.Module):
 
 
 def test_the_torch_hint_has_the_hand_count_and_our_names():
-    reference = TorchSubsetConv2d(input_subsets())
-    assert sum(p.numel() for p in reference.parameters()) == parameter_count(CONNECTIONS)
-    names = [name for name, _ in SubsetConv2d(rng=0).named_parameters()]
+    reference = TorchSubsetConv2d(input_subsets(CONNECTIONS))
+    assert sum(p.numel() for p in reference.parameters()) == 60 * 25 + 16
+    names = [name for name, _ in SubsetConv2d(CONNECTIONS, rng=0).named_parameters()]
     assert names == list(reference.state_dict())
 
 
@@ -45,9 +45,10 @@ def test_the_torch_hint_has_the_hand_count_and_our_names():
 def test_both_forms_match_the_torch_hint(dtype, n, size, seed):
     """Forward, ∂L/∂x and every parameter gradient, the masked form's through connected_rows."""
     generator = np.random.default_rng(seed)
-    subsets = SubsetConv2d(rng=seed, dtype=dtype)
-    masked = MaskedConv2d(rng=seed, dtype=dtype)
-    reference = TorchSubsetConv2d(input_subsets()).to(getattr(torch, np.dtype(dtype).name))
+    subsets = SubsetConv2d(CONNECTIONS, rng=seed, dtype=dtype)
+    masked = MaskedConv2d(CONNECTIONS, rng=seed, dtype=dtype)
+    reference = TorchSubsetConv2d(input_subsets(CONNECTIONS))
+    reference = reference.to(getattr(torch, np.dtype(dtype).name))
     with torch.no_grad():
         for (_, p), (_, q) in zip(
             subsets.named_parameters(), reference.named_parameters(), strict=True

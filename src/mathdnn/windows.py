@@ -1,0 +1,229 @@
+"""The windows of convolution and pooling: their arithmetic and geometry, the one place they are
+written, below both the formula paths (``mathdnn.functional``) and the fast paths
+(``mathdnn.kernels``), which share them and never import each other's.
+
+Output pixel ``i`` of a layer with kernel ``k``, stride ``s``, dilation ``d`` reads the rows
+``s·i + d·a`` (``a < k``) of the padded input ``X'``, that is the rows ``s·i + d·a − p`` of the
+input itself when ``p`` rows of padding come first. Read by output pixel, that is a window
+(``window``, the loop references, Problem 4's counterexample); read by tap ``a``, it is one strided
+slice of ``X'`` for all ``i`` at once (``tap``, the formula paths of ``conv2d`` and the pools).
+
+``ConvGeometry`` and ``PoolGeometry`` hold the checked window arguments of one call and the size of
+its output; ``pad`` and ``PoolGeometry.pad`` build ``X'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+def extent(kernel: int, dilation: int) -> int:
+    """``d·(k − 1) + 1``: the rows a window spans, first to last."""
+    return dilation * (kernel - 1) + 1
+
+
+def output_size(
+    fn: str,
+    size: int,
+    pad: int,
+    kernel: int,
+    stride: int,
+    dilation: int,
+    what: str,
+    ceil_mode: bool = False,
+) -> int:
+    """``⌊(size + pad − d·(k−1) − 1) / s⌋ + 1``, the number of window positions along one axis
+    (``pad``: the padding of both sides together).
+
+    ``ceil_mode`` (pooling, which pads ``pad/2`` on each side) rounds up instead, so that a last
+    window may reach past the padding, but, as in PyTorch, only if it starts inside the input or
+    the left padding: ``(out − 1)·s < size + pad/2``, else that window is dropped.
+    """
+    span = extent(kernel, dilation)
+    out = (size + pad - span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad // 2:
+        out -= 1
+    if out < 1:
+        raise ValueError(
+            f"{fn}: the {what} (extent {span} with dilation {dilation}) is larger than the "
+            f"padded input ({size} + padding {pad} = {size + pad})"
+            + (f" by more than stride - 1 = {stride - 1} (ceil_mode)" if ceil_mode else "")
+        )
+    return out
+
+
+def window(i: int, kernel: int, stride: int, dilation: int) -> slice:
+    """The rows ``s·i + d·a``, ``a < k``, of ``X'`` that output pixel ``i`` reads."""
+    return slice(stride * i, stride * i + extent(kernel, dilation), dilation)
+
+
+def tap(a: int, stride: int, dilation: int, out: int) -> slice:
+    """The rows ``s·i + d·a``, ``i < out``, of ``X'`` that tap ``a`` of every window reads."""
+    return slice(dilation * a, dilation * a + stride * (out - 1) + 1, stride)
+
+
+def input_rows(out: int, kernel: int, stride: int, padding: int, dilation: int) -> np.ndarray:
+    """``rows[i, a] = s·i + d·a − p``: the input row (or column) tap ``a`` of window ``i`` reads;
+    outside ``[0, size)`` it reads padding."""
+    return stride * np.arange(out)[:, None] + dilation * np.arange(kernel) - padding
+
+
+# ------------------------------------------------------------------------ the window arguments
+def pair(fn: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each at least ``minimum``, as a pair."""
+    items = (value, value) if isinstance(value, int | np.integer) else value
+    try:
+        items = tuple(items)
+    except TypeError:
+        items = ()
+    if len(items) != 2 or not all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in items
+    ):
+        raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(items) < minimum:
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{fn}: {name} must be {kind}, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def flag(fn: str, name: str, value: Any) -> bool:
+    """``value``, which must be a bool (``ceil_mode``, ``return_indices``, ...)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{fn}: {name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+# --------------------------------------------------------------------------------- convolution
+Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """The checked arguments of one ``conv2d`` call, and the size ``(Ho, Wo)`` of its output."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pads: Pads
+    dilation: tuple[int, int]
+    groups: int
+    out: tuple[int, int]
+
+    def window(self, a: int, b: int) -> tuple[slice, slice]:
+        """The rows ``s·i + d·a`` and columns ``s·j + d·b`` of ``X'`` that window tap ``(a, b)``
+        reads, over all output pixels ``(i, j)``."""
+        (sh, sw), (dh, dw), (ho, wo) = self.stride, self.dilation, self.out
+        return tap(a, sh, dh, ho), tap(b, sw, dw, wo)
+
+
+def pad(x: np.ndarray, pads: Pads) -> np.ndarray:
+    """``X'``: ``x`` with ``pads = (top, bottom, left, right)`` rows and columns of zeros."""
+    top, bottom, left, right = pads
+    if not any(pads):
+        return x
+    n, c, h, w = x.shape
+    padded = np.zeros((n, c, top + h + bottom, left + w + right), dtype=x.dtype)
+    padded[:, :, top : top + h, left : left + w] = x  # (np.pad does this, ten times slower)
+    return padded
+
+
+# ------------------------------------------------------------------------------------- pooling
+Window = tuple[Any, slice, slice]  # (..., rows, cols): one window offset of every window
+
+
+class PoolGeometry:
+    """Kernel, stride, padding, dilation and output size of one pooling call, validated.
+
+    ``x`` is the batch ``(N, C, H, W)`` (only its shape is read). ``X'`` is the input padded by
+    ``padding`` on each side and, with ``ceil_mode``, further at the bottom and right as far as
+    the last window reaches (``overhang``). The pools fill the overhang as they fill the padding,
+    but unlike the padding it never counts as part of a window.
+    """
+
+    def __init__(
+        self,
+        fn: str,
+        x: Any,
+        kernel_size: Any,
+        stride: Any,
+        padding: Any,
+        dilation: Any,
+        ceil_mode: Any,
+    ) -> None:
+        self.kernel = pair(fn, "kernel_size", kernel_size, minimum=1)
+        self.stride = self.kernel if stride is None else pair(fn, "stride", stride, minimum=1)
+        self.padding = pair(fn, "padding", padding, minimum=0)
+        self.dilation = pair(fn, "dilation", dilation, minimum=1)
+        ceil_mode = flag(fn, "ceil_mode", ceil_mode)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel, strict=True)):
+            raise ValueError(
+                f"{fn}: padding {self.padding} must be at most half of kernel_size {self.kernel}"
+            )
+        self.size: tuple[int, int] = x.shape[2:]
+        out, overhang = [], []
+        for n, p, k, s, d, what in zip(
+            self.size,
+            self.padding,
+            self.kernel,
+            self.stride,
+            self.dilation,
+            ("height", "width"),
+            strict=True,
+        ):
+            out.append(output_size(fn, n, 2 * p, k, s, d, f"pooling window {what}", ceil_mode))
+            # how far the last window ends past the padding (only ever with ceil_mode)
+            overhang.append(max(0, s * (out[-1] - 1) + extent(k, d) - (n + 2 * p)))
+        self.out, self.overhang = tuple(out), tuple(overhang)
+        # taps[axis][i, a] = s·i + d·a − p: the input row (axis 0) or column (axis 1) that tap a
+        # of window i reads; outside [0, size) it reads padding (or the overhang).
+        self.taps = tuple(
+            input_rows(o, k, s, p, d)
+            for o, k, s, p, d in zip(
+                self.out, self.kernel, self.stride, self.padding, self.dilation, strict=True
+            )
+        )
+        # A window reads the input where both its row and its column do: along each axis, every
+        # window needs a tap inside the input, and its first pixel is (first such row, column).
+        first = []
+        for taps, n in zip(self.taps, self.size, strict=True):
+            inside = (taps >= 0) & (taps < n)
+            if not inside.any(axis=1).all():
+                # PyTorch's max_pool2d reads and writes out of bounds on such a window.
+                raise ValueError(
+                    f"{fn}: with kernel_size {self.kernel}, stride {self.stride}, padding "
+                    f"{self.padding} and dilation {self.dilation}, some windows of the "
+                    f"{self.size[0]}x{self.size[1]} input cover only padding"
+                )
+            first.append(inside.argmax(axis=1))
+        self.first_pixel = first[0][:, None] * self.kernel[1] + first[1]  # as offset a·kw + b
+
+    def pad(self, x: np.ndarray, value: Any) -> np.ndarray:
+        """``X'``: the last two axes of ``x`` padded with ``value`` (and the overhang)."""
+        (ph, pw), (oh, ow) = self.padding, self.overhang
+        if ph == pw == oh == ow == 0:
+            return x
+        widths = [(0, 0)] * (x.ndim - 2) + [(ph, ph + oh), (pw, pw + ow)]
+        return np.pad(x, widths, constant_values=value)
+
+    def windows(self) -> Iterator[tuple[int, Window]]:
+        """For each window offset ``k = a·kw + b``: the slice ``X'[..., s·i + d·a, s·j + d·b]``
+        over all ``(i, j)``."""
+        (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.kernel, self.stride, self.dilation, self.out
+        for a in range(kh):
+            for b in range(kw):
+                yield a * kw + b, (..., tap(a, sh, dh, ho), tap(b, sw, dw, wo))
+
+    def crop(self, padded: np.ndarray) -> np.ndarray:
+        """The input's part of an ``X'``-shaped array."""
+        (h, w), (ph, pw) = self.size, self.padding
+        return np.ascontiguousarray(padded[..., ph : ph + h, pw : pw + w])
+
+    def input_index(self, offset: np.ndarray) -> np.ndarray:
+        """PyTorch's pooling indices: the flat position ``h·W + w`` in its input plane of the
+        pixel at window offset ``offset = a·kw + b`` of each window ``(i, j)``."""
+        a, b = np.divmod(offset.astype(np.int64), self.kernel[1])  # a fast path's may be uint8
+        i, j = np.arange(self.out[0])[:, None], np.arange(self.out[1])
+        return self.taps[0][i, a] * self.size[1] + self.taps[1][j, b]
