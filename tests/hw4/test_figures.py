@@ -6,10 +6,14 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
 from mathdnn.hw4 import figures
+from mathdnn.hw4.p1_finite_differences import edges_figure
+from mathdnn.hw4.p2_average_pooling import average_pool_figure
+from mathdnn.hw4.p3_grayscale import grayscale_figure
 
 
 def test_a_png_records_its_smallest_text():
@@ -42,3 +46,19 @@ def test_an_image_grid_has_its_panels():
     ]
     figures.show(axes[0], np.zeros((4, 5)), "grey")
     assert axes[0].get_title() == "grey"
+
+
+@pytest.mark.parametrize("draw", ["edges", "gray", "pool"])
+def test_a_tall_thin_image_draws_on_a_bounded_canvas(draw):
+    """Issue 22: a 10×1500 image asked for a figure 75,660 pixels tall (3.4 GB to draw). A panel
+    is now at most three times as tall as wide; the image is drawn smaller inside it."""
+    image = np.random.default_rng(0).random((1500, 10, 3))
+    figure = {
+        "edges": lambda: edges_figure(image, "tall.png"),
+        "gray": lambda: grayscale_figure(image, "tall.png"),
+        "pool": lambda: average_pool_figure(image, "tall.png", 2),
+    }[draw]()
+    width, height = figure.get_size_inches()
+    assert height <= 3 * width + 0.5
+    with Image.open(io.BytesIO(figures.figure_png(figure))) as png:
+        assert png.height < 4000

@@ -28,6 +28,9 @@ TEXT, SMALL = 10, 9
 SMALLEST_TEXT = "smallest text px"
 # Inches per image panel, and the robust range of the signed maps (ignores the 0.5 % extremes).
 PANEL = 4.2
+# A panel is at most this many times as tall as wide: a taller image is drawn smaller inside it.
+# Without a bound a 10×1500 image asked for a canvas of 1008×75660 pixels (3.4 GB to draw).
+MAX_ASPECT = 3.0
 PERCENTILE = 99.5
 
 
@@ -42,8 +45,10 @@ def show(ax: Any, image: np.ndarray, title: str, **kwargs: Any) -> Any:
 
 
 def image_grid(rows: int, columns: int, aspect: float) -> tuple[Figure, np.ndarray]:
-    """A figure of ``rows × columns`` image panels of height / width ``aspect``, and its axes."""
-    figure = Figure(figsize=(columns * PANEL, rows * PANEL * aspect + 0.5), layout="constrained")
+    """A figure of ``rows × columns`` image panels of height / width ``aspect`` (at most
+    ``MAX_ASPECT``), and its axes."""
+    height = rows * PANEL * min(aspect, MAX_ASPECT) + 0.5
+    figure = Figure(figsize=(columns * PANEL, height), layout="constrained")
     axes = np.asarray(figure.subplots(rows, columns)).ravel()
     return figure, axes
 

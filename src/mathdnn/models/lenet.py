@@ -22,6 +22,7 @@ C3_SUBSETS: tuple[tuple[int, ...], ...] = (
     (0, 1, 2, 3, 4, 5),  # map 15: all 6
 )
 
+
 def _table_from_subsets(subsets: Sequence[Sequence[int]], in_maps: int) -> np.ndarray:
     table = np.zeros((in_maps, len(subsets)), dtype=bool)
     for o, subset in enumerate(subsets):

@@ -59,13 +59,13 @@ def options() -> list[Option]:
 
 def prepare(
     image: str | os.PathLike[str] | None = None,
-    mnist_dir: str | os.PathLike[str] | None = None,
+    mnist: MNIST | None = None,
     quick: bool = False,
     **settings: int | None,
 ) -> Inputs:
     """Load and check every input before any work: the image (default: the sample photograph),
-    MNIST (default: the bundled subset), and each declared option (``settings``; None: its
-    default at the scale); then each problem's own ``check_inputs``. Raises
+    MNIST (default: ``load_mnist()``, the bundled subset), and each declared option
+    (``settings``; None: its default at the scale); then each problem's own ``check_inputs``. Raises
     ``FileNotFoundError``/``ValueError`` naming the input that is wrong."""
     scale = SCALES[1] if quick else SCALES[0]
     values = {}
@@ -80,7 +80,8 @@ def prepare(
             raise ValueError(f"prepare: {name} must be a positive integer, got {value!r}")
         values[name] = value
     path = default_photo_path() if image is None else Path(image)
-    inputs = Inputs(load_image(path), path, load_mnist(mnist_dir), scale, values)
+    mnist = load_mnist() if mnist is None else mnist
+    inputs = Inputs(load_image(path), path, mnist, scale, values)
     for problem in PROBLEMS:
         check = getattr(problem, "check_inputs", None)
         if check is not None:
