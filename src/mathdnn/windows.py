@@ -74,12 +74,15 @@ def input_rows(out: int, kernel: int, stride: int, padding: int, dilation: int) 
 
 # ------------------------------------------------------------------------ the window arguments
 def pair(fn: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints, each at least ``minimum``, as a pair."""
+    """An int or a pair of ints, each at least ``minimum``, as a pair; a sequence of one int is
+    that int for both axes, as in PyTorch."""
     items = (value, value) if isinstance(value, int | np.integer) else value
     try:
         items = tuple(items)
     except TypeError:
         items = ()
+    if len(items) == 1:
+        items = items * 2
     if len(items) != 2 or not all(
         isinstance(v, int | np.integer) and not isinstance(v, bool) for v in items
     ):
@@ -154,7 +157,9 @@ class PoolGeometry:
         ceil_mode: Any,
     ) -> None:
         self.kernel = pair(fn, "kernel_size", kernel_size, minimum=1)
-        self.stride = self.kernel if stride is None else pair(fn, "stride", stride, minimum=1)
+        # As PyTorch, an empty stride (``()`` or ``[]``) is the default, the kernel size.
+        default = stride is None or (isinstance(stride, tuple | list) and not stride)
+        self.stride = self.kernel if default else pair(fn, "stride", stride, minimum=1)
         self.padding = pair(fn, "padding", padding, minimum=0)
         self.dilation = pair(fn, "dilation", dilation, minimum=1)
         ceil_mode = flag(fn, "ceil_mode", ceil_mode)

@@ -90,7 +90,7 @@ def test_shared_parameters_are_listed_once():
         (lambda: nn.Conv2d(0, 4, 3), ValueError, "Conv2d: in_channels must be positive"),
         (lambda: nn.Conv2d(1, 4, 0), ValueError, "Conv2d: kernel_size must be positive"),
         (lambda: nn.Conv2d(1, 4, 3, stride=0), ValueError, "Conv2d: stride must be positive"),
-        (lambda: nn.Conv2d(1, 4, 3, dilation=(1,)), TypeError, "Conv2d: dilation must be an int"),
+        (lambda: nn.Conv2d(1, 4, 3, dilation=(1, 2, 3)), TypeError, "Conv2d: dilation must be an"),
         (lambda: nn.Conv2d(1, 4, 3, padding=-1), ValueError, "Conv2d: padding must be non-neg"),
         (lambda: nn.Conv2d(1, 4, 3, padding="full"), ValueError, "Conv2d: padding must be an int"),
         (

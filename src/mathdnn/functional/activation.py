@@ -139,7 +139,9 @@ def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tens
 
 
 def _check_dim(fn: str, x: Tensor, dim: int) -> int:
-    if not isinstance(dim, int | np.integer) or not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
+    if not isinstance(dim, int | np.integer) or isinstance(dim, bool | np.bool_):
+        raise TypeError(f"{fn}: dim must be an int, got {dim!r}")  # as PyTorch, True too
+    if not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
         raise ValueError(f"{fn}: dim {dim!r} is out of range for x of shape {x.shape}")
     return int(dim)
 
