@@ -164,6 +164,20 @@ def test_leaky_relu(shape, dtype, seed, slope):
     )
 
 
+@pytest.mark.parametrize("slope", [np.inf, -np.inf])
+def test_leaky_relu_takes_an_infinite_slope_as_pytorch(slope):
+    """Issue 22: PyTorch accepts it; x·slope for x ≤ 0 (NaN at ±0), gradient the slope there."""
+    x = np.array([-2.0, -0.0, 0.0, 3.0, np.nan, -np.inf])
+    ours, theirs = mathdnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, expected = F.leaky_relu(ours, slope), TF.leaky_relu(theirs, slope)
+    y.backward(np.ones(len(x)))
+    expected.backward(torch.ones(len(x), dtype=torch.float64))
+    np.testing.assert_array_equal(y.data, expected.detach().numpy())
+    np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
+    layer = mathdnn.nn.LeakyReLU(slope)
+    np.testing.assert_array_equal(layer(mathdnn.tensor(x)).data, expected.detach().numpy())
+
+
 def test_relu_and_leaky_relu_gradient_at_zero_like_torch():
     x = np.array([-1.0, 0.0, 2.0])
     compare_with_torch(F.relu, TF.relu, [x])

@@ -102,6 +102,17 @@ def test_shared_parameters_are_listed_once():
         (lambda: nn.Clamp(), ValueError, "Clamp: at least one"),
         (lambda: nn.Clamp(2.0, 1.0), ValueError, "Clamp: min must be at most max"),
         (lambda: nn.Elementwise(3), TypeError, "Elementwise: fn must be callable"),
+        # issue 22: each error names the layer and the argument
+        (lambda: nn.Conv2d(1, 4, 3, dtype=np.int32), TypeError, "Conv2d: dtype must be float32"),
+        (lambda: nn.Conv2d(1, 4, 3, dtype=np.complex64), TypeError, "Conv2d: dtype must be f"),
+        (lambda: nn.Linear(2, 3, dtype=np.longdouble), TypeError, "Linear: dtype must be float3"),
+        (lambda: nn.Linear(2, 3, dtype="floaty"), TypeError, "Linear: dtype must be .* 'floaty'"),
+        (lambda: nn.Conv2d(1, 4, 3, rng="seed"), TypeError, "Conv2d: rng must be a numpy Gen"),
+        (lambda: nn.Linear(2, 3, rng=-1), TypeError, "Linear: rng must be a numpy Generator"),
+        (lambda: nn.Softplus(beta="x"), TypeError, "Softplus: beta must be a real number"),
+        (lambda: nn.Softplus(threshold=None), TypeError, "Softplus: threshold must be a real"),
+        (lambda: nn.LeakyReLU("x"), TypeError, "LeakyReLU: negative_slope must be a real"),
+        (lambda: nn.LeakyReLU(float("nan")), ValueError, "LeakyReLU: negative_slope must be a"),
     ],
 )
 def test_bad_arguments(make, error, message):

@@ -52,7 +52,8 @@ def _relu_slope(x: np.ndarray) -> np.ndarray:
 def leaky_relu(x: Tensor, negative_slope: float = LEAKY_SLOPE) -> Tensor:
     """``x`` if ``x > 0`` else ``negative_slope · x``; VJP: ``g · (1 or negative_slope)``."""
     x = float_tensor("leaky_relu", "x", x)
-    negative_slope = real_number("leaky_relu", "negative_slope", negative_slope)
+    # As PyTorch, an infinite slope is a slope too (−∞ for x < 0, NaN at 0).
+    negative_slope = real_number("leaky_relu", "negative_slope", negative_slope, allow_inf=True)
     slope = _leaky_relu_slope(x.data, negative_slope)
     return _elementwise("leaky_relu", x, _leaky_relu(x.data, negative_slope, slope), slope)
 
