@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from mathdnn.io import as_path, atomic_write
 # Pillow modes read as grey / as colour; anything else (e.g. "F", "LAB", "HSV") is refused.
 _GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N"}
 _COLOUR_MODES = {"P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"}
+_INTEGER_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
 _MAX_16_BIT = 65535
 _NOT_AN_IMAGE = "{path}: not an image Pillow can read (expected PNG or JPEG)"
 
@@ -39,18 +41,37 @@ def default_photo_path() -> Path:
         ) from err
 
 
-def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
-    """``(width, height)`` of the image at ``path``, read from its header without decoding it.
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file declares before it is decoded: its size and its Pillow mode."""
 
-    Lets a caller refuse an image too large to process before it takes the memory; an image
-    beyond Pillow's decompression-bomb limit raises ``ValueError`` naming the file.
+    width: int
+    height: int
+    mode: str
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    @property
+    def channels(self) -> int:
+        """The channels of ``load_image``'s array: 1 for a grey mode, 3 for a colour one."""
+        return 1 if self.mode in _GREY_MODES else 3
+
+
+def image_header(path: str | os.PathLike[str]) -> ImageHeader:
+    """The size and mode of the image at ``path``, read from its header without decoding it.
+
+    Lets a caller refuse an image too large to process before it takes the memory. An image
+    beyond Pillow's decompression-bomb limit, or of a mode ``load_image`` does not read, raises
+    ``ValueError`` naming the file.
     """
-    path = _existing_file(as_path("image_size", "path", path))
+    path = _existing_file(as_path("image_header", "path", path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the caller decides
         try:
             with Image.open(path) as image:
-                return image.size
+                header = ImageHeader(*image.size, image.mode)
         except UnidentifiedImageError:
             raise ValueError(_NOT_AN_IMAGE.format(path=path)) from None
         except Image.DecompressionBombError:
@@ -60,6 +81,8 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
             ) from None
         except (OSError, SyntaxError) as err:
             raise ValueError(f"{path}: corrupt or truncated image ({err})") from None
+    _check_mode(path, header.mode)
+    return header
 
 
 def _existing_file(path: Path) -> Path:
@@ -80,39 +103,61 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
         raise ValueError(_NOT_AN_IMAGE.format(path=path)) from None
     except (OSError, SyntaxError, Image.DecompressionBombError) as err:
         raise ValueError(f"{path}: corrupt or truncated image ({err})") from None
-    if image.mode not in _GREY_MODES | _COLOUR_MODES:
+    _check_mode(path, image.mode)
+    return image
+
+
+def _check_mode(path: Path, mode: str) -> None:
+    if mode not in _GREY_MODES | _COLOUR_MODES:
         raise ValueError(
-            f"{path}: unsupported image mode {image.mode!r} (supported: grey, palette, RGB, "
+            f"{path}: unsupported image mode {mode!r} (supported: grey, palette, RGB, "
             f"RGBA, CMYK, 8 or 16 bit)"
         )
-    return image
 
 
 def image_to_array(image: Image.Image, name: str = "image") -> np.ndarray:
     """Pixel values scaled to [0, 1]: 8-bit by 1/255, 16-bit (and 32-bit "I") by 1/65535.
 
-    Grey modes give ``(H, W)``, colour modes ``(H, W, 3)``; an alpha channel ``α`` is
-    composited over white, ``v·α + (1 − α)``.
+    Grey modes give ``(H, W)``, colour modes ``(H, W, 3)``; an alpha channel ``α`` (or a
+    transparent colour) is composited over white, ``v·α + (1 − α)``.
+
+    The float64 result is the only full-size float array made: the pixels are converted once and
+    scaled in place, so the peak is about the result plus Pillow's own copy of the pixels.
     """
     mode = image.mode
-    if mode in {"I", "I;16", "I;16B", "I;16L", "I;16N"}:
-        values = np.asarray(image, dtype=np.float64)
+    if mode in _INTEGER_MODES:
+        values = np.asarray(image).astype(np.float64)
         if values.min(initial=0) < 0 or values.max(initial=0) > _MAX_16_BIT:
             raise ValueError(
                 f"{name}: 32-bit integer pixels outside the 16-bit range 0..65535 are not supported"
             )
-        return values / _MAX_16_BIT
+        values /= _MAX_16_BIT
+        return values
     if mode in {"1", "L"}:
-        return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+        return _scaled(np.asarray(image.convert("L")))
     if mode in {"LA", "La"}:
-        grey_alpha = np.asarray(image.convert("LA"), dtype=np.float64) / 255.0
+        grey_alpha = np.asarray(image.convert("LA"))
         return _over_white(grey_alpha[..., 0], grey_alpha[..., 1])
-    rgba = np.asarray(image.convert("RGBA"), dtype=np.float64) / 255.0
-    return _over_white(rgba[..., :3], rgba[..., 3:])
+    if image.has_transparency_data:  # an alpha channel, palette alpha or a transparent colour
+        rgba = np.asarray(image.convert("RGBA"))
+        return _over_white(rgba[..., :3], rgba[..., 3:])
+    return _scaled(np.asarray(image.convert("RGB")))
 
 
-def _over_white(values: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    return values * alpha + (1.0 - alpha)
+def _scaled(pixels: np.ndarray) -> np.ndarray:
+    """8-bit pixels as floats ``v / 255``, divided in place."""
+    values = pixels.astype(np.float64)
+    values /= 255.0
+    return values
+
+
+def _over_white(pixels: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``v·α + (1 − α)`` of 8-bit ``pixels`` and ``alpha``, each scaled by 1/255 first."""
+    alpha = _scaled(alpha)
+    values = _scaled(pixels)
+    values *= alpha
+    values += 1.0 - alpha
+    return values
 
 
 def load_image(path: str | os.PathLike[str] | None = None) -> np.ndarray:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
@@ -81,6 +82,18 @@ def test_ctrl_c_during_start_up_is_one_line_and_130(command):
     assert child.returncode == 130
     assert child.stderr == "mathdnn: interrupted\n"
     assert child.stdout == ""
+
+
+def test_a_memory_error_is_one_line(capsys, monkeypatch):
+    """Issue 22: the commands estimate their memory first; a MemoryError that gets through
+    anyway (here: numpy's, raised where the image is loaded) is one line too, exit status 2."""
+
+    def out_of_memory(*args, **kwargs):
+        return np.empty((2**40, 2**10))  # 8 PiB: no machine has it
+
+    monkeypatch.setattr("mathdnn.cli.images.load_image", out_of_memory)
+    assert main(["gray"]) == 2
+    one_line_error(capsys, "gray", "out of memory (Unable to allocate", "; try a smaller input")
 
 
 def test_importing_the_command_line_imports_nothing_heavy():
@@ -235,6 +248,50 @@ def test_mlp_with_an_empty_mnist_dir_is_refused(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("MATHDNN_MNIST_DIR", str(directory))
     assert main(["mlp"]) == 2
     one_line_error(capsys, "mlp", "0 training and 0 test images")
+
+
+@pytest.mark.parametrize("command", ["mlp", "losses", "train", "hw4"])
+def test_every_mnist_command_refuses_a_forged_count_from_the_header(capsys, tmp_path, command):
+    """Issue 22: a small .gz claiming 2³² − 1 images was decompressed until memory ran out. Each
+    command that reads MNIST has --max-images; the claim is refused before any data is read."""
+    directory = write_mnist(tmp_path / "mnist", ALL_DIGITS, ALL_DIGITS)
+    claimed = 2**32 - 1
+    for name, shape in (("train-images-idx3-ubyte", (claimed, 28, 28)),
+                        ("train-labels-idx1-ubyte", (claimed,))):  # fmt: skip
+        (directory / name).unlink()
+        head = bytes([0, 0, 0x08, len(shape)]) + b"".join(n.to_bytes(4, "big") for n in shape)
+        (directory / f"{name}.gz").write_bytes(gzip.compress(head + bytes(8 << 20), 1))
+    out = tmp_path / "out"
+    argv = {
+        "mlp": ["mlp"],
+        "losses": ["losses", "-o", str(out)],
+        "train": ["train", "lenet", "-o", str(out)],
+        "hw4": ["hw4", "-o", str(out)],
+    }[command] + ["--mnist-dir", str(directory)]
+    tracemalloc.start()
+    try:
+        assert main(argv) == 2
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    one_line_error(
+        capsys,
+        command,
+        "train-images-idx3-ubyte.gz claims 4,294,967,295 images, more than max_images=250,000",
+    )
+    assert peak < 16 * 2**20  # the 8 MiB of data were never decompressed
+    assert not out.exists()
+
+
+def test_max_images_sets_the_limit(capsys, tmp_path):
+    directory = write_mnist(tmp_path / "mnist", ALL_DIGITS, ALL_DIGITS)
+    argv = ["mlp", "--mnist-dir", str(directory), "--hidden", "4"]
+    assert main([*argv, "--max-images", "29"]) == 2
+    one_line_error(capsys, "mlp", "claims 30 images, more than max_images=29")
+    assert main([*argv, "--max-images", "0"]) == 2
+    one_line_error(capsys, "mlp", "--max-images must be a positive integer, got 0")
+    assert main([*argv, "--max-images", "30"]) == 0
+    assert "MNIST(train=30, test=30" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------------- images

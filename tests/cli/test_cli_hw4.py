@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from limited import run_limited
 
 import mathdnn
 import mathdnn.report.build as report_build
@@ -247,3 +248,38 @@ def test_ctrl_c_leaves_no_partial_report(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["report"]
     assert sorted(p.name for p in out.iterdir()) == ["index.html", "results.json"]
     assert (out / "index.html").read_text() == "the earlier report"
+
+
+# ------------------------------------------------------------------------------ --image memory
+def test_an_image_whose_figures_the_process_cannot_hold_is_refused(tmp_path):
+    """Issue 22's 3400×3400 PNG as --image under a limit: refused from its header, with the
+    estimate of the largest of Problems 1–3's figures (`pool` with k = 1, as `mathdnn pool`)."""
+    from PIL import Image
+
+    from mathdnn.cli.images import estimated_bytes
+    from mathdnn.images import image_header
+
+    big = tmp_path / "big.png"
+    Image.new("RGB", (3400, 3400), (10, 200, 30)).save(big)
+    need = max(estimated_bytes(c, image_header(big)) for c in ("edges", "gray", "pool")) / 2**30
+    process = run_limited(["hw4", "--image", str(big), "-o", str(tmp_path / "report")], 2**29)
+    assert process.returncode == 2 and process.stdout == "" and "Traceback" not in process.stderr
+    assert process.stderr.startswith(
+        f"mathdnn hw4: --image big.png (3400×3400, colour) needs about {need:.3g} GiB of memory, "
+        "more than the "
+    )
+    assert process.stderr.endswith("(ulimit -v); give a smaller image\n")
+    assert not (tmp_path / "report").exists()
+
+
+def test_max_memory_caps_the_image(tmp_path, capsys, images):
+    out = str(tmp_path / "report")
+    assert hw4("--image", str(images["grey8"]), "--max-memory", "1e-6", "-o", out) == 2
+    one_line_error(
+        capsys,
+        "--image grey8.png (24×20, grey) needs about ",
+        "more than --max-memory 1e-06 GiB; give a smaller image or raise --max-memory",
+    )
+    assert hw4("--max-memory", "-2", "-o", out) == 2
+    one_line_error(capsys, "--max-memory must be a positive number of GiB, got -2.0")
+    assert not (tmp_path / "report").exists()

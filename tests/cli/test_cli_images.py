@@ -1,9 +1,27 @@
-"""The ``edges``, ``gray``, ``pool`` commands, run in-process."""
+"""The ``edges``, ``gray``, ``pool`` commands: run in-process, and under a real memory limit
+against the estimate of their memory."""
 
+import importlib.util
+from pathlib import Path
+
+import numpy as np
 import pytest
+from limited import run_limited
 from PIL import Image
 
 from mathdnn.cli import main
+from mathdnn.cli.images import estimated_bytes
+from mathdnn.images import image_header
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _measurement():
+    """``scripts/image_memory.py``, which measures the peak memory the estimate is made from."""
+    spec = importlib.util.spec_from_file_location("image_memory", REPO / "scripts/image_memory.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _png(path):
@@ -67,3 +85,82 @@ def test_bad_input_one_line_nonzero_nothing_written(argv, message, images, tmp_p
     assert captured.out == ""
     assert list(out_dir.iterdir()) == []
     assert not (tmp_path / "x.jpg").exists()
+
+
+# ----------------------------------------------------------------------------------- memory
+def one_line(process, command: str) -> str:
+    """The one stderr line of a command that failed with status 2 and wrote nothing to stdout."""
+    assert process.returncode == 2, process.stderr
+    assert "Traceback" not in process.stderr and process.stdout == ""
+    lines = process.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"mathdnn {command}: "), process.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def big_photo(tmp_path_factory):
+    """Issue 22's picture: a 3400×3400 colour PNG, 41 KB on disk, under --max-pixels."""
+    path = tmp_path_factory.mktemp("big") / "big.png"
+    Image.new("RGB", (3400, 3400), (10, 200, 30)).save(path)
+    return path
+
+
+@pytest.mark.parametrize("command", ["edges", "gray", "pool"])
+def test_under_a_memory_limit_the_estimate_refuses_from_the_header(command, big_photo, tmp_path):
+    """Issue 22: `gray` on this image ended in a MemoryError traceback under a 1 GiB limit. Now
+    the command estimates its memory from the header and refuses before decoding."""
+    out = tmp_path / "figure.png"
+    header = image_header(big_photo)
+    need = estimated_bytes(command, header, k=4) / 2**30  # pool's default window
+    process = run_limited([command, str(big_photo), "-o", str(out)], 600 * 2**20)
+    line = one_line(process, command)
+    assert line.startswith(
+        f"mathdnn {command}: big.png (3400×3400, colour) needs about {need:.3g} GiB of memory, "
+        "more than the "
+    )
+    assert line.endswith(" GiB this process may still allocate (ulimit -v); use a smaller image")
+    assert not out.exists()
+
+
+def test_a_memory_error_the_estimate_missed_is_one_line(big_photo, tmp_path):
+    """The second line of defence: the estimate blind to the limit, the allocation fails."""
+    out = tmp_path / "figure.png"
+    process = run_limited(["gray", str(big_photo), "-o", str(out)], 200 * 2**20, blind=True)
+    line = one_line(process, "gray")
+    assert line.startswith("mathdnn gray: out of memory (") and line.endswith(
+        "; try a smaller input"
+    )
+    assert not out.exists()
+
+
+def test_max_memory_is_the_cap(images, tmp_path, capsys):
+    out = tmp_path / "figure.png"
+    header = image_header(images["rgba"])  # 18×16, colour
+    need = estimated_bytes("pool", header, 3)
+    assert main(["pool", str(images["rgba"]), "-k", "3", "-o", str(out), "--max-memory",
+                 f"{0.99 * need / 2**30:.6g}"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.startswith(f"mathdnn pool: rgba.png (18×16, colour) needs about {need / 2**30:.3g}")
+    assert err.endswith("GiB; use a smaller image or raise --max-memory\n")
+    for bad in ("0", "-1", "nan", "inf"):
+        assert main(["gray", str(images["grey8"]), "-o", str(out), "--max-memory", bad]) == 2
+        assert "--max-memory must be a positive number of GiB" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["pool", str(images["rgba"]), "-k", "3", "-o", str(out), "--max-memory",
+                 f"{1.01 * need / 2**30:.6g}"]) == 0  # fmt: skip
+    assert out.exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "mode"), [("edges", "L"), ("edges", "RGB"), ("gray", "RGB"), ("pool", "RGB")]
+)
+def test_the_estimate_bounds_the_peak_memory(command, mode, tmp_path):
+    """The estimate against the peak resident memory measured in a fresh process (pool with
+    k = 1, its largest): never below it, and within twice it."""
+    pixels = np.random.default_rng(0).integers(0, 256, (1000, 1500, 3), dtype=np.uint8)
+    path = tmp_path / "photo.png"
+    Image.fromarray(pixels[..., 0] if mode == "L" else pixels).save(path)
+    extra = ["-k", "1"] if command == "pool" else []
+    measured = _measurement().peak_growth(command, path, tuple(extra), tmp_path / "figure.png")
+    estimate = estimated_bytes(command, image_header(path), 1)
+    assert measured <= estimate <= 2 * measured

@@ -1,8 +1,10 @@
 """``mathdnn jacobians`` and ``mathdnn mlp``: the table, and one-line errors with exit status 2."""
 
 import pytest
+from limited import run_limited
 
 from mathdnn.cli import main
+from mathdnn.cli.jacobians import estimated_bytes
 
 
 def test_jacobians_prints_the_table(capsys):
@@ -48,3 +50,17 @@ def test_mlp_command(capsys):
     assert "backprop" in out and "autodiff" in out and "max |θ_backprop − θ_autodiff|" in out
     assert main(["mlp", "--activation", "gelu"]) == 2
     assert capsys.readouterr().err.startswith("mathdnn mlp: unknown --activation 'gelu'")
+
+
+def test_jacobians_refuses_what_the_process_cannot_get_even_under_max_memory():
+    """Issue 22: `--layers 10,60000,1 --max-memory 1000` raised a MemoryError traceback. The
+    estimate (53.7 GiB) is within --max-memory 1000 but not within the process's limit."""
+    need = estimated_bytes((10, 60000, 1)) / 2**30
+    process = run_limited(["jacobians", "--layers", "10,60000,1", "--max-memory", "1000"], 2**30)
+    assert process.returncode == 2 and process.stdout == "" and "Traceback" not in process.stderr
+    assert process.stderr.startswith(
+        f"mathdnn jacobians: --layers 10,60000,1 needs about {need:.3g} GiB of memory, more than "
+        "the 1 GiB this process may still allocate (ulimit -v); use narrower layers (the explicit "
+        "n_ℓ × n_ℓ Jacobians take most of it)\n"
+    )
+    assert process.stderr.count("\n") == 1

@@ -9,7 +9,6 @@ import os
 import struct
 import subprocess
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -110,12 +109,11 @@ def test_bundled_split_stratified_disjoint_pinned():
     assert len(np.intersect1d(train_idx, test_idx)) == 0
 
 
-def test_bundled_reproducible_fast_and_cache_protected():
+def test_bundled_reproducible_cached_and_cache_protected():
     a = load_mnist()
-    t0 = time.perf_counter()
+    split_hits = mnist_mod._bundled_split.cache_info().hits
     b = load_mnist()
-    assert time.perf_counter() - t0 < 0.25  # cached: only copies (~4 MB)
-    assert mnist_mod._load_npz.cache_info().hits >= 1
+    assert mnist_mod._bundled_split.cache_info().hits == split_hits + 1  # cached: only copies
     for field in ("train_images", "train_labels", "test_images", "test_labels"):
         assert np.array_equal(getattr(a, field), getattr(b, field))
         assert getattr(a, field).flags.writeable  # callers get their own copies
@@ -199,9 +197,9 @@ def test_read_idx_detects_gzip_by_content_not_name(tmp_path):
     assert np.array_equal(read_idx(str(plain_named_gz)), arr)
 
 
-def _expect(path: Path, *fragments: str) -> None:
+def _expect(path: Path, *fragments: str, max_bytes: int | None = 2**30) -> None:
     with pytest.raises(ValueError) as info:
-        read_idx(path)
+        read_idx(path, max_bytes=max_bytes)
     msg = str(info.value)
     assert msg.startswith("read_idx: ") and str(path) in msg, msg
     for fragment in fragments:
@@ -241,13 +239,11 @@ def test_read_idx_forged_huge_header_fails_fast_without_allocating(
     payload = struct.pack(">BBBB", 0, 0, code, 2) + struct.pack(">II", *dims) + bytes(1000)
     path = write(tmp_path / ("huge.gz" if gz else "huge"), payload, gz=gz)
     tracemalloc.start()
-    t0 = time.perf_counter()
-    try:
-        _expect(path, "truncated", f"says {claimed} bytes", "found 1000")
+    try:  # no max_bytes: the claim is refused by the data that is really there
+        _expect(path, "truncated", f"says {claimed} bytes", "found 1000", max_bytes=None)
     finally:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    assert time.perf_counter() - t0 < 1.0
     assert peak < 8 * 2**20  # bounded reads: no allocation near the claimed size
 
 

@@ -68,3 +68,18 @@ def test_layer_jacobians_name_a_bad_network():
     As, bs = init_mlp((4, 3, 2), seed=0, dtype=np.float64)
     with pytest.raises(ValueError, match="layer_jacobians: the output must be a scalar"):
         figures.layer_jacobians_png(As, bs, np.ones(4), "tanh")
+
+
+@pytest.mark.parametrize("draw", ["edges", "gray", "pool"])
+def test_a_tall_thin_image_draws_on_a_bounded_canvas(draw):
+    """Issue 22: a 10×1500 image asked for a figure 75,660 pixels tall (3.4 GB to draw). A panel
+    is now at most three times as tall as wide; the image is drawn smaller inside it."""
+    image = np.random.default_rng(0).random((1500, 10, 3))
+    figure = {
+        "edges": lambda: figures.edges_figure(image, "tall.png"),
+        "gray": lambda: figures.grayscale_figure(image, "tall.png"),
+        "pool": lambda: figures.average_pool_figure(image, "tall.png", 2),
+    }[draw]()
+    width, height = figure.get_size_inches()
+    assert height <= 3 * width + 0.5
+    assert _image(figures.figure_png(figure)).height < 4000

@@ -1,10 +1,19 @@
 """Problem 6 in use: the MNIST MLP trained by hand-written backprop equals the autodiff path step
-for step, and learns."""
+for step, and learns; the estimate of its memory bounds what it allocates."""
+
+import tracemalloc
 
 import numpy as np
 import pytest
 
-from mathdnn.hw4.p6_jacobians import autodiff_gradients, compare_training, init_mlp, mlp_gradients
+from mathdnn.data import MNIST, load_mnist
+from mathdnn.hw4.p6_jacobians import (
+    autodiff_gradients,
+    compare_training,
+    compare_training_bytes,
+    init_mlp,
+    mlp_gradients,
+)
 from mathdnn.training import TrainingDiverged
 
 
@@ -50,3 +59,31 @@ def test_divergence_is_reported_as_divergence_not_as_a_difference():
     divergence = r"compare_training: .* (minibatch|step) \d+.*: lr=1e\+30 is too large"
     with pytest.raises(TrainingDiverged, match=divergence):
         compare_training(hidden=(8,), lr=1e30)
+
+
+@pytest.mark.parametrize(
+    ("hidden", "n_train", "n_test", "batch_size", "epochs", "dtype"),
+    [
+        ((64,), 4000, 1000, 64, 1, np.float32),
+        ((10000,), 128, 64, 64, 1, np.float32),  # the parameters dominate
+        ((1500, 1500), 128, 1000, 128, 1, np.float64),  # and the test set's activations
+        ((100,), 4000, 1000, 4000, 3, np.float32),  # the data and a large batch
+    ],
+)
+def test_compare_training_bytes_bounds_the_measured_peak(
+    hidden, n_train, n_test, batch_size, epochs, dtype
+):
+    """The estimate `mathdnn mlp` refuses widths with, against tracemalloc's peak (NumPy's
+    arrays are traced): never below it, and within 1.5 times it."""
+    m = load_mnist()
+    data = MNIST(m.train_images[:n_train], m.train_labels[:n_train], m.test_images[:n_test],
+                 m.test_labels[:n_test], "the bundled subset's first images")  # fmt: skip
+    compare_training(hidden=(4,), data=data, batch_size=n_train)  # first-call imports, untraced
+    tracemalloc.start()
+    try:
+        compare_training(hidden, "relu", epochs, batch_size, 0.01, dtype=dtype, data=data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    estimate = compare_training_bytes(hidden, n_train, n_test, batch_size, epochs, dtype)
+    assert peak <= estimate <= 1.5 * peak

@@ -9,6 +9,10 @@ stderr, ``mathdnn <command>: <message>``, with exit status 2 and no traceback. C
 start-up, prints one line and exits 130: this module imports nothing heavy, and ``main`` imports
 the subcommands (NumPy, matplotlib) inside its ``try``. A reader that goes away (``mathdnn verify |
 head -1``) ends the command quietly with the status of a program killed by SIGPIPE (141).
+
+Asking for more memory than there is counts as a user's error too: the commands that can estimate
+their needs refuse first (``mathdnn.cli.memory``), and a ``MemoryError`` that gets through anyway
+is reported the same way.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from mathdnn import __version__
+
+if TYPE_CHECKING:
+    from mathdnn.data import MNIST
 
 # Modules under mathdnn.cli that define a subcommand, in the order --help lists them.
 SUBCOMMANDS: tuple[str, ...] = (
@@ -59,21 +66,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_mnist_dir(parser: argparse.ArgumentParser) -> None:
-    """The ``--mnist-dir DIR`` option of the commands that use MNIST (read by ``mnist_dir``)."""
+    """The ``--mnist-dir DIR`` and ``--max-images N`` options of the commands that use MNIST
+    (read by ``mnist_data``)."""
+    from mathdnn.data.mnist import DEFAULT_MAX_IMAGES
+
     parser.add_argument(
         "--mnist-dir",
         metavar="DIR",
         help="directory with the four MNIST IDX files (default: $MATHDNN_MNIST_DIR, else the "
         "bundled 5,000-digit subset)",
     )
+    parser.add_argument(
+        "--max-images",
+        type=int,
+        default=DEFAULT_MAX_IMAGES,
+        metavar="N",
+        help="refuse an MNIST file whose header claims more than N images, before any data is "
+        f"read or decompressed (default {DEFAULT_MAX_IMAGES:,}; MNIST has 60,000)",
+    )
 
 
-def mnist_dir(args: argparse.Namespace) -> str | None:
-    """The MNIST directory ``--mnist-dir`` names, else ``$MATHDNN_MNIST_DIR``'s, else None (the
-    bundled subset)."""
-    from mathdnn.data import mnist_dir_from_env
+def mnist_data(args: argparse.Namespace) -> MNIST:
+    """MNIST from the directory ``--mnist-dir`` names, else ``$MATHDNN_MNIST_DIR``'s, else the
+    bundled subset; no file may claim more than ``--max-images`` images."""
+    from mathdnn.data import load_mnist, mnist_dir_from_env
 
-    return args.mnist_dir if args.mnist_dir is not None else mnist_dir_from_env()
+    directory = args.mnist_dir if args.mnist_dir is not None else mnist_dir_from_env()
+    return load_mnist(directory, max_images=positive_int("--max-images", args.max_images))
 
 
 def positive_int(flag: str, value: int) -> int:
@@ -108,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CommandError, ValueError, TypeError, OSError) as err:
         message = str(err) or type(err).__name__
         print(f"{command}: {message}", file=sys.stderr)
+        return 2
+    except MemoryError as err:  # the estimates refuse most of these before they happen
+        detail = f" ({err})" if str(err) else ""
+        print(f"{command}: out of memory{detail}; try a smaller input", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)

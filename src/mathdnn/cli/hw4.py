@@ -19,9 +19,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mathdnn.cli import CommandError, add_mnist_dir, mnist_dir, positive_int
-from mathdnn.cli.images import DEFAULT_MAX_PIXELS
-from mathdnn.images import image_size
+from mathdnn.cli import CommandError, add_mnist_dir, mnist_data, positive_int
+from mathdnn.cli.images import DEFAULT_MAX_PIXELS, FIGURE_COMMANDS, describe, estimated_bytes
+from mathdnn.cli.memory import (
+    DEFAULT_MAX_MEMORY_GIB,
+    add_max_memory,
+    check_max_memory,
+    check_memory,
+)
+from mathdnn.images import image_header
 from mathdnn.io import check_writable, write_folder
 from mathdnn.report.build import Progress, Report, Section, build, prepare, tally
 from mathdnn.report.html import render
@@ -54,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the photograph of Problems 1-3, a PNG or JPEG (default: matplotlib's sample "
         "photograph)",
     )
+    add_max_memory(parser, DEFAULT_MAX_MEMORY_GIB, "an --image whose figures of Problems 1-3")
     parser.add_argument(
         "--seeds",
         type=int,
@@ -92,17 +99,20 @@ def _check_output(value: str) -> Path:
     return check_writable(out)
 
 
-def _check_image(value: str | None) -> Path | None:
-    """``--image``, refused from its header when it is too large to process."""
+def _check_image(value: str | None, max_memory: float) -> Path | None:
+    """``--image``, refused from its header when it is too large to process: the figures of
+    Problems 1-3 are those of ``edges``, ``pool`` and ``gray``, drawn one after the other."""
     if value is None:
         return None
     path = Path(value)
-    width, height = image_size(path)
-    if width * height > DEFAULT_MAX_PIXELS:
+    header = image_header(path)
+    if header.pixels > DEFAULT_MAX_PIXELS:
         raise CommandError(
-            f"--image: {path.name} is {width}×{height} = {width * height:,} pixels, more than "
-            f"{DEFAULT_MAX_PIXELS:,}; give a smaller image"
+            f"--image: {path.name} is {header.width}×{header.height} = {header.pixels:,} "
+            f"pixels, more than {DEFAULT_MAX_PIXELS:,}; give a smaller image"
         )
+    need = max(estimated_bytes(command, header) for command in FIGURE_COMMANDS)
+    check_memory(need, max_memory, f"--image {describe(path.name, header)}", "give a smaller image")
     return path
 
 
@@ -152,9 +162,8 @@ def files(report: Report) -> dict[str, bytes]:
 def run(args: argparse.Namespace) -> int:
     seeds = None if args.seeds is None else positive_int("--seeds", args.seeds)
     out = _check_output(args.output)
-    image = _check_image(args.image)
-    directory = mnist_dir(args)
-    inputs = prepare(image, directory, seeds, args.quick)
+    image = _check_image(args.image, check_max_memory(args.max_memory))
+    inputs = prepare(image, mnist_data(args), seeds, args.quick)
 
     progress = _Bar(enabled=sys.stderr.isatty())
     try:

@@ -2,7 +2,9 @@
 
 Each reads an image (default: matplotlib's sample photograph) and writes the figure of
 ``mathdnn.hw4.figures`` that shows the problem's convolution on it, one PNG for a person to look at.
-Every check on the input happens before anything is written.
+Every check on the input happens before anything is written, and from the image's header before
+it is decoded: its pixel count against ``--max-pixels``, and the memory the command will need
+(``estimated_bytes``) against ``--max-memory`` and what the process can get.
 """
 
 from __future__ import annotations
@@ -14,17 +16,36 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mathdnn.cli import CommandError, positive_int
+from mathdnn.cli.memory import (
+    DEFAULT_MAX_MEMORY_GIB,
+    add_max_memory,
+    check_max_memory,
+    check_memory,
+)
 from mathdnn.hw4.figures import average_pool_figure, edges_figure, grayscale_figure
 from mathdnn.images import (
+    ImageHeader,
     default_photo_path,
-    image_size,
+    image_header,
     load_image,
     save_figure,
 )
 from mathdnn.io import check_writable
 
-# A 4000×3000 photograph; `mathdnn edges` holds about 150 bytes per pixel (1.8 GB here).
+# A 4000×3000 photograph.
 DEFAULT_MAX_PIXELS = 12_000_000
+
+# The peak memory of each command beyond its start-up, per pixel of the image: bytes per pixel
+# of a grey and of a colour image, and for `pool` the pooled image's part, which is divided by k².
+# From the peak resident memory measured by `python scripts/image_memory.py` (the command's
+# growth between a 1500×1000 and a 3000×2000 image): the largest of its runs, which differ by up
+# to a quarter with the allocator's history, rounded up. The float64 image, its convolutions and
+# matplotlib's resampling of each panel take most of it.
+BYTES_PER_PIXEL = {"edges": (112, 136), "gray": (80, 112), "pool": (64, 96)}
+FIGURE_COMMANDS = tuple(BYTES_PER_PIXEL)
+POOLED_BYTES_PER_PIXEL = (24, 48)
+# What the figure costs whatever the image's size (matplotlib's canvas and text), rounded up.
+FIGURE_BYTES = 48 * 2**20
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -73,9 +94,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             default=DEFAULT_MAX_PIXELS,
             metavar="N",
             help="refuse images of more than N pixels, checked before decoding (default "
-            f"{DEFAULT_MAX_PIXELS}, a 4000×3000 photograph; `edges` needs about 150 bytes of "
-            "memory per pixel)",
+            f"{DEFAULT_MAX_PIXELS}, a 4000×3000 photograph)",
         )
+        add_max_memory(parser, DEFAULT_MAX_MEMORY_GIB, "images whose figure")
         parser.set_defaults(run=run)
 
 
@@ -88,18 +109,46 @@ def _output_path(value: str) -> Path:
     return check_writable(path)
 
 
-def _input(args: argparse.Namespace) -> tuple[np.ndarray, str]:
-    """The image as floats in [0, 1] and the name to show for it; too many pixels are refused
-    from the header, before the image is decoded."""
+def estimated_bytes(command: str, header: ImageHeader, k: int = 1) -> int:
+    """The memory ``command`` (``edges``, ``gray`` or ``pool`` with window ``k``) needs for the
+    image ``header`` describes, beyond what the program holds at start-up."""
+    colour = header.channels == 3
+    per_pixel = BYTES_PER_PIXEL[command][colour]
+    if command == "pool":
+        per_pixel += POOLED_BYTES_PER_PIXEL[colour] / k**2
+    return FIGURE_BYTES + round(per_pixel * header.pixels)
+
+
+def describe(name: str, header: ImageHeader) -> str:
+    """``photo.png (4000×3000, colour)``."""
+    kind = "grey" if header.channels == 1 else "colour"
+    return f"{name} ({header.width}×{header.height}, {kind})"
+
+
+def _header(args: argparse.Namespace) -> tuple[Path, ImageHeader]:
+    """The image's path and header; too many pixels are refused before the image is decoded."""
     positive_int("--max-pixels", args.max_pixels)
+    check_max_memory(args.max_memory)
     path = default_photo_path() if args.image is None else Path(args.image)
-    width, height = image_size(path)
-    if width * height > args.max_pixels:
+    header = image_header(path)
+    if header.pixels > args.max_pixels:
         raise CommandError(
-            f"{path.name} is {width}×{height} = {width * height:,} pixels, more than "
-            f"--max-pixels {args.max_pixels:,}; raise --max-pixels to process it"
+            f"{path.name} is {header.width}×{header.height} = {header.pixels:,} pixels, more "
+            f"than --max-pixels {args.max_pixels:,}; raise --max-pixels to process it"
         )
-    return load_image(path), path.name
+    return path, header
+
+
+def _load(args: argparse.Namespace, path: Path, header: ImageHeader, k: int = 1) -> np.ndarray:
+    """The image as floats in [0, 1], once the memory the command will need for it is known to
+    fit ``--max-memory`` and the process."""
+    check_memory(
+        estimated_bytes(args.command, header, k),
+        args.max_memory,
+        describe(path.name, header),
+        "use a smaller image",
+    )
+    return load_image(path)
 
 
 def _write(path: Path, figure: Figure) -> None:
@@ -109,15 +158,15 @@ def _write(path: Path, figure: Figure) -> None:
 
 def run_edges(args: argparse.Namespace) -> int:
     out = _output_path(args.output)
-    image, name = _input(args)
-    _write(out, edges_figure(image, name))
+    path, header = _header(args)
+    _write(out, edges_figure(_load(args, path, header), path.name))
     return 0
 
 
 def run_gray(args: argparse.Namespace) -> int:
     out = _output_path(args.output)
-    image, name = _input(args)
-    _write(out, grayscale_figure(image, name))
+    path, header = _header(args)
+    _write(out, grayscale_figure(_load(args, path, header), path.name))
     return 0
 
 
@@ -134,10 +183,11 @@ def _pool_size(value: str) -> int:
 def run_pool(args: argparse.Namespace) -> int:
     out = _output_path(args.output)
     k = _pool_size(args.k)
-    image, name = _input(args)
-    h, w = image.shape[:2]
-    if k > min(h, w):
-        raise CommandError(f"-k {k} is larger than the image {name} ({w}×{h} pixels)")
-    figure = average_pool_figure(image, name, k)
+    path, header = _header(args)
+    if k > min(header.width, header.height):
+        raise CommandError(
+            f"-k {k} is larger than the image {path.name} ({header.width}×{header.height} pixels)"
+        )
+    figure = average_pool_figure(_load(args, path, header, k), path.name, k)
     _write(out, figure)
     return 0

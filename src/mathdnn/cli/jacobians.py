@@ -7,18 +7,19 @@ engine's autodiff, and between the formulas and central finite differences. Exit
 every difference is within its tolerance.
 
 The explicit Jacobians take O(n²) memory per layer (and O(n³) time), so widths whose estimated
-memory exceeds ``--max-memory`` are refused before anything is allocated.
+memory exceeds ``--max-memory`` or what the process can get are refused before anything is
+allocated (``mathdnn.cli.memory``).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import math
 
 import numpy as np
 
 from mathdnn.cli import CommandError, seed
+from mathdnn.cli.memory import add_max_memory, check_memory
 from mathdnn.functional.activation import ACTIVATIONS
 from mathdnn.hw4.p6_jacobians import (
     autodiff_gradients,
@@ -56,14 +57,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"σ, one of {', '.join(ACTIVATIONS)} (default tanh)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random MLP (default 0)")
-    parser.add_argument(
-        "--max-memory",
-        type=float,
-        default=DEFAULT_MAX_MEMORY_GIB,
-        metavar="GIB",
-        help="refuse --layers whose explicit Jacobians (n_ℓ × n_ℓ matrices in float64, held "
-        "twice, plus the parameters and six gradients of their shape) would need more than "
-        f"this many GiB (default {DEFAULT_MAX_MEMORY_GIB:g})",
+    add_max_memory(
+        parser,
+        DEFAULT_MAX_MEMORY_GIB,
+        "--layers whose explicit Jacobians (n_ℓ × n_ℓ matrices in float64, held twice, plus the "
+        "parameters and six gradients of their shape)",
     )
     parser.add_argument(
         "--show",
@@ -106,18 +104,6 @@ def estimated_bytes(layers: tuple[int, ...]) -> int:
     return 8 * (2 * jacobians + 7 * parameters)
 
 
-def _check_memory(layers: tuple[int, ...], max_gib: float) -> None:
-    if not (math.isfinite(max_gib) and max_gib > 0):
-        raise CommandError(f"--max-memory must be a positive number of GiB, got {max_gib}")
-    need = estimated_bytes(layers) / 2**30
-    if need > max_gib:
-        raise CommandError(
-            f"--layers {','.join(map(str, layers))} needs about {need:.3g} GiB of memory, "
-            f"mostly for the explicit n_ℓ × n_ℓ Jacobians, more than --max-memory {max_gib:g} "
-            "GiB; use narrower layers or raise --max-memory"
-        )
-
-
 def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.nanmax(np.abs(a - b)))
 
@@ -137,7 +123,12 @@ def run(args: argparse.Namespace) -> int:
             f"unknown --activation {args.activation!r}; valid: {', '.join(ACTIVATIONS)}"
         )
     seed("--seed", args.seed)
-    _check_memory(layers, args.max_memory)
+    check_memory(
+        estimated_bytes(layers),
+        args.max_memory,
+        f"--layers {','.join(map(str, layers))}",
+        "use narrower layers (the explicit n_ℓ × n_ℓ Jacobians take most of it)",
+    )
     activation = args.activation
     As, bs = init_mlp(layers, args.seed, np.float64)
     x = np.random.default_rng(args.seed + 1).standard_normal(layers[0])

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mathdnn.cli import CommandError, add_mnist_dir, mnist_dir, positive_int
-from mathdnn.data import binary_digits, load_mnist
+from mathdnn.cli import CommandError, add_mnist_dir, mnist_data, positive_int
+from mathdnn.data import binary_digits
 from mathdnn.hw4.figures import curves_png, loss_functions_png, misclassified_png
 from mathdnn.hw4.p5_losses import LOSS_TITLES, Comparison, compare
 from mathdnn.io import atomic_write, check_writable, write_json
@@ -77,8 +77,7 @@ def results_document(comparison: Comparison, config: dict, data: dict) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     _check_args(args)
-    directory = mnist_dir(args)
-    mnist = load_mnist(directory)
+    mnist = mnist_data(args)
     neg, pos = args.digits
     X, y = binary_digits(mnist.train_images, mnist.train_labels, neg, pos)
     X_test, y_test = binary_digits(mnist.test_images, mnist.test_labels, neg, pos)

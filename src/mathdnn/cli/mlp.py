@@ -1,7 +1,9 @@
 """``mathdnn mlp``: the MNIST MLP classifier trained by hand-written backprop and by autodiff.
 
 Both paths start from the same parameters and see the same batches; the command prints the test
-accuracy of each and the largest parameter difference between them over all steps.
+accuracy of each and the largest parameter difference between them over all steps. Widths whose
+estimated memory (``compare_training_bytes``) exceeds ``--max-memory`` or what the process can
+get are refused before training starts.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from mathdnn.cli import CommandError
-from mathdnn.data import load_mnist, mnist_dir_from_env
+from mathdnn.cli import CommandError, add_mnist_dir, mnist_data
+from mathdnn.cli.memory import DEFAULT_MAX_MEMORY_GIB, add_max_memory, check_memory
 from mathdnn.functional.activation import ACTIVATIONS
-from mathdnn.hw4.p6_jacobians import compare_training
+from mathdnn.hw4.p6_jacobians import compare_training, compare_training_bytes
 from mathdnn.training import BATCH_SIZE, EPOCHS, LR, SEED, TrainingDiverged
 
 
@@ -24,15 +26,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "mlp",
         help="Problem 6: MNIST MLP trained by backprop (no autodiff) vs the engine's autodiff",
         description="Train a 784-hidden-10 MLP with softmax cross-entropy on MNIST (the bundled "
-        "subset, or the full set from $MATHDNN_MNIST_DIR) twice in lockstep: gradients from "
-        "mathdnn.hw4.p6_jacobians.mlp_backprop, and from the engine's autodiff. Prints both test "
-        "accuracies and the max step-wise parameter difference.",
+        "subset, or the full set from --mnist-dir or $MATHDNN_MNIST_DIR) twice in lockstep: "
+        "gradients from mathdnn.hw4.p6_jacobians.mlp_backprop, and from the engine's autodiff. "
+        "Prints both test accuracies and the max step-wise parameter difference.",
     )
     parser.add_argument("--hidden", default="64", help="hidden widths, comma-separated (64)")
     parser.add_argument("--activation", default="relu", help="σ (default relu)")
     for setting, default in ((EPOCHS, 1), (BATCH_SIZE, 64), (LR, 0.1), (SEED, 0)):
         setting.add_argument(parser, default=default)
     parser.add_argument("--float64", action="store_true", help="train in float64 (else float32)")
+    add_mnist_dir(parser)
+    add_max_memory(
+        parser,
+        DEFAULT_MAX_MEMORY_GIB,
+        "--hidden widths whose training (both paths' parameters and gradients, the data as "
+        "floats, the activations of a batch and of the test set)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -49,8 +58,12 @@ def run(args: argparse.Namespace) -> int:
         )
     for setting in (EPOCHS, BATCH_SIZE, LR, SEED):
         setting.validate(getattr(args, setting.name), setting.flag)
-    data = load_mnist(mnist_dir_from_env())
+    data = mnist_data(args)
     dtype = np.float64 if args.float64 else np.float32
+    need = compare_training_bytes(
+        hidden, len(data.train_labels), len(data.test_labels), args.batch_size, args.epochs, dtype
+    )
+    check_memory(need, args.max_memory, f"--hidden {args.hidden}", "use narrower layers")
     steps = args.epochs * -(-len(data.train_labels) // args.batch_size)
     bar = tqdm(
         total=steps, desc="SGD steps", unit="step", leave=False, disable=not sys.stderr.isatty()

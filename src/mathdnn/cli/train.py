@@ -19,8 +19,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mathdnn.cli import CommandError, add_mnist_dir, mnist_dir
-from mathdnn.data import MNIST, load_mnist
+from mathdnn.cli import CommandError, add_mnist_dir, mnist_data
+from mathdnn.data import MNIST
 from mathdnn.hw4.p7_lenet_c3 import parameter_counts, parameter_table_text
 from mathdnn.io import atomic_write, check_writable, write_json
 from mathdnn.threads import get_num_threads
@@ -230,8 +230,7 @@ def run(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     checkpoint = _check_args(args)
     out = checkpoint.parent
-    directory = mnist_dir(args)
-    mnist = load_mnist(directory)
+    mnist = mnist_data(args)
     if args.resume:
         training = _resumed(args, checkpoint, mnist)
     else:

@@ -8,10 +8,11 @@ An IDX file is::
 
 Everything is validated before it is trusted: the magic, the dtype code, the number of
 dimensions, and that the data is exactly as long as the header says. A forged header that
-claims an absurd size is rejected without allocating it: for a plain file the claim is checked
-against the file size first, and data is read in bounded chunks, never more than the claim plus
-one byte (the byte that detects trailing data), so a gzipped file also costs at most what it
-really decompresses to.
+claims an absurd size is rejected without allocating it: a claim beyond ``max_bytes`` is refused
+from the header, for a plain file the claim is checked against the file size first, and data is
+read in bounded chunks, never more than the claim plus one byte (the byte that detects trailing
+data), so a gzipped file is decompressed no further than its header claims and costs at most
+what it really decompresses to.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 
 from mathdnn.io import as_path
 
-__all__ = ["IDX_DTYPES", "read_idx", "read_idx_header"]
+__all__ = ["DEFAULT_MAX_BYTES", "IDX_DTYPES", "read_idx", "read_idx_header"]
 
 #: IDX dtype code -> NumPy dtype (big-endian, as stored on disk).
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -41,11 +42,14 @@ IDX_DTYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 
+#: The most data ``read_idx`` reads unless told otherwise: 1 GiB (MNIST's largest file has 47 MB).
+DEFAULT_MAX_BYTES = 2**30
+
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20  # read data 1 MiB at a time
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+def read_idx(path: str | os.PathLike[str], max_bytes: int | None = DEFAULT_MAX_BYTES) -> np.ndarray:
     """Read an IDX file (optionally gzip-compressed) into a native-endian NumPy array.
 
     Gzip compression is detected from the content (magic bytes ``1f 8b``), not from the name.
@@ -54,6 +58,9 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     ----------
     path:
         The file, e.g. ``train-images-idx3-ubyte`` or ``train-images-idx3-ubyte.gz``.
+    max_bytes:
+        Refuse a header that claims more data than this, before reading (or decompressing) any
+        of it; ``None`` for no limit beyond the file itself.
 
     Returns
     -------
@@ -66,12 +73,24 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         If the file does not exist.
     ValueError
         If the content is not a well-formed IDX file: bad magic, unknown dtype code, zero
-        dimensions, data shorter or longer than the header says, or a corrupt gzip stream.
-        The message names ``read_idx``, the file and the problem.
+        dimensions, a claim beyond ``max_bytes``, data shorter or longer than the header says,
+        or a corrupt gzip stream. The message names ``read_idx``, the file and the problem.
     """
+    if max_bytes is not None and (
+        isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0
+    ):
+        raise ValueError(
+            f"read_idx: max_bytes must be a non-negative int or None, got {max_bytes!r}"
+        )
     with _idx_stream("read_idx", path) as (f, name, size):
         dtype, shape = _read_header(f, name)
-        return _read_body(f, name, size, dtype, shape)
+        nbytes = math.prod(shape) * dtype.itemsize  # Python int: no overflow
+        if max_bytes is not None and nbytes > max_bytes:
+            raise ValueError(
+                f"read_idx: {name} claims {nbytes:,} bytes of data (shape {shape}), more than "
+                f"max_bytes={max_bytes:,}; nothing was read"
+            )
+        return _read_body(f, name, size, dtype, shape, nbytes)
 
 
 def read_idx_header(path: str | os.PathLike[str]) -> tuple[np.dtype, tuple[int, ...]]:
@@ -136,10 +155,15 @@ def _read_header(f: BinaryIO, name: str) -> tuple[np.dtype, tuple[int, ...]]:
 
 
 def _read_body(
-    f: BinaryIO, name: str, total_size: int | None, dtype: np.dtype, shape: tuple[int, ...]
+    f: BinaryIO,
+    name: str,
+    total_size: int | None,
+    dtype: np.dtype,
+    shape: tuple[int, ...],
+    nbytes: int,
 ) -> np.ndarray:
-    """Read the data the header declared; ``total_size`` is the stream's length if known."""
-    nbytes = math.prod(shape) * dtype.itemsize  # Python int: no overflow
+    """Read the ``nbytes`` of data the header declared; ``total_size`` is the stream's length if
+    known. The bytes read become the array: swapped in place, never copied."""
     header_len = 4 + 4 * len(shape)
     if total_size is not None:  # plain file: compare the claim with the file size first
         found = total_size - header_len
@@ -149,9 +173,11 @@ def _read_body(
     if len(data) != nbytes:
         _raise_length(name, shape, nbytes, len(data), exact=len(data) < nbytes)
 
-    arr = np.frombuffer(data, dtype=dtype).reshape(shape)
+    arr = np.frombuffer(data, dtype=dtype).reshape(shape)  # a writeable view of the bytearray
     native = dtype.newbyteorder("=")
-    return arr.astype(native) if dtype.itemsize > 1 else arr.view(native)
+    if not dtype.isnative:
+        arr.byteswap(inplace=True)
+    return arr.view(native)
 
 
 def _raise_length(name: str, shape: tuple[int, ...], nbytes: int, found: int, exact: bool) -> None:

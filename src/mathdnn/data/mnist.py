@@ -23,6 +23,7 @@ from mathdnn.io import as_path
 
 __all__ = [
     "BUNDLED_SOURCE",
+    "DEFAULT_MAX_IMAGES",
     "MNIST",
     "MNIST_DIR_ENV",
     "MNIST_FILES",
@@ -42,6 +43,9 @@ MNIST_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+#: The most images ``load_mnist`` accepts in one file unless told otherwise (EMNIST Digits, the
+#: largest ten-digit set in MNIST's format, has 240,000 training images; MNIST has 60,000).
+DEFAULT_MAX_IMAGES = 250_000
 #: Sub-directories searched below a given directory, in order ("." = the directory itself).
 SEARCH_SUBDIRS = (".", "MNIST/raw", "raw")
 
@@ -78,7 +82,9 @@ class MNIST:
         )
 
 
-def load_mnist(path: str | os.PathLike[str] | None = None) -> MNIST:
+def load_mnist(
+    path: str | os.PathLike[str] | None = None, max_images: int = DEFAULT_MAX_IMAGES
+) -> MNIST:
     """Load MNIST.
 
     Parameters
@@ -92,6 +98,9 @@ def load_mnist(path: str | os.PathLike[str] | None = None) -> MNIST:
         four standard IDX files ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
         ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte`` (each plain or ``.gz``),
         found in the directory itself, in ``MNIST/raw/`` (torchvision's layout) or in ``raw/``.
+    max_images:
+        Refuse a file whose header claims more images than this, before reading (or
+        decompressing) any file's data. The bundled subset is never refused.
 
     Returns
     -------
@@ -104,8 +113,11 @@ def load_mnist(path: str | os.PathLike[str] | None = None) -> MNIST:
         the places searched and the missing names).
     ValueError
         A file is malformed or the arrays are inconsistent (wrong shape or dtype, labels
-        outside 0..9, image and label counts differ).
+        outside 0..9, image and label counts differ), or a file claims more than
+        ``max_images`` images.
     """
+    if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 0:
+        raise ValueError(f"load_mnist: max_images must be a non-negative int, got {max_images!r}")
     if path is None:
         m = _bundled_split()
         return MNIST(
@@ -115,7 +127,7 @@ def load_mnist(path: str | os.PathLike[str] | None = None) -> MNIST:
             test_labels=m.test_labels.copy(),
             source=m.source,
         )
-    return _load_from_dir(as_path("load_mnist", "path", path))
+    return _load_from_dir(as_path("load_mnist", "path", path), max_images)
 
 
 def load_bundled_subset() -> tuple[np.ndarray, np.ndarray]:
@@ -251,7 +263,7 @@ def _stratified_split(
 # --------------------------------------------------------------------------- from a directory
 
 
-def _load_from_dir(directory: Path) -> MNIST:
+def _load_from_dir(directory: Path, max_images: int) -> MNIST:
     if not directory.exists():
         raise FileNotFoundError(f"load_mnist: directory {directory} does not exist")
     if not directory.is_dir():
@@ -267,7 +279,14 @@ def _load_from_dir(directory: Path) -> MNIST:
         _check_pair(
             "load_mnist", where[split], headers[f"{split}_images"], headers[f"{split}_labels"]
         )
-    arrays = {key: read_idx(p) for key, p in files.items()}
+        claimed = headers[f"{split}_images"][1][0]
+        if claimed > max_images:
+            raise ValueError(
+                f"load_mnist: {files[f'{split}_images']} claims {claimed:,} images, more than "
+                f"max_images={max_images:,}; no file's data was read"
+            )
+    # Each read is bounded by what its header was checked to claim, should the file change.
+    arrays = {key: read_idx(p, max_bytes=math.prod(headers[key][1])) for key, p in files.items()}
     for split in ("train", "test"):
         _check_digits("load_mnist", where[split], arrays[f"{split}_labels"])
     return MNIST(

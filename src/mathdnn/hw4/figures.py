@@ -53,6 +53,9 @@ from mathdnn.images import from_batch, to_batch
 COLORS = {"kl": "tab:blue", "sos": "tab:orange"}
 # Inches per image panel, and the robust range of the signed maps (ignores the 0.5 % extremes).
 _PANEL = 4.2
+# A panel is at most this many times as tall as wide: a taller image is drawn smaller inside it.
+# Without a bound a 10×1500 image asked for a canvas of 1008×75660 pixels (3.4 GB to draw).
+_MAX_ASPECT = 3.0
 _PERCENTILE = 99.5
 
 
@@ -79,7 +82,8 @@ def _show(ax: Any, image: np.ndarray, title: str, **kwargs: Any) -> Any:
 
 
 def _figure(rows: int, columns: int, aspect: float) -> tuple[Figure, np.ndarray]:
-    figure = Figure(figsize=(columns * _PANEL, rows * _PANEL * aspect + 0.5), layout="constrained")
+    height = rows * _PANEL * min(aspect, _MAX_ASPECT) + 0.5
+    figure = Figure(figsize=(columns * _PANEL, height), layout="constrained")
     axes = np.asarray(figure.subplots(rows, columns)).ravel()
     return figure, axes
 

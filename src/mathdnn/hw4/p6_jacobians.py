@@ -551,6 +551,37 @@ def _accuracy(
     return float(np.mean(forward(As, bs, X, activation)[-1].argmax(axis=1) == labels))
 
 
+def compare_training_bytes(
+    hidden: Sequence[int],
+    n_train: int,
+    n_test: int,
+    batch_size: int = 64,
+    epochs: int = 1,
+    dtype: Any = np.float32,
+    n_0: int = 784,
+) -> int:
+    """The memory :func:`compare_training` holds at its peak, from its arguments alone, so that a
+    caller can refuse widths too large before anything is allocated.
+
+    With ``P`` parameters, the largest matrix ``A_max``, widths ``n_1 … n_L`` (``n_L = 10``) and
+    ``s`` bytes per number: the data flattened to ``s``-byte rows (and its float32 scaling, for a
+    moment); ``A_max`` drawn in float64 before the cast; the parameters and the gradients of both
+    paths, ``4 P`` numbers, and three temporaries of ``A_max`` (an update, the relative
+    difference); the training set's order, once per epoch (int64); the activations of a
+    minibatch for both paths (five arrays of ``n_ℓ`` per example), or those of the test set when
+    the accuracy is measured. Checked against tracemalloc's peak in the tests.
+    """
+    s = np.dtype(dtype).itemsize
+    widths = (*hidden, 10)
+    shapes = list(zip(widths, (n_0, *hidden), strict=True))
+    parameters = sum(n * (n_prev + 1) for n, n_prev in shapes)
+    largest = max(n * n_prev for n, n_prev in shapes)
+    data = s * (n_train + n_test) * n_0 + 4 * max(n_train, n_test) * n_0
+    weights = s * (4 * parameters + 3 * largest) + 8 * largest
+    activations = s * sum(widths) * max(5 * batch_size, n_test) + s * batch_size * n_0
+    return data + weights + 8 * epochs * n_train + activations
+
+
 def compare_training(
     hidden: Sequence[int] = (64,),
     activation: str = "relu",

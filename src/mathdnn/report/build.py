@@ -148,12 +148,12 @@ class Inputs:
 
 def prepare(
     image: str | os.PathLike[str] | None = None,
-    mnist_dir: str | os.PathLike[str] | None = None,
+    mnist: MNIST | None = None,
     seeds: int | None = None,
     quick: bool = False,
 ) -> Inputs:
     """Load and check every input before any work: the image (default: the sample photograph),
-    MNIST (default: the bundled subset), ``seeds`` (default: the scale's). Raises
+    MNIST (default: ``load_mnist()``, the bundled subset), ``seeds`` (default: the scale's). Raises
     ``FileNotFoundError``/``ValueError`` naming the input that is wrong."""
     scale = QUICK if quick else FULL
     seeds = scale.p5_seeds if seeds is None else seeds
@@ -161,7 +161,7 @@ def prepare(
         raise ValueError(f"prepare: seeds must be a positive integer, got {seeds!r}")
     path = default_photo_path() if image is None else Path(image)
     pixels = load_image(path)
-    mnist = load_mnist(mnist_dir)
+    mnist = load_mnist() if mnist is None else mnist
     for split, labels in (("training", mnist.train_labels), ("test", mnist.test_labels)):
         missing = [d for d in P5_DIGITS if not np.any(labels == d)]
         if missing:
