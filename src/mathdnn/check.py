@@ -74,6 +74,8 @@ def pytorch_checks(
     """Checks against PyTorch: ``compute(torch)`` returns the max error of each named identity.
 
     Without PyTorch the rows are listed as skipped, so the table shows what was not checked.
+    ``compute`` runs with PyTorch on one thread: the references are tiny arrays, and its threads
+    would only contend with the caller's (``mathdnn grade`` checks problems in parallel).
     """
     try:
         torch = importlib.import_module("torch")
@@ -86,5 +88,10 @@ def pytorch_checks(
             Check(problem, n, "PyTorch", math.nan, tolerance, detail=note, skipped=True)
             for n in names
         ]
-    errors = compute(torch)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        errors = compute(torch)
+    finally:
+        torch.set_num_threads(threads)
     return [Check(problem, n, "PyTorch", e, tolerance) for n, e in zip(names, errors, strict=True)]

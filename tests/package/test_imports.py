@@ -1,5 +1,6 @@
 """The package's imports run one way: no circle among the modules, and the homework (``hw4``)
-imported only from above it (``verify``, ``report``, ``cli``); and every module imports on its own.
+imported only from above it (``verify``, ``report``, ``grade``, ``cli``); and every module imports
+on its own.
 
 The graph has an edge ``a → b`` for each import statement anywhere in ``a`` (at module level,
 inside functions, under ``if TYPE_CHECKING``) that names ``b``, a module of mathdnn: ``from p
@@ -20,7 +21,7 @@ import mathdnn
 
 PACKAGE = Path(mathdnn.__file__).resolve().parent
 # The layers that may import the homework: it sits above training and the library, below these.
-ABOVE_HW4 = ("mathdnn.hw4", "mathdnn.verify", "mathdnn.report", "mathdnn.cli")
+ABOVE_HW4 = ("mathdnn.hw4", "mathdnn.verify", "mathdnn.report", "mathdnn.grade", "mathdnn.cli")
 
 
 def module_names() -> dict[str, Path]:

@@ -39,6 +39,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "losses",
     "train",
     "export",
+    "grade",
 )
 
 

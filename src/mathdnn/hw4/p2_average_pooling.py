@@ -11,7 +11,8 @@ draws it on a photo, and it agrees with ``avg_pool2d`` and with Pillow's ``Image
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,27 @@ import numpy as np
 import mathdnn.functional as F
 from mathdnn.check import EXACT, Check, max_abs_difference
 from mathdnn.engine import Tensor, no_grad
+from mathdnn.exercise import (
+    Case,
+    Counterexample,
+    Exercise,
+    Mismatch,
+    Raised,
+    Search,
+    Student,
+    Task,
+    WrongAnswer,
+    example_array,
+    float_array,
+    fmt,
+    index_text,
+    mismatch,
+    replaced,
+    show,
+    simpler_values,
+    smaller_ints,
+    smaller_shapes,
+)
 from mathdnn.functional import reference
 from mathdnn.functional._checks import float_tensor, positive_int
 from mathdnn.hw4.photo import sample_photo
@@ -108,3 +130,103 @@ def checks(
             detail="Pillow rounds each block mean to the nearest grey level",
         ),
     ]
+
+
+# ------------------------------------------------------------------------------- the grading
+# mathdnn grade: a student's avg_pool_filter(k, channels), used as
+# conv2d(X, w, stride=k, groups=channels), against avg_pool2d(X, k).
+_IDENTITY = "Y[c, i, j] = (1/k²) Σ_{a<k, b<k} X[c, k·i + a, k·j + b] (avg_pool2d(X, k))"
+
+
+def _explain(X: np.ndarray, k: int, index: tuple[int, ...]) -> str:
+    c, i, j = index
+    block = X[c, k * i : k * i + k, k * j : k * j + k]
+    rows, cols = f"{k * i}:{k * i + k}", f"{k * j}:{k * j + k}"
+    return f"(1/{k * k})·(sum of X[{c}, {rows}, {cols}] = {fmt(block.sum())})"
+
+
+def grade_avg_pool_filter(student: Student, search: Search) -> Counterexample | None:
+    """The smallest ``(k, channels, X)`` on which the student's filter, used as
+    ``conv2d(X, w, stride=k, groups=channels)``, is not ``avg_pool2d(X, k)``."""
+    answers: dict[tuple[int, int], Any] = {}
+
+    def filter_for(k: int, channels: int) -> np.ndarray:
+        """The student's filter for ``(k, channels)``, asked once."""
+        if (k, channels) not in answers:
+            try:
+                answers[k, channels] = float_array(
+                    student(k, channels), (channels, 1, k, k), "the filter w"
+                )
+            except (WrongAnswer, Raised) as err:
+                answers[k, channels] = err
+        answer = answers[k, channels]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def cases() -> Iterator[Case]:
+        for n in itertools.count():
+            k, channels = int(search.rng.integers(1, 5)), int(search.rng.integers(1, 4))
+            shape = (channels, *search.rng.integers(k, 3 * k + 1, 2))
+            yield {"k": k, "channels": channels, "X": example_array(search.rng, shape, n)}
+
+    def holds(case: Case) -> Mismatch | None:
+        k, X = case["k"], case["X"]
+        w = filter_for(k, case["channels"])
+        with no_grad():
+            Y = F.conv2d(Tensor(X[None]), w.astype(np.float64), stride=k, groups=len(X)).data[0]
+            expected = F.avg_pool2d(Tensor(X[None]), k).data[0]
+        index = mismatch(Y, expected, w.dtype)
+        if index is None:
+            return None
+        return Mismatch(
+            f"your Y{index_text(index)} = {fmt(Y[index])}",
+            f"{fmt(expected[index])} = {_explain(X, k, index)}",
+            _IDENTITY,
+        )
+
+    def describe(case: Case) -> tuple[str, tuple[str, ...]]:
+        k, channels = case["k"], case["channels"]
+        return (
+            f"avg_pool_filter({k}, {channels}), used as Y = conv2d(X, w, stride={k}, "
+            f"groups={channels})",
+            (show("X", case["X"]),),
+        )
+
+    def shrink(case: Case) -> Iterator[Case]:
+        k, channels, X = case["k"], case["channels"], case["X"]
+        for smaller in smaller_ints(k, 1):
+            yield replaced(case, k=smaller)
+        for smaller in smaller_ints(channels, 1):
+            yield replaced(case, channels=smaller, X=X[:smaller])
+        for smaller in smaller_shapes(X, (channels, k, k)):
+            yield replaced(case, X=smaller)
+        for simpler in simpler_values(X):
+            yield replaced(case, X=simpler)
+
+    return search.find(cases(), holds, describe, shrink)
+
+
+EXERCISE = Exercise(
+    "2",
+    "average pooling as a convolution",
+    (
+        Task(
+            "avg_pool_filter",
+            "(k: int, channels: int) -> np.ndarray",
+            """\
+Problem 2: average pooling as a convolution.
+
+The k×k average pool of X (C channels, H×W pixels, no padding, stride k):
+
+    Y[c, i, j] = (1/k²) Σ_{a<k, b<k} X[c, k·i + a, k·j + b]
+
+Return the filter w, a float array of shape (channels, 1, k, k), such that
+conv2d(X, w, stride=k, groups=channels) = avg_pool2d(X, k) for every X with `channels`
+channels (groups=channels: each output channel sees its own input channel only).
+""",
+            grade_avg_pool_filter,
+            examples=60,
+        ),
+    ),
+)

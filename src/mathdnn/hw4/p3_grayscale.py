@@ -11,7 +11,8 @@ Pillow's ``convert("L")``, which rounds the same weights to integers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,22 @@ import numpy as np
 import mathdnn.functional as F
 from mathdnn.check import EXACT, Check, max_abs_difference
 from mathdnn.engine import Tensor, no_grad
+from mathdnn.exercise import (
+    Case,
+    Counterexample,
+    Exercise,
+    Mismatch,
+    Search,
+    Student,
+    Task,
+    example_array,
+    float_array,
+    fmt,
+    index_text,
+    mismatch,
+    show,
+    shrink_arrays,
+)
 from mathdnn.functional._checks import float_tensor
 from mathdnn.hw4.photo import sample_photo
 
@@ -78,3 +95,68 @@ def checks(
             1.0,
         ),
     ]
+
+
+# ------------------------------------------------------------------------------- the grading
+# mathdnn grade: a student's grayscale_filter(), used as conv2d(X, w), against luma_formula.
+_IDENTITY = "Y[i, j] = 0.299·X[0, i, j] + 0.587·X[1, i, j] + 0.114·X[2, i, j] (ITU-R BT.601 luma)"
+
+
+def _explain(X: np.ndarray, i: int, j: int) -> str:
+    names = " + ".join(f"{w}·X[{c}, {i}, {j}]" for c, w in enumerate(GRAYSCALE_WEIGHTS))
+    terms = " + ".join(f"{w}·{fmt(X[c, i, j])}" for c, w in enumerate(GRAYSCALE_WEIGHTS))
+    return f"{names} = {terms}"
+
+
+def grade_grayscale_filter(student: Student, search: Search) -> Counterexample | None:
+    """The smallest image ``X`` on which the student's filter, used as ``conv2d(X, w)``, is not
+    the luma of ``X``."""
+    w = float_array(student(), (1, 3, 1, 1), "the filter w")
+
+    def cases() -> Iterator[Case]:
+        for k in itertools.count():
+            yield {"X": example_array(search.rng, (3, *search.rng.integers(1, 5, 2)), k)}
+
+    def holds(case: Case) -> Mismatch | None:
+        X = case["X"]
+        with no_grad():
+            Y = F.conv2d(Tensor(X[None]), w.astype(np.float64)).data[0, 0]
+        expected = luma_formula(X[None])[0, 0]
+        index = mismatch(Y, expected, w.dtype)
+        if index is None:
+            return None
+        return Mismatch(
+            f"your Y{index_text(index)} = {fmt(Y[index])}",
+            f"{fmt(expected[index])} = {_explain(X, *index)}",
+            _IDENTITY,
+        )
+
+    return search.find(
+        cases(),
+        holds,
+        lambda case: ("grayscale_filter(), used as Y = conv2d(X, w)", (show("X", case["X"]),)),
+        lambda case: shrink_arrays(case, {"X": (3, 1, 1)}),
+    )
+
+
+EXERCISE = Exercise(
+    "3",
+    "RGB to grey as a 1×1 convolution",
+    (
+        Task(
+            "grayscale_filter",
+            "() -> np.ndarray",
+            """\
+Problem 3: RGB to greyscale as a 1×1 convolution.
+
+The luma of an RGB image X (channels R, G, B = X[0], X[1], X[2]) is
+
+    Y[i, j] = 0.299·X[0, i, j] + 0.587·X[1, i, j] + 0.114·X[2, i, j]
+
+Return the filter w, a float array of shape (1, 3, 1, 1), such that conv2d(X, w) = Y.
+""",
+            grade_grayscale_filter,
+            examples=200,
+        ),
+    ),
+)

@@ -22,8 +22,22 @@ from dataclasses import dataclass
 import numpy as np
 
 import mathdnn.functional as F
+from mathdnn import exercise as grading
 from mathdnn.check import ROUNDING, Check, max_abs_difference
 from mathdnn.engine import Tensor, no_grad
+from mathdnn.exercise import (
+    Case,
+    Exercise,
+    Mismatch,
+    Search,
+    Student,
+    Task,
+    WrongAnswer,
+    describe,
+    float_array,
+    fmt,
+    literal,
+)
 from mathdnn.functional._checks import float_tensor
 from mathdnn.functional.activation import ACTIVATIONS
 from mathdnn.nn import (
@@ -374,3 +388,111 @@ def _rewrite_checks(rng: np.random.Generator) -> list[Check]:
         Check("4", "pool_before_activation: outputs", original, max_abs_difference(*outputs), 0.0),
         Check("4", "pool_before_activation: parameter gradients", original, grad_error, ROUNDING),
     ]
+
+
+# ------------------------------------------------------------------------------- the grading
+# mathdnn grade: a student's maxpool_counterexample(activation) for every function of FUNCTIONS,
+# None where this module's answer is None (σ non-decreasing), else an input that check_commutes
+# finds failing.
+_IDENTITY = "σ(maxpool(X)) = maxpool(σ(X)) for every X exactly when σ is non-decreasing"
+
+
+def _value(name: str, x: float) -> float:
+    with no_grad(), np.errstate(all="ignore"):
+        return float(FUNCTIONS[name](Tensor(np.array(x))).data)
+
+
+def _not_monotone(name: str) -> str:
+    """The smallest integers ``a < b`` with ``σ(a) > σ(b)``: why ``σ`` is not non-decreasing."""
+    pairs = sorted(
+        ((a, b) for a in range(-3, 4) for b in range(a + 1, 4)),
+        key=lambda pair: (max(map(abs, pair)), pair),
+    )
+    for a, b in pairs:
+        if _value(name, a) > _value(name, b):
+            return (
+                f"{name}({fmt(a)}) = {fmt(_value(name, a))} > {name}({fmt(b)}) = "
+                f"{fmt(_value(name, b))} although {fmt(a)} < {fmt(b)}"
+            )
+    raise AssertionError(f"{name} is non-decreasing on the integers −3..3")
+
+
+def _sigma_of_pool(name: str, X: np.ndarray) -> np.ndarray:
+    """``σ(maxpool(X))`` (2×2, stride 2) of a ``(1, 1, H, W)`` input, as ``(H/2, W/2)``."""
+    with no_grad(), np.errstate(all="ignore"):
+        return FUNCTIONS[name](F.max_pool2d(Tensor(X), 2)).data[0, 0]
+
+
+def grade_maxpool_counterexample(student: Student, search: Search) -> grading.Counterexample | None:
+    """The first function of ``FUNCTIONS`` for which the student's answer is wrong: an input
+    for a non-decreasing ``σ``, ``None`` for one that is not, or an input on which the identity
+    holds."""
+
+    def holds(case: Case) -> Mismatch | None:
+        name = case["activation"]
+        answer = student(name)
+        if maxpool_counterexample(name) is None:  # σ is non-decreasing
+            if answer is None:
+                return None
+            sides = ""
+            if isinstance(answer, np.ndarray) and answer.ndim == 4 and answer.dtype.kind in "fiu":
+                both = _sigma_of_pool(name, answer.astype(np.float64))
+                sides = f"; on your X both sides are {literal(both)}"
+            return Mismatch(
+                f"your answer: {describe(answer)}",
+                f"None: {name} is non-decreasing, so no X breaks the identity{sides}",
+                _IDENTITY,
+            )
+        if answer is None:
+            return Mismatch(
+                "your answer: None",
+                f"an X with σ(maxpool(X)) ≠ maxpool(σ(X)), σ = {name}: {_not_monotone(name)}",
+                _IDENTITY,
+            )
+        X = float_array(answer, (1, 1, None, None), "an input X", accept_integers=True)
+        if min(X.shape[2:]) < 2:
+            raise WrongAnswer(
+                Mismatch(
+                    f"an input of shape {X.shape}: no 2×2 window fits in it",
+                    "an input X of shape (1, 1, H, W) with H, W ≥ 2",
+                )
+            )
+        X = X.astype(np.float64)
+        if not check_commutes(FUNCTIONS[name], X, 2).holds:
+            return None
+        return Mismatch(
+            f"on your X, σ(maxpool(X)) = maxpool(σ(X)) = {literal(_sigma_of_pool(name, X))}",
+            f"an X with σ(maxpool(X)) ≠ maxpool(σ(X)), σ = {name} (maxpool: 2×2, stride 2)",
+            _IDENTITY,
+        )
+
+    return search.find(
+        ({"activation": name} for name in FUNCTIONS),
+        holds,
+        lambda case: (f"maxpool_counterexample({case['activation']!r})", ()),
+    )
+
+
+EXERCISE = Exercise(
+    "4",
+    "max pooling and activations",
+    (
+        Task(
+            "maxpool_counterexample",
+            "(activation: str) -> np.ndarray | None",
+            f"""\
+Problem 4: max pooling commutes with non-decreasing activations.
+
+Let maxpool be the 2×2 max pool with stride 2 and σ a function applied elementwise. For
+`activation`, one of {", ".join(f'"{name}"' for name in FUNCTIONS)}
+(leaky_relu with slope 0.01, square x², neg −x, abs |x|):
+
+- if σ(maxpool(X)) = maxpool(σ(X)) for every X, return None;
+- otherwise return an input X, a float array of shape (1, 1, H, W) with H, W ≥ 2, on which
+  σ(maxpool(X)) ≠ maxpool(σ(X)).
+""",
+            grade_maxpool_counterexample,
+            examples=None,
+        ),
+    ),
+)

@@ -48,7 +48,7 @@ import itertools
 import math
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -61,6 +61,25 @@ from mathdnn.check import FD, ROUNDING, Check, max_abs_difference, pytorch_check
 from mathdnn.data import MNIST, DataLoader, flatten_scale, load_mnist
 from mathdnn.engine import Tensor
 from mathdnn.engine.gradcheck import central_differences
+from mathdnn.exercise import (
+    ActivationRef,
+    Case,
+    Counterexample,
+    Exercise,
+    Mismatch,
+    Search,
+    Student,
+    Task,
+    array_list,
+    example_array,
+    float_array,
+    fmt,
+    index_text,
+    mismatch,
+    replaced,
+    show,
+    simpler_values,
+)
 from mathdnn.functional import numerics
 from mathdnn.functional.activation import ACTIVATIONS, ActivationFunction
 from mathdnn.nn.init import uniform_fan_in
@@ -757,3 +776,150 @@ def _gradients_differ(ours: Gradients, theirs: Gradients) -> float:
         max_abs_difference(a, b)
         for a, b in zip(ours[0] + ours[1], theirs[0] + theirs[1], strict=True)
     )
+
+
+# ------------------------------------------------------------------------------- the grading
+# mathdnn grade: a student's mlp_gradients(As, bs, x, sigma, sigma_prime) against this module's,
+# on small networks with a scalar output shrunk to the smallest that fails. The child process
+# hands the student's function the same σ and σ′ (ACTIVATIONS' value and slope, by name).
+_GRADED_ACTIVATIONS = ("tanh", "sigmoid", "softplus")
+_IDENTITY = (
+    "∂y_L/∂A_ℓ = diag(σ′(z_ℓ)) (∂y_L/∂y_ℓ)ᵀ y_{ℓ−1}ᵀ and ∂y_L/∂b_ℓ = diag(σ′(z_ℓ)) (∂y_L/∂y_ℓ)ᵀ "
+    "for ℓ < L, ∂y_L/∂A_L = y_{L−1}ᵀ, ∂y_L/∂b_L = 1, where z_ℓ = A_ℓ y_{ℓ−1} + b_ℓ and "
+    "∂y_L/∂y_ℓ = A_L diag(σ′(z_{L−1})) A_{L−1} ⋯ diag(σ′(z_{ℓ+1})) A_{ℓ+1}"
+)
+
+
+def _network(rng: np.random.Generator, k: int) -> Case:
+    L = int(rng.integers(1, 4))
+    widths = [*(int(n) for n in rng.integers(1, 4, L)), 1]
+    return {
+        "As": [example_array(rng, (widths[l + 1], widths[l]), k) for l in range(L)],
+        "bs": [example_array(rng, (widths[l + 1],), k) for l in range(L)],
+        "x": example_array(rng, (widths[0],), k),
+        "activation": _GRADED_ACTIVATIONS[k % len(_GRADED_ACTIVATIONS)],
+    }
+
+
+def _resized(A: np.ndarray, columns: int) -> np.ndarray:
+    """``A`` with ``columns`` columns: cut, or padded with zeros."""
+    out = np.zeros((A.shape[0], columns))
+    n = min(columns, A.shape[1])
+    out[:, :n] = A[:, :n]
+    return out
+
+
+def _shrink(case: Case) -> Iterator[Case]:
+    """Networks with a hidden layer less, a unit less, or simpler entries."""
+    As, bs, x = case["As"], case["bs"], case["x"]
+    L = len(As)
+    for l in range(L - 1):  # drop hidden layer l + 1: A_{l+2} now reads y_l
+        new_As = [*As[:l], _resized(As[l + 1], As[l].shape[1]), *As[l + 2 :]]
+        yield replaced(case, As=new_As, bs=[*bs[:l], *bs[l + 1 :]])
+    for l in range(L):  # one unit fewer in y_l (l = 0: the input x)
+        n = As[l].shape[1]
+        if n > 1:
+            new_As, new_bs = list(As), list(bs)
+            new_As[l] = As[l][:, : n - 1]
+            if l == 0:
+                yield replaced(case, As=new_As, x=x[: n - 1])
+            else:
+                new_As[l - 1], new_bs[l - 1] = As[l - 1][: n - 1], bs[l - 1][: n - 1]
+                yield replaced(case, As=new_As, bs=new_bs)
+    for name in ("As", "bs"):
+        for l, a in enumerate(case[name]):
+            for simpler in simpler_values(a):
+                yield replaced(case, **{name: [*case[name][:l], simpler, *case[name][l + 1 :]]})
+    for simpler in simpler_values(x):
+        yield replaced(case, x=simpler)
+
+
+def _describe(case: Case) -> tuple[str, tuple[str, ...]]:
+    return (
+        "mlp_gradients(As, bs, x, sigma, sigma_prime)",
+        (
+            show("As", case["As"]),
+            show("bs", case["bs"]),
+            show("x", case["x"]),
+            f"sigma = {case['activation']}, sigma_prime = its derivative",
+        ),
+    )
+
+
+def _explain(case: Case, which: str, l: int, index: tuple[int, ...]) -> str:
+    """What ``dA[l][index]`` or ``db[l][index]`` is: the derivative it stands for, then its
+    formula with the network's numbers."""
+    As, bs, x = case["As"], case["bs"], case["x"]
+    activation = resolve_activation("grade_mlp_gradients", case["activation"])
+    ys = forward(As, bs, x, activation)
+    L, layer = len(As), l + 1
+    symbol = f"∂y_L/∂{'A' if which == 'dA' else 'b'}_{layer}{index_text(index)}"
+    if layer == L:
+        return f"{symbol} = 1" if which == "db" else f"{symbol} = y_{L - 1}[{index[1]}]"
+    i = index[0]
+    slope = activation[1](As[l] @ ys[l] + bs[l])[i]
+    back = output_jacobians(As, bs, x, activation)[layer][0, i]
+    formula = f"σ′(z_{layer})[{i}]·(∂y_L/∂y_{layer})[{i}]"
+    numbers = f"{fmt(slope)}·{fmt(back)}"
+    if which == "dA":
+        formula += f"·y_{layer - 1}[{index[1]}]"
+        numbers += f"·{fmt(ys[l][index[1]])}"
+    return f"{symbol} = {formula} = {numbers}"
+
+
+def grade_mlp_gradients(student: Student, search: Search) -> Counterexample | None:
+    """The smallest network on which the student's ``(dA, db)`` is not ``mlp_gradients``'s."""
+
+    def holds(case: Case) -> Mismatch | None:
+        As, bs, x, name = case["As"], case["bs"], case["x"], case["activation"]
+        answer = student(As, bs, x, ActivationRef(name, "value"), ActivationRef(name, "slope"))
+        L = len(As)
+        dA, db = array_list(answer, 2, "(dA, db)")
+        dA, db = array_list(dA, L, "dA, one per layer"), array_list(db, L, "db, one per layer")
+        expected = mlp_gradients(As, bs, x, name)
+        for which, got, want, params in (("dA", dA, expected[0], As), ("db", db, expected[1], bs)):
+            for l in range(L):
+                mine = float_array(got[l], params[l].shape, f"{which}[{l}]")
+                index = mismatch(mine, want[l], mine.dtype)
+                if index is not None:
+                    return Mismatch(
+                        f"your {which}[{l}]{index_text(index)} = {fmt(mine[index])}",
+                        f"{fmt(want[l][index])} = {_explain(case, which, l, index)}",
+                        _IDENTITY,
+                    )
+        return None
+
+    def cases() -> Iterator[Case]:
+        for k in itertools.count():
+            yield _network(search.rng, k)
+
+    return search.find(cases(), holds, _describe, _shrink)
+
+
+EXERCISE = Exercise(
+    "6",
+    "backprop from the layer Jacobians",
+    (
+        Task(
+            "mlp_gradients",
+            "(\n    As: list[np.ndarray],\n    bs: list[np.ndarray],\n    x: np.ndarray,\n"
+            "    sigma: Callable[[np.ndarray], np.ndarray],\n"
+            "    sigma_prime: Callable[[np.ndarray], np.ndarray],\n"
+            ") -> tuple[list[np.ndarray], list[np.ndarray]]",
+            """\
+Problem 6: backpropagation for an MLP, from the layer Jacobians.
+
+The network: y_0 = x, y_ℓ = σ(A_ℓ y_{ℓ−1} + b_ℓ) for ℓ = 1..L−1, y_L = A_L y_{L−1} + b_L,
+with a scalar output (n_L = 1). As and bs are lists of L float arrays: As[ℓ−1] = A_ℓ of
+shape (n_ℓ, n_{ℓ−1}) and bs[ℓ−1] = b_ℓ of shape (n_ℓ,); x has shape (n_0,). sigma and
+sigma_prime are σ and its derivative σ′, functions of an array, elementwise.
+
+Return (dA, db): two lists of L arrays, dA[ℓ−1] = ∂y_L/∂A_ℓ (the shape of A_ℓ) and
+db[ℓ−1] = ∂y_L/∂b_ℓ (the shape of b_ℓ), computed from the layer Jacobians
+∂y_ℓ/∂y_{ℓ−1} = diag(σ′(A_ℓ y_{ℓ−1} + b_ℓ)) A_ℓ and ∂y_ℓ/∂b_ℓ = diag(σ′(A_ℓ y_{ℓ−1} + b_ℓ))
+by the chain rule.
+""",
+            grade_mlp_gradients,
+        ),
+    ),
+)

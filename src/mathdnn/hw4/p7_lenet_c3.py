@@ -29,8 +29,9 @@ a different layout (``mathdnn.nn.partial``):
 from __future__ import annotations
 
 import io
+import itertools
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -42,6 +43,25 @@ from matplotlib.patches import Rectangle
 import mathdnn.functional as F
 from mathdnn.check import ROUNDING, Check, max_abs_difference, pytorch_checks
 from mathdnn.engine import Tensor, no_grad
+from mathdnn.exercise import (
+    Case,
+    Counterexample,
+    Exercise,
+    Mismatch,
+    Search,
+    Student,
+    Task,
+    bool_array,
+    example_array,
+    float_array,
+    fmt,
+    index_text,
+    integer,
+    mismatch,
+    replaced,
+    show,
+    simpler_values,
+)
 from mathdnn.io import atomic_write
 from mathdnn.models import LeNet5
 from mathdnn.models.lenet import CONNECTIONS
@@ -336,3 +356,248 @@ def checks(
         return [max_abs_difference(c3_forward(x, weights, bias), theirs.numpy())]
 
     return rows + pytorch_checks("7", ["c3_forward (torch conv2d per subset)"], ROUNDING, compute)
+
+
+# ------------------------------------------------------------------------------- the grading
+# mathdnn grade: a student's C3: the table against CONNECTIONS, the counts against this module's
+# hand counts on tables shrunk to the fewest connections that fail, the forward against
+# c3_forward on inputs shrunk to the fewest non-zeros.
+_TABLE = (
+    "LeNet-5's Table 1 (LeCun et al. 1998): output maps 0–5 see 3 cyclically neighbouring input "
+    "maps {o, o+1, o+2} mod 6, maps 6–11 see 4 neighbours {o, …, o+3} mod 6, maps 12–14 see "
+    "{0, 1, 3, 4}, {1, 2, 4, 5}, {0, 2, 3, 5}, map 15 sees all 6"
+)
+_C3_COUNT = "Σ_o |S_o|·5·5 + 16: one 5×5 kernel per connection, one bias per output map"
+_LENET_COUNT = (
+    "C1 6·1·5·5 + 6, C3 Σ_o |S_o|·5·5 + 16, C5 400·120 + 120, F6 120·84 + 84, F7 84·10 + 10"
+)
+_SUBSETS = [tuple(int(i) for i in s) for s in input_subsets(CONNECTIONS)]
+
+
+def _group(o: int) -> str:
+    (label,) = (label for label, start, stop in C3_GROUPS if start <= o < stop)
+    return label.replace("\n", " ")
+
+
+def grade_c3_connections(student: Student, search: Search) -> Counterexample | None:
+    """The first entry, output map by output map, where the student's table is not the
+    paper's."""
+    table = bool_array(student(), (6, 16), "the connection table")
+    for o in range(16):
+        for i in range(6):
+            if table[i, o] != CONNECTIONS[i, o]:
+                return Counterexample(
+                    "c3_connections()",
+                    (),
+                    f"your table[{i}, {o}] = {bool(table[i, o])}",
+                    f"{bool(CONNECTIONS[i, o])}: output map {o} ({_group(o)}) sees input maps "
+                    f"{_SUBSETS[o]}",
+                    _TABLE,
+                )
+    return None
+
+
+def _tables(search: Search) -> Iterator[Case]:
+    yield {"table": CONNECTIONS.copy()}
+    yield {"table": np.ones((6, 16), dtype=bool)}
+    while True:
+        table = search.rng.random((6, 16)) < search.rng.uniform(0.1, 0.9)
+        table[search.rng.integers(0, 6, 16), np.arange(16)] = True  # no output map sees nothing
+        yield {"table": table}
+
+
+def _fewer_connections(case: Case) -> Iterator[Case]:
+    """Tables with fewer connections, every output map still seeing an input map."""
+    table = case["table"]
+    only_first = np.zeros_like(table)
+    only_first[table.argmax(axis=0), np.arange(16)] = True
+    if table.sum() > 16:
+        yield {"table": only_first}
+    for o in range(16):
+        if table[:, o].sum() > 1:
+            fewer = table.copy()
+            fewer[:, o] = only_first[:, o]
+            yield {"table": fewer}
+
+
+def _describe_table(name: str) -> Callable[[Case], tuple[str, tuple[str, ...]]]:
+    def describe(case: Case) -> tuple[str, tuple[str, ...]]:
+        heading = "table (rows: input maps, columns: output maps, X: connected) =\n"
+        return f"{name}(table)", (heading + connection_table_text(case["table"]),)
+
+    return describe
+
+
+def _grade_count(
+    name: str,
+    count: Callable[[np.ndarray], int],
+    explain: Callable[[np.ndarray], str],
+    identity: str,
+) -> Callable[[Student, Search], Counterexample | None]:
+    def grade(student: Student, search: Search) -> Counterexample | None:
+        def holds(case: Case) -> Mismatch | None:
+            table = case["table"]
+            got = integer(student(table), "the number of parameters, an int")
+            expected = count(table)
+            if got == expected:
+                return None
+            return Mismatch(
+                f"your {name}(table) = {fmt(got)}", f"{fmt(expected)} = {explain(table)}", identity
+            )
+
+        return search.find(_tables(search), holds, _describe_table(name), _fewer_connections)
+
+    grade.__doc__ = f"The table with the fewest connections on which {name} is wrong."
+    return grade
+
+
+def _c3_terms(table: np.ndarray) -> str:
+    return f"{int(table.sum())}·5·5 + 16"
+
+
+grade_c3_parameter_count = _grade_count(
+    "c3_parameter_count", c3_parameter_count, _c3_terms, _C3_COUNT
+)
+grade_lenet5_parameter_count = _grade_count(
+    "lenet5_parameter_count",
+    lenet5_parameter_count,
+    lambda table: (
+        f"156 + ({_c3_terms(table)} = {fmt(c3_parameter_count(table))}) + 48,120 + 10,164 + 850"
+    ),
+    _LENET_COUNT,
+)
+
+
+def _forward_cases(search: Search) -> Iterator[Case]:
+    for k in itertools.count():
+        yield {
+            "x": example_array(search.rng, (1 + k % 2, 6, 14, 14), k),
+            "weights": [example_array(search.rng, (len(s), 5, 5), k) for s in _SUBSETS],
+            "bias": example_array(search.rng, (16,), k),
+        }
+
+
+def _forward_shrink(case: Case) -> Iterator[Case]:
+    x, weights = case["x"], case["weights"]
+    if len(x) > 1:
+        yield replaced(case, x=x[:1])
+    for simpler in simpler_values(case["bias"]):
+        yield replaced(case, bias=simpler)
+    if any(w.any() for w in weights):
+        yield replaced(case, weights=[np.zeros_like(w) for w in weights])
+    if sum(w.any() for w in weights) > 1:
+        for o in range(len(weights)):
+            if weights[o].any():
+                only_o = [w if p == o else np.zeros_like(w) for p, w in enumerate(weights)]
+                yield replaced(case, weights=only_o)
+    for simpler in simpler_values(x):
+        yield replaced(case, x=simpler)
+    for o, w in enumerate(weights):
+        for simpler in simpler_values(w):
+            yield replaced(case, weights=[*weights[:o], simpler, *weights[o + 1 :]])
+
+
+def grade_c3_forward(student: Student, search: Search) -> Counterexample | None:
+    """The input, kernels and biases with the fewest non-zeros on which the student's C3 is not
+    ``c3_forward``."""
+
+    def holds(case: Case) -> Mismatch | None:
+        x = case["x"]
+        got = float_array(
+            student(x, case["weights"], case["bias"]), (len(x), 16, 10, 10), "the output Y"
+        )
+        expected = c3_forward(x, case["weights"], case["bias"])
+        index = mismatch(got, expected, got.dtype)
+        if index is None:
+            return None
+        n, o, i, j = index
+        return Mismatch(
+            f"your Y{index_text(index)} = {fmt(got[index])}",
+            f"{fmt(expected[index])} = bias[{o}] + Σ_(k, a, b) weights[{o}][k, a, b]·"
+            f"x[{n}, S_{o}[k], {i} + a, {j} + b], S_{o} = {_SUBSETS[o]}",
+            "Y[n, o] = conv2d(x[n, S_o], weights[o]) + bias[o]: output map o convolves only the "
+            "input maps S_o it sees (5×5 kernels, no padding)",
+        )
+
+    def describe(case: Case) -> tuple[str, tuple[str, ...]]:
+        inputs = (
+            show("x", case["x"]),
+            show("weights", case["weights"]),
+            show("bias", case["bias"]),
+        )
+        return "c3_forward(x, weights, bias)", inputs
+
+    return search.find(_forward_cases(search), holds, describe, _forward_shrink)
+
+
+_C3 = """\
+In the original LeNet-5 (LeCun, Bottou, Bengio, Haffner 1998, Table 1), C3 connects each of its
+16 output maps o to a subset S_o of the 6 input maps (the maps of S2): maps 0–5 see 3
+neighbouring input maps, maps 6–11 see 4 neighbouring input maps, maps 12–14 see 4 input maps
+that are not all neighbours, and map 15 sees all 6 (neighbours are taken cyclically, as in the
+paper's table).
+"""
+
+EXERCISE = Exercise(
+    "7",
+    "the C3 layer of LeNet-5",
+    (
+        Task(
+            "c3_connections",
+            "() -> np.ndarray",
+            "Problem 7: the connection table of C3.\n\n"
+            + _C3
+            + """
+Return the table as a bool array of shape (6, 16): table[i, o] is True when output map o sees
+input map i (rows: input maps, columns: output maps, as in the paper).
+""",
+            grade_c3_connections,
+            examples=None,
+        ),
+        Task(
+            "c3_parameter_count",
+            "(table: np.ndarray) -> int",
+            """\
+Problem 7: the number of parameters of a partially connected C3.
+
+table is a bool array of shape (6, 16), table[i, o] True when output map o sees input map i
+(every output map sees at least one). Return the number of parameters of a C3 connected by
+table, with 5×5 kernels and one bias per output map (an int). A full C3 (all True) has
+16·6·25 + 16 = 2,416.
+""",
+            grade_c3_parameter_count,
+            examples=40,
+        ),
+        Task(
+            "lenet5_parameter_count",
+            "(table: np.ndarray) -> int",
+            """\
+Problem 7: the number of parameters of LeNet-5 with C3 connected by table.
+
+The network, for 1×28×28 inputs: C1 conv 1→6 5×5 padding 2; S2 avg-pool 2 (no parameters);
+C3 connected by table (as in c3_parameter_count); S4 avg-pool 2; C5 linear 400→120; F6 linear
+120→84; F7 linear 84→10; every convolution and linear layer has a bias. Return the total number
+of parameters (an int).
+""",
+            grade_lenet5_parameter_count,
+            examples=40,
+        ),
+        Task(
+            "c3_forward",
+            "(x: np.ndarray, weights: list[np.ndarray], bias: np.ndarray) -> np.ndarray",
+            "Problem 7: the forward of C3.\n\n"
+            + _C3
+            + """
+Compute C3 with the paper's table: x has shape (N, 6, 14, 14); weights is a list of 16 arrays,
+weights[o] of shape (|S_o|, 5, 5), the kernels of output map o for its input maps S_o in
+increasing order; bias has shape (16,). Return Y of shape (N, 16, 10, 10):
+
+    Y[n, o] = conv2d(x[n, S_o], weights[o]) + bias[o]     (no padding, stride 1)
+
+(the course's hint: 16 small convolutions on x[:, S_o], concatenated).
+""",
+            grade_c3_forward,
+            examples=12,
+        ),
+    ),
+)
