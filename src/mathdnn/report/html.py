@@ -55,6 +55,11 @@ def _tolerance(value: float) -> str:
     return "0" if value == 0 else _fmt(value, ".0e")
 
 
+def _points(fraction: float) -> str:
+    """A difference of accuracies in percentage points, signed."""
+    return f"{100 * fraction:+.2f}"
+
+
 def _table(
     headers: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "", caption: str = ""
 ) -> str:
@@ -310,26 +315,41 @@ def _problem4(s: Section, report: Report) -> str:
 def _problem5(s: Section, report: Report) -> str:
     n = s.numbers
     config, summary = n["config"], n["summary"]
-    rows = []
-    for key in ("kl", "sos"):
-        accuracies = n[key]["test_accuracy"]
-        rows.append(
-            [
-                esc(n[key]["title"]),
-                f"{_percent(summary['mean'][key])} ± {_percent(summary['std'][key])}",
-                ", ".join(_percent(a, 1) for a in accuracies),
-            ]
-        )
+    rows = [
+        [str(row["seed"]), _percent(row["kl"]), _percent(row["sos"]), _points(row["difference"])]
+        for row in summary["paired"]
+    ]
+    rows.append(
+        [
+            "mean ± std",
+            f"{_percent(summary['mean']['kl'])} ± {_percent(summary['std']['kl'])}",
+            f"{_percent(summary['mean']['sos'])} ± {_percent(summary['std']['sos'])}",
+            _points(summary["difference_sos_minus_kl"])
+            + ("" if summary["paired_std"] is None else f" ± {100 * summary['paired_std']:.2f}"),
+        ]
+    )
     seeds = config["seeds"]
-    verdict_cls = "verdict strong" if summary["larger_than_spread"] else "verdict"
+    verdict_cls = "verdict strong" if summary["better"] else "verdict"
+    if summary["interval"] is None:
+        statistics = "With one seed there is no confidence interval."
+    else:
+        lo, hi = summary["interval"]
+        tested = (
+            ""
+            if summary["t"] is None
+            else f", t = {summary['t']:.2f}, p = {summary['p_value']:.2g}"
+        )
+        statistics = (
+            f"Mean paired difference {_points(summary['difference_sos_minus_kl'])} points, "
+            f"{100 * summary['confidence']:g} % confidence interval [{_points(lo)}, "
+            f"{_points(hi)}] (Student's t, n − 1 = {seeds - 1} degrees of freedom{tested})."
+        )
     return (
         '<p class="question"><b>Question.</b> Logistic regression on MNIST digits '
         f"{config['digits']['-1']} (y = −1) and {config['digits']['+1']} (y = +1): "
         "f(x) = (σ(−z), σ(z)), z = aᵀx + b, trained by SGD either on the KL objective or on the "
         "sum of squares ‖P(y) − f(x)‖². Which gives the better test accuracy?</p>"
-        f'<p class="answer"><b>Answer, measured over {seeds} seeds.</b> KL '
-        f"{_percent(summary['mean']['kl'])} ± {_percent(summary['std']['kl'])}, sum of squares "
-        f"{_percent(summary['mean']['sos'])} ± {_percent(summary['std']['sos'])}: "
+        f'<p class="answer"><b>Answer, measured over {seeds} paired seeds.</b> '
         f'<span class="{verdict_cls}">{esc(summary["verdict"])}</span>.</p>'
         "<h3>Construction</h3>"
         + _formula(
@@ -344,15 +364,12 @@ def _problem5(s: Section, report: Report) -> str:
         f"see the same batches. Training took {_ms(config['training_seconds'])}. Code: "
         f"{_code('mathdnn.hw4.p5_losses.compare')}.</p>"
         + _table(
-            ["trained on", "test accuracy, mean ± std", "per seed"],
+            ["seed", esc(n["kl"]["title"]), esc(n["sos"]["title"]), "difference (points)"],
             rows,
             "numbers",
-            "Final test accuracy",
+            "Final test accuracy per seed, and the paired difference sum of squares − KL",
         )
-        + "<p>Difference (sum of squares − KL): "
-        f"{_percent(summary['difference_sos_minus_kl'])}; seed-to-seed spread (the larger std) "
-        f"{_percent(summary['spread'])}; std of the paired per-seed difference "
-        f"{_percent(summary['paired_std'])}. Sum of squares ahead on "
+        + f"<p>{statistics} Sum of squares ahead on "
         f"{summary['seeds_sos_better']}, KL on {summary['seeds_kl_better']}, tied on "
         f"{summary['seeds_tied']} of {seeds} seeds.</p>"
         + _figure(
