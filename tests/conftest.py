@@ -4,7 +4,9 @@ which only the tests that start with ``pytest.importorskip("torch")`` import."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from collections.abc import Sequence
 
 import numpy as np
@@ -83,6 +85,23 @@ def images(tmp_path):
     Image.fromarray(rng.random((5, 5)).astype(np.float32), "F").save(tmp_path / "float.tiff")
     paths["float"] = tmp_path / "float.tiff"
     return paths
+
+
+@contextlib.contextmanager
+def no_hang(seconds: int = 60):
+    """Fail the test, rather than wait forever, if the block still runs after ``seconds`` (a
+    guard against a hang, not a measure of speed)."""
+
+    def hung(signum, frame):
+        raise AssertionError(f"still running after {seconds} s: it hangs")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="session")

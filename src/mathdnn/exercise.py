@@ -17,7 +17,8 @@ NumPy, deterministic for a seed, integer-valued first so that a counterexample r
 the search stops at a time budget, which a grader needs and a test framework does not). Cases come
 from a generator, simple ones first; a failing case is shrunk greedily: every candidate the
 shrinker offers is strictly simpler (fewer entries, fewer non-zeros, fewer non-integers, smaller
-magnitudes, fewer negatives), and the first that still fails replaces it, until none does.
+magnitudes, fewer negatives), and the first that still fails the same way replaces it, until
+none does.
 """
 
 from __future__ import annotations
@@ -331,13 +332,15 @@ class Search:
 
     def _failure(
         self, case: Case, holds: Callable[[Case], Mismatch | None], describe: Describe
-    ) -> Counterexample | None:
+    ) -> tuple[str, Counterexample] | None:
+        """How ``case`` fails, if it does: its kind (a wrong value, a malformed answer, or the
+        type of exception raised) and the counterexample."""
         try:
-            found = holds(case)
+            found, kind = holds(case), "value"
         except WrongAnswer as err:
-            found = replace(err.mismatch, got=f"your answer: {err.mismatch.got}")
+            found, kind = replace(err.mismatch, got=f"your answer: {err.mismatch.got}"), "answer"
         except Raised as err:
-            found = Mismatch(f"raised {err}")
+            found, kind = Mismatch(f"raised {err}"), str(err).split(":")[0].split(" (line")[0]
         except Broke as err:
             if err.case is None:
                 call, inputs = describe(case)
@@ -346,16 +349,19 @@ class Search:
         if found is None:
             return None
         call, inputs = describe(case)
-        return Counterexample(call, inputs, found.got, found.expected, found.identity)
+        return kind, Counterexample(call, inputs, found.got, found.expected, found.identity)
 
     def _shrink(
         self,
         case: Case,
-        failure: Counterexample,
+        failure: tuple[str, Counterexample],
         holds: Callable[[Case], Mismatch | None],
         describe: Describe,
         shrink: Callable[[Case], Iterable[Case]],
     ) -> Counterexample:
+        """Replace ``case`` by the first simpler candidate that fails the same way (a wrong
+        value stays a wrong value, an exception the same exception), until none does."""
+        kind, found = failure
         improved = True
         while improved and self.time_left():
             improved = False
@@ -363,11 +369,11 @@ class Search:
                 if not self.time_left():
                     break
                 smaller = self._failure(candidate, holds, describe)
-                if smaller is not None:
-                    case, failure, improved = candidate, smaller, True
+                if smaller is not None and smaller[0] == kind:
+                    case, found, improved = candidate, smaller[1], True
                     self.shrinks += 1
                     break
-        return failure
+        return found
 
 
 # --------------------------------------------------------------------------------------- shrinking

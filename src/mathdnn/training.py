@@ -152,16 +152,17 @@ class Setting:
         except (TypeError, ValueError) as err:
             raise type(err)(f"{where} {err}") from None
 
-    def add_argument(self, parser: Any, default: Any = None) -> None:
+    def add_argument(self, parser: Any, default: Any = None, note: str = "") -> None:
         """Add the flag to an ``argparse`` parser; ``default`` is the flag's own (None: not
-        given, so that a caller can tell; --help then states the setting's default)."""
+        given, so that a caller can tell; --help then states the setting's default), ``note``
+        what the command adds to the help."""
         shown = default if default is not None else self.default_text or self.default
         parser.add_argument(
             self.flag,
             type=self.type,
             choices=self.choices,
             default=default,
-            help=f"{self.help} (default {shown})",
+            help=f"{' '.join(filter(None, (self.help, note)))} (default {shown})",
         )
 
 
@@ -202,7 +203,7 @@ SEED = Setting(
 )
 #: The number of epochs to train: not a setting of the run (a resumed run goes on to more),
 #: but declared alike for the commands that take it.
-EPOCHS = Setting("epochs", int, "epochs in all, a resumed run's included", POSITIVE, default=30)
+EPOCHS = Setting("epochs", int, "epochs", POSITIVE, default=30)
 
 #: The settings of a LeNet-5 run, the fields of ``Settings`` in order.
 SETTINGS: tuple[Setting, ...] = (C3, OPTIMIZER, LR, BATCH_SIZE, SEED)

@@ -120,6 +120,18 @@ def finite_difference_filter():
 """,
     ),
     Hostile(
+        "killing the process that starts the submissions",
+        "4",
+        "the process ended without answering",
+        """
+def maxpool_counterexample(activation):
+    import signal
+
+    os.kill(os.getppid(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+""",
+    ),
+    Hostile(
         "an exception whose message is HTML",
         "5",
         "raised ValueError: <script>alert(1)</script>",
@@ -226,3 +238,19 @@ def test_the_command_prints_no_traceback_for_a_hostile_file(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     assert "score 6 / 7" in out
+
+
+def test_an_interrupted_grading_stops_the_children_at_once(tmp_path):
+    hanging = tmp_path / "hanging.py"
+    hanging.write_text("def finite_difference_filter():\n    while True:\n        pass\n")
+    calls = []
+
+    def interrupt():
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        grade_files([hanging] * 3, short(60.0), jobs=2, done=interrupt)
+    assert time.monotonic() - start < 30  # not the minute the endless loop may take
+    assert len(calls) >= 1

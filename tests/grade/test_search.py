@@ -142,3 +142,16 @@ def test_a_float32_answer_is_compared_at_float32_precision():
     expected = np.array([0.299, 0.587])
     assert mismatch(expected.astype(np.float32), expected, np.float32) is None
     assert mismatch(expected.astype(np.float32), expected, np.float64) == (0,)
+
+
+def test_a_failure_shrinks_only_to_a_failure_of_the_same_kind():
+    def holds(case):
+        if case["n"] < 3:
+            raise Raised("IndexError: out of range (line 3)")
+        return Mismatch(f"f({case['n']}) is wrong")
+
+    def shrink(case):
+        return ({"n": m} for m in range(case["n"]))
+
+    found = search().find([{"n": 7}], holds, lambda c: (f"f({c['n']})", ()), shrink)
+    assert found.got == "f(3) is wrong"  # not the IndexError of n < 3

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import inspect
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -289,12 +290,17 @@ def exercises(problems: Sequence[ModuleType] = PROBLEMS) -> list[Exercise]:
 
 
 def grade_problem(
-    path: str | os.PathLike[str], problem: ModuleType, settings: Settings, index: int
+    path: str | os.PathLike[str],
+    problem: ModuleType,
+    settings: Settings,
+    index: int,
+    cancelled: threading.Event | None = None,
 ) -> ProblemResult:
     """Grade one problem of the submission at ``path`` in its own child process; ``index`` is
-    the problem's place in the registry (it seeds the cases)."""
+    the problem's place in the registry (it seeds the cases). Setting ``cancelled`` ends the
+    wait for the child (the problem fails, "interrupted")."""
     exercise = problem.EXERCISE
-    with Sandbox(path, settings.limits) as sandbox:
+    with Sandbox(path, settings.limits, cancelled) as sandbox:
         results = [
             _search(task, sandbox, settings, np.random.default_rng([settings.seed, index, k]))
             for k, task in enumerate(exercise.tasks)
@@ -313,22 +319,33 @@ def grade_files(
     """Grade every file of ``paths`` on every problem that has an ``EXERCISE``, ``jobs``
     problems at a time (default: the number of processors); ``done()`` is called as each
     problem is graded. A submission's ``seconds`` run from its first problem's start to its
-    last one's end."""
+    last one's end. An exception here (Ctrl-C) stops the children at once before it goes on."""
     jobs = jobs or os.cpu_count() or 1
     graded = [p for p in problems if hasattr(p, "EXERCISE")]
     spans: dict[int, list[float]] = {}
+    cancelled = threading.Event()
 
     def one(i: int, k: int) -> ProblemResult:
         start = time.monotonic()
-        result = grade_problem(paths[i], graded[k], settings, k)
+        result = grade_problem(paths[i], graded[k], settings, k, cancelled)
         span = spans.setdefault(i, [start, start])
         span[0], span[1] = min(span[0], start), max(span[1], time.monotonic())
         done()
         return result
 
     with ThreadPoolExecutor(jobs) as pool:
-        futures = [[pool.submit(one, i, k) for k in range(len(graded))] for i in range(len(paths))]
-        rows = [tuple(f.result() for f in row) for row in futures]
+        futures = {
+            pool.submit(one, i, k): (i, k) for i in range(len(paths)) for k in range(len(graded))
+        }
+        done_problems: dict[tuple[int, int], ProblemResult] = {}
+        try:
+            for future in as_completed(futures):
+                done_problems[futures[future]] = future.result()
+        except BaseException:
+            cancelled.set()
+            pool.shutdown(cancel_futures=True)
+            raise
+    rows = [tuple(done_problems[i, k] for k in range(len(graded))) for i in range(len(paths))]
     return [
         SubmissionResult(str(path), row, spans[i][1] - spans[i][0])
         for i, (path, row) in enumerate(zip(paths, rows, strict=True))

@@ -8,7 +8,8 @@ temporary folder, with its stdin closed, two pipes of its own for the protocol
 third pipe that the grader drains and counts but never parses.
 
 ``call(name, args, deadline)`` sends one request and waits for the reply until ``deadline``
-(``time.monotonic()``), reading the child's output meanwhile. What can go wrong becomes one of
+(``time.monotonic()``), reading the child's output meanwhile, or until the event ``cancelled``
+is set (Ctrl-C in the grader). What can go wrong becomes one of
 ``mathdnn.exercise``'s errors, in words for the student:
 
 - the function raised ``NotImplementedError`` or does not exist: ``NotImplementedBySubmission``;
@@ -87,8 +88,11 @@ class _Zygote:
                 start_new_session=True,
             )
         self.lock = threading.Lock()
+        self.dead = False
 
     def ask(self, request: dict[str, Any], fds: Sequence[int] = ()) -> dict[str, Any]:
+        """The zygote's reply to ``request``; ``OSError`` if it has ended (a submission may
+        kill it: it runs as the same user)."""
         with self.lock:
             try:
                 socket.send_fds(self.sock, [json.dumps(request).encode()], list(fds))
@@ -96,6 +100,7 @@ class _Zygote:
             except OSError:
                 reply = b""
         if not reply:
+            self.dead = True
             raise OSError("mathdnn grade: the process that starts the submissions has ended")
         return json.loads(reply)
 
@@ -112,7 +117,7 @@ def _the_zygote() -> _Zygote:
     """The zygote of this process, started on first use (again if it ended)."""
     global _zygote
     with _zygote_lock:
-        if _zygote is None or _zygote.process.poll() is not None:
+        if _zygote is None or _zygote.dead or _zygote.process.poll() is not None:
             _zygote = _Zygote()
             atexit.register(_zygote.close)
         return _zygote
@@ -126,10 +131,17 @@ class Sandbox:
     """The child process of one submission, started on the first call, restarted after it
     broke. Use as a context manager: leaving it ends the child and removes its folder."""
 
-    def __init__(self, path: str | os.PathLike[str], limits: Limits = Limits()) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        limits: Limits = Limits(),
+        cancelled: threading.Event | None = None,
+    ) -> None:
         self.path = str(Path(path).resolve())
         self.limits = limits
+        self.cancelled = cancelled or threading.Event()
         self.pid: int | None = None
+        self._zygote: _Zygote | None = None
         self._exit_status: int | None = None
         self.printed = 0
         self._folder: tempfile.TemporaryDirectory[str] | None = None
@@ -155,7 +167,13 @@ class Sandbox:
             "file_size": self.limits.file_size,
         }
         try:
-            self.pid = _the_zygote().ask(request, (request_read, reply_write, output_write))["pid"]
+            self._zygote = _the_zygote()
+            try:
+                reply = self._zygote.ask(request, (request_read, reply_write, output_write))
+            except OSError:  # a submission ended the zygote: ask a fresh one
+                self._zygote = _the_zygote()
+                reply = self._zygote.ask(request, (request_read, reply_write, output_write))
+            self.pid = reply["pid"]
         finally:
             for fd in (request_read, reply_write, output_write):
                 os.close(fd)
@@ -171,10 +189,13 @@ class Sandbox:
     def _status(self, timeout: float) -> int | None:
         """The child's exit status (``-n`` for signal ``n``), once the zygote has reaped it
         (it forgets it then: asked once)."""
-        assert self.pid is not None
+        assert self.pid is not None and self._zygote is not None
         end = time.monotonic() + timeout
         while self._exit_status is None and time.monotonic() < end:
-            self._exit_status = _the_zygote().ask({"op": "status", "pid": self.pid})["status"]
+            try:
+                self._exit_status = self._zygote.ask({"op": "status", "pid": self.pid})["status"]
+            except OSError:
+                return None  # the zygote that reaped it has ended: the status is lost
             if self._exit_status is None:
                 time.sleep(0.005)
         return self._exit_status
@@ -202,7 +223,7 @@ class Sandbox:
         """The child ended without replying: say how."""
         code = self._status(timeout=2)
         if code is None:
-            return self._broke("closed its connection to the grader")
+            return self._broke("the process ended without answering (how, the grader cannot tell)")
         if code < 0:
             try:
                 name = signal.Signals(-code)
@@ -228,13 +249,15 @@ class Sandbox:
         need = protocol.FRAME.size
         try:
             while True:
+                if self.cancelled.is_set():
+                    raise self._broke("the grading was interrupted")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise self._broke(
                         f"no answer within {self.limits.time:g} s while {what} (an endless "
                         "loop, or much too slow?)"
                     )
-                for key, _ in selector.select(left):
+                for key, _ in selector.select(min(left, 0.1)):
                     if key.data == "request":
                         try:
                             pending = pending[os.write(self._request, pending) :]

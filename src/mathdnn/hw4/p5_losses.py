@@ -8,9 +8,15 @@ to tell MNIST's 4s (``y = −1``) from its 9s (``y = +1``), which gives the bett
 
 Answer: It is measured, not derived. The sum of squares is bounded by 2, so a confidently wrong
 example costs it at most 2 while the logistic loss grows without bound; the course's official
-solution says only that the sum of squares "seems to lead to better results". One run cannot
-settle it: for each seed both objectives start from the same ``a, b`` and see the same batches,
-and the verdict comes from the paired differences over seeds (``compare``; ``mathdnn losses``).
+solution says only that the sum of squares "seems to lead to better results". Within a seed both
+objectives start from the same ``a, b`` and see the same batches, so the answer rests on the
+per-seed differences of the final test accuracies: their mean, its 95 % confidence interval
+(Student's t) and the sign count. One objective is better only when the interval excludes 0;
+with one seed, or when the interval contains 0, the runs cannot tell them apart.
+
+``compare`` trains both objectives over seeds and ``summarize`` draws the verdict; ``mathdnn
+losses`` prints the table and the interval, ``mathdnn hw4`` shows them, and ``mathdnn losses
+--mnist-dir DIR`` runs the same comparison on full MNIST.
 
 Both objectives are primitives: one forward and its VJP side by side, averaged over the batch,
 written with the stable ``σ`` and softplus of ``mathdnn.functional.numerics``, so they stay finite,
@@ -27,7 +33,9 @@ each epoch's shuffling, which is what pairs the two runs of a seed.
 from __future__ import annotations
 
 import itertools
+import math
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -35,6 +43,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure as PlotFigure
+from scipy import stats
 
 import mathdnn.functional as F
 from mathdnn.check import EXACT, FD, ROUNDING, Check, max_abs_difference, pytorch_checks
@@ -70,6 +79,7 @@ from mathdnn.optim import SGD
 from mathdnn.training import BATCH_SIZE, EPOCHS, LR, SEED, Run, TrainingDiverged, fit
 
 __all__ = [
+    "CONFIDENCE",
     "LOSSES",
     "LOSS_TITLES",
     "Comparison",
@@ -290,50 +300,117 @@ def minibatch_means(run: Run) -> list[float]:
     return means
 
 
+#: The confidence level of the paired interval.
+CONFIDENCE = 0.95
+
+
 @dataclass(frozen=True)
 class Summary:
-    """Test accuracy over seeds: mean ± std (sample std) per loss, and their difference."""
+    """The final test accuracies over seeds, compared seed by seed.
 
+    Within a seed both objectives start from the same ``a, b`` and see the same batches, so the
+    comparison is paired: per seed ``d_i = acc_sos,i − acc_kl,i``, and over the ``n`` seeds the
+    mean ``d̄``, its 95 % confidence interval ``d̄ ± t_{0.975, n−1} s_d / √n`` (Student's t;
+    ``scipy.stats.ttest_rel``, which also gives ``t = d̄ / (s_d / √n)`` and its two-sided p
+    value) and the sign count. One objective is better only when the interval excludes 0.
+    ``interval``, ``t`` and ``p_value`` are None where they are undefined: with one seed, or
+    (``t``, ``p_value``) when every seed gives the same difference.
+    """
+
+    #: Per loss (``"kl"``, ``"sos"``): each seed's final test accuracy, their mean and sample std.
+    accuracy: dict[str, list[float]]
     mean: dict[str, float]
     std: dict[str, float]
-    #: ``mean[sos] − mean[kl]``.
+    #: ``d_i = acc_sos,i − acc_kl,i`` per seed, their mean ``d̄`` and sample std ``s_d``.
+    differences: list[float]
     difference: float
-    #: The seed-to-seed spread the difference is compared with: ``max(std[kl], std[sos])``.
-    spread: float
-    #: Std over seeds of the paired per-seed difference ``acc_sos − acc_kl``.
-    paired_std: float
+    paired_std: float | None
+    interval: tuple[float, float] | None
+    t: float | None
+    p_value: float | None
     #: Seeds on which each loss's model is more accurate: keys ``"kl"``, ``"sos"``, ``"tie"``.
     wins: dict[str, int]
 
     @property
-    def larger_than_spread(self) -> bool:
-        return abs(self.difference) > self.spread
+    def seeds(self) -> int:
+        return len(self.differences)
+
+    @property
+    def better(self) -> str | None:
+        """``"sos"`` or ``"kl"`` if the interval lies above or below 0, else None."""
+        if self.interval is None or self.interval[0] <= 0 <= self.interval[1]:
+            return None
+        return "sos" if self.interval[0] > 0 else "kl"
 
     def verdict(self) -> str:
-        if self.larger_than_spread:
-            better = LOSS_TITLES["sos" if self.difference > 0 else "kl"]
-            return f"{better} is better by more than the seed-to-seed spread"
-        return "the difference is within the seed-to-seed spread: one run cannot tell them apart"
+        """The answer in words, with the numbers it rests on."""
+        ahead = (
+            f"sum of squares ahead on {self.wins['sos']}, KL on {self.wins['kl']}, tied on "
+            f"{self.wins['tie']} of {self.seeds} seeds"
+        )
+        if self.interval is None:
+            return (
+                f"one seed cannot tell them apart: its difference (sum of squares − KL) of "
+                f"{_points(self.difference)} points has no confidence interval, as it takes two "
+                "or more seeds to see how much the difference varies from seed to seed"
+            )
+        lo, hi = self.interval
+        stated = (
+            f"the mean paired difference (sum of squares − KL) is {_points(self.difference)} "
+            f"points, {100 * CONFIDENCE:g} % confidence interval [{_points(lo)}, {_points(hi)}]"
+        )
+        if self.better is None:
+            return f"the runs cannot tell them apart: {stated}, which contains 0; {ahead}"
+        return f"{LOSS_TITLES[self.better]} is better: {stated}, which excludes 0; {ahead}"
+
+    def paired_table(self) -> list[dict[str, float | int]]:
+        """One row per seed: ``seed``, both accuracies and ``difference`` (sos − kl)."""
+        return [
+            {"seed": i, "kl": kl, "sos": sos, "difference": d}
+            for i, (kl, sos, d) in enumerate(
+                zip(self.accuracy["kl"], self.accuracy["sos"], self.differences, strict=True)
+            )
+        ]
+
+
+def _points(fraction: float) -> str:
+    """A difference of accuracies in percentage points, signed."""
+    return f"{100 * fraction:+.2f}"
 
 
 def summarize(accuracies: dict[str, Sequence[float]]) -> Summary:
-    """Mean and sample std (``ddof = 1``; 0 for one seed) of the final test accuracy per loss."""
+    """The paired comparison of the final test accuracies ``accuracies[loss][i]`` of seed ``i``
+    (``"kl"`` and ``"sos"``, the same seeds in the same order)."""
     acc = {k: np.asarray(accuracies[k], dtype=np.float64) for k in ("kl", "sos")}
-    ddof = 1 if len(acc["kl"]) > 1 else 0
-    mean = {k: float(v.mean()) for k, v in acc.items()}
-    std = {k: float(v.std(ddof=ddof)) for k, v in acc.items()}
-    paired = acc["sos"] - acc["kl"]
+    n = len(acc["kl"])
+    if n == 0 or len(acc["sos"]) != n:
+        raise ValueError(
+            f"summarize: both losses need the same seeds, one accuracy each, got "
+            f"{len(acc['kl'])} and {len(acc['sos'])}"
+        )
+    d = acc["sos"] - acc["kl"]
+    interval = t = p_value = paired_std = None
+    if n > 1:
+        paired_std = float(d.std(ddof=1))
+        with warnings.catch_warnings():
+            # Equal differences on every seed: s_d = 0, t is ±inf or undefined (0 / 0).
+            warnings.simplefilter("ignore", RuntimeWarning)
+            test = stats.ttest_rel(acc["sos"], acc["kl"])
+            lo, hi = test.confidence_interval(CONFIDENCE)
+        interval = (float(lo), float(hi))
+        if math.isfinite(test.statistic):
+            t, p_value = float(test.statistic), float(test.pvalue)
     return Summary(
-        mean=mean,
-        std=std,
-        difference=mean["sos"] - mean["kl"],
-        spread=max(std.values()),
-        paired_std=float(paired.std(ddof=ddof)),
-        wins={
-            "kl": int(np.sum(paired < 0)),
-            "sos": int(np.sum(paired > 0)),
-            "tie": int(np.sum(paired == 0)),
-        },
+        accuracy={k: v.tolist() for k, v in acc.items()},
+        mean={k: float(v.mean()) for k, v in acc.items()},
+        std={k: float(v.std(ddof=1)) if n > 1 else 0.0 for k, v in acc.items()},
+        differences=d.tolist(),
+        difference=float(d.mean()),
+        paired_std=paired_std,
+        interval=interval,
+        t=t,
+        p_value=p_value,
+        wins={"kl": int(np.sum(d < 0)), "sos": int(np.sum(d > 0)), "tie": int(np.sum(d == 0))},
     )
 
 
@@ -377,10 +454,14 @@ class Comparison:
         doc["summary"] = {
             "mean": summary.mean,
             "std": summary.std,
+            "paired": summary.paired_table(),
             "difference_sos_minus_kl": summary.difference,
-            "spread": summary.spread,
-            "larger_than_spread": summary.larger_than_spread,
             "paired_std": summary.paired_std,
+            "confidence": CONFIDENCE,
+            "interval": None if summary.interval is None else list(summary.interval),
+            "t": summary.t,
+            "p_value": summary.p_value,
+            "better": summary.better,
             "seeds_sos_better": summary.wins["sos"],
             "seeds_kl_better": summary.wins["kl"],
             "seeds_tied": summary.wins["tie"],
@@ -589,24 +670,36 @@ class LossComparison:
         config, summary = n["config"], n["summary"]
         seeds = config["seeds"]
 
-        def percent(x: float, digits: int = 2) -> str:
-            return f"{100 * x:.{digits}f} %"
+        def percent(x: float) -> str:
+            return f"{100 * x:.2f} %"
 
         rows = tuple(
-            (
-                n[key]["title"],
-                f"{percent(summary['mean'][key])} ± {percent(summary['std'][key])}",
-                ", ".join(percent(a, 1) for a in n[key]["test_accuracy"]),
-            )
-            for key in ("kl", "sos")
+            (str(row["seed"]), percent(row["kl"]), percent(row["sos"]), _points(row["difference"]))
+            for row in summary["paired"]
         )
+        spread = "" if summary["paired_std"] is None else f" ± {100 * summary['paired_std']:.2f}"
+        mean_row = (
+            "mean ± std",
+            f"{percent(summary['mean']['kl'])} ± {percent(summary['std']['kl'])}",
+            f"{percent(summary['mean']['sos'])} ± {percent(summary['std']['sos'])}",
+            _points(summary["difference_sos_minus_kl"]) + spread,
+        )
+        if summary["interval"] is None:
+            statistics = "With one seed there is no confidence interval."
+        else:
+            lo, hi = summary["interval"]
+            tested = (
+                ""
+                if summary["t"] is None
+                else f", t = {summary['t']:.2f}, p = {summary['p_value']:.2g}"
+            )
+            statistics = (
+                f"Mean paired difference {_points(summary['difference_sos_minus_kl'])} points, "
+                f"{100 * summary['confidence']:g} % confidence interval [{_points(lo)}, "
+                f"{_points(hi)}] (Student's t, n − 1 = {seeds - 1} degrees of freedom{tested})."
+            )
         return [
-            Text(
-                f"**Measured in this run, over {seeds} seeds:** KL "
-                f"{percent(summary['mean']['kl'])} ± {percent(summary['std']['kl'])}, sum of "
-                f"squares {percent(summary['mean']['sos'])} ± {percent(summary['std']['sos'])}: "
-                f"**{summary['verdict']}**."
-            ),
+            Text(f"**Measured in this run, over {seeds} paired seeds:** {summary['verdict']}."),
             Heading("Construction"),
             Formula(
                 (
@@ -617,6 +710,9 @@ class LossComparison:
                     r"\text{SGD:}\quad a \leftarrow a - \mathrm{lr}\, \partial L_B / \partial a,"
                     r" \quad b \leftarrow b - \mathrm{lr}\, \partial L_B / \partial b"
                     r" \quad \text{over minibatches } B",
+                    r"\text{paired:}\quad d_i = \mathrm{acc}_{\mathrm{sos}, i}"
+                    r" - \mathrm{acc}_{\mathrm{KL}, i}, \qquad"
+                    r" \bar d \pm t_{0.975,\, n-1}\, s_d / \sqrt{n}",
                 )
             ),
             Text(
@@ -628,17 +724,13 @@ class LossComparison:
                 "``mathdnn.hw4.p5_losses.compare``."
             ),
             Table(
-                "Final test accuracy",
-                ("trained on", "test accuracy, mean ± std", "per seed"),
-                rows,
+                "Final test accuracy per seed, and the paired difference sum of squares − KL",
+                ("seed", n["kl"]["title"], n["sos"]["title"], "difference (points)"),
+                (*rows, mean_row),
             ),
             Text(
-                f"Difference (sum of squares − KL): {percent(summary['difference_sos_minus_kl'])}"
-                f"; seed-to-seed spread (the larger std) {percent(summary['spread'])}; std of "
-                f"the paired per-seed difference {percent(summary['paired_std'])}. Sum of "
-                f"squares ahead on {summary['seeds_sos_better']}, KL on "
-                f"{summary['seeds_kl_better']}, tied on {summary['seeds_tied']} of {seeds} "
-                "seeds."
+                f"{statistics} Sum of squares ahead on {summary['seeds_sos_better']}, KL on "
+                f"{summary['seeds_kl_better']}, tied on {summary['seeds_tied']} of {seeds} seeds."
             ),
             Figure(
                 "p5_curves.png",
