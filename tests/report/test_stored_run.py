@@ -6,7 +6,8 @@ is meant, the stored run changes in the same commit, and the commit says why.
 The stored run is the report of the code before "one home per problem", with the changes made
 on purpose since: Problem 4's counterexample rows test ``maxpool_counterexample``'s input, and
 its rewrite is counted and timed in interleaved pairs; Problem 5's sum-of-squares rows test
-``sum_of_squares_grad``; Problem 7's PyTorch row tests ``c3_forward``.
+``sum_of_squares_grad``, and its summary is the paired comparison (the per-seed table, the 95 %
+interval, the verdict from it); Problem 7's PyTorch row tests ``c3_forward``.
 """
 
 from __future__ import annotations
