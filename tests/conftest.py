@@ -4,7 +4,9 @@ which only the tests that start with ``pytest.importorskip("torch")`` import."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from collections.abc import Sequence
 
 import numpy as np
@@ -83,3 +85,46 @@ def images(tmp_path):
     Image.fromarray(rng.random((5, 5)).astype(np.float32), "F").save(tmp_path / "float.tiff")
     paths["float"] = tmp_path / "float.tiff"
     return paths
+
+
+@contextlib.contextmanager
+def no_hang(seconds: int = 60):
+    """Fail the test, rather than wait forever, if the block still runs after ``seconds`` (a
+    guard against a hang, not a measure of speed)."""
+
+    def hung(signum, frame):
+        raise AssertionError(f"still running after {seconds} s: it hangs")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(scope="session")
+def quick(tmp_path_factory):
+    """One ``mathdnn hw4 --quick`` run, shared by the report's tests (it takes a minute): its
+    folder, exit status, output and the Report built."""
+    import io
+
+    import mathdnn.cli.hw4 as command
+    from mathdnn.cli import main
+    from mathdnn.report.build import build as report_build
+
+    out = tmp_path_factory.mktemp("hw4") / "report"
+    built = []
+
+    def build(*args, **kwargs):
+        built.append(report_build(*args, **kwargs))
+        return built[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("MATHDNN_MNIST_DIR", raising=False)
+        patch.setattr(command, "build", build)
+        stdout = io.StringIO()
+        patch.setattr("sys.stdout", stdout)
+        status = main(["hw4", "--quick", "-o", str(out)])
+    return {"out": out, "status": status, "stdout": stdout.getvalue(), "report": built[0]}

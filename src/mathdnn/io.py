@@ -24,14 +24,17 @@ def as_path(fn: str, name: str, value: Any) -> Path:
     )
 
 
-def check_writable(path: str | os.PathLike[str]) -> Path:
+def check_writable(path: str | os.PathLike[str], file: bool = False) -> Path:
     """Raise the ``OSError`` that writing ``path`` would, as far as it shows without writing.
 
     A parent that is a file raises ``NotADirectoryError``, a nearest existing directory without
-    write permission ``PermissionError``; both name ``path``. Commands call it before their work,
+    write permission ``PermissionError``, and with ``file`` (``path`` is to be a file) a directory
+    at ``path`` ``IsADirectoryError``; each names ``path``. Commands call it before their work,
     so a bad ``-o`` is reported at once, not after the computation.
     """
     path = as_path("check_writable", "path", path)
+    if file and path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a directory")
     existing = Path(path.anchor or ".")
     for parent in reversed(path.parents):
         if not parent.exists():
@@ -52,7 +55,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
     stays as it was until the rename replaces it. An ``OSError`` (a missing permission, a
     read-only file system, a parent that is a file) names ``path``, not the temporary.
     """
-    path = check_writable(as_path("atomic_write", "path", path))
+    path = check_writable(as_path("atomic_write", "path", path), file=True)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

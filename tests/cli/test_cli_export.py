@@ -4,10 +4,12 @@ bad input is one line on stderr, status 2, nothing written."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
 import pytest
+from conftest import no_hang
 
 import mathdnn
 from mathdnn.checkpoint import save_checkpoint
@@ -60,6 +62,32 @@ def test_bad_input(tmp_path, checkpoint, capsys):
     bad([str(path), out, "--batch", "0"], capsys, tmp_path, "--batch must be a positive integer")
     pytest.importorskip("onnx")
     bad([str(path), out, "--opset", "9"], capsys, tmp_path, "opset")
+
+
+def test_the_checkpoint_itself_is_never_the_output(tmp_path, checkpoint, capsys):
+    path, _ = checkpoint
+    content = path.read_bytes()
+    (tmp_path / "link.onnx").symlink_to(path)
+    for output in (path, tmp_path / "." / path.name, tmp_path / "link.onnx"):
+        bad([str(path), str(output)], capsys, tmp_path, "is the checkpoint itself")
+    bad([str(path), str(tmp_path)], capsys, tmp_path, "is a directory")
+    assert path.read_bytes() == content
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_or_a_device_is_refused_at_once(tmp_path, capsys):
+    fifo = tmp_path / "fifo.safetensors"
+    os.mkfifo(fifo)
+    with no_hang():  # a FIFO opened for reading would wait for a writer
+        bad([str(fifo), str(tmp_path / "m.onnx")], capsys, tmp_path, "is a FIFO (named pipe)")
+    if os.path.exists("/dev/urandom"):
+        (tmp_path / "random.safetensors").symlink_to("/dev/urandom")
+        bad(
+            [str(tmp_path / "random.safetensors"), str(tmp_path / "m.onnx")],
+            capsys,
+            tmp_path,
+            "is a character device",
+        )
 
 
 def test_without_onnx_the_error_says_how_to_install_it(tmp_path, checkpoint, capsys, monkeypatch):

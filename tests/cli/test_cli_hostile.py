@@ -113,6 +113,48 @@ def test_lazy_attributes_of_the_package():
         mathdnn.tensr  # noqa: B018
 
 
+@pytest.mark.parametrize(
+    ("args", "command", "extra"),
+    [
+        (["edges", "a.png", "a.png"], "edges", "a.png"),
+        (["edges", "--frobnicate"], "edges", "--frobnicate"),
+        (["train", "lenet", "extra"], "train lenet", "extra"),
+        (["losses", "--seeds", "2", "--frobnicate", "x"], "losses", "--frobnicate x"),
+    ],
+)
+def test_unknown_arguments_are_reported_by_their_command(capsys, args, command, extra):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    line = one_line_error(capsys, command, f"unrecognized arguments: {extra}")
+    assert line.endswith(f"(see mathdnn {command} --help)")
+
+
+MAIN = "import sys; from mathdnn.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def without_stdout(how: str) -> tuple[dict, int | None]:
+    """``run_child``'s arguments for a child whose stdout is closed, or a pipe whose reader has
+    gone; and the pipe's end to close after it."""
+    if how == "closed":
+        return {"preexec_fn": lambda: os.close(1)}, None
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    return {"stdout": write_end}, write_end
+
+
+@pytest.mark.parametrize("how", ["closed", "a pipe without reader"])
+@pytest.mark.parametrize("args", [["--help"], ["train", "lenet", "--help"], ["verify"]])
+def test_without_stdout_a_command_exits_141_at_once(how, args):
+    kwargs, pipe = without_stdout(how)
+    try:
+        child = run_child(MAIN, *args, stderr=subprocess.PIPE, **kwargs)
+    finally:
+        if pipe is not None:
+            os.close(pipe)
+    assert (child.returncode, child.stderr) == (141, "")
+
+
 def test_a_closed_pipe_ends_quietly_with_the_sigpipe_status():
     """``mathdnn verify | head -1``: the reader is gone before anything is written."""
     read_end, write_end = os.pipe()

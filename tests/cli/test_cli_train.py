@@ -6,11 +6,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import safetensors.numpy
+from conftest import no_hang
+from test_cli_hostile import MAIN, run_child, without_stdout
 
 from mathdnn import training
 from mathdnn.checkpoint import digest, load_checkpoint, save_checkpoint
@@ -223,6 +226,68 @@ def test_output_that_is_a_file(mnist_dir, tmp_path, capsys):
     assert target.read_text() == "x"
 
 
+@pytest.mark.parametrize("name", ["checkpoint.safetensors", "results.json", "learning_curve.png"])
+def test_every_output_is_checked_before_training(mnist_dir, tmp_path, capsys, name):
+    out = tmp_path / "out"
+    (out / name).mkdir(parents=True)
+    assert train(mnist_dir, out, "--epochs", "1") == 2
+    one_line_error(capsys, f"cannot write {out / name}: it is a directory")
+    assert [p.name for p in out.iterdir()] == [name]  # nothing trained, nothing written
+
+
+def test_resuming_a_complete_run_finishes_its_outputs(mnist_dir, one_epoch, tmp_path, capsys):
+    out = _copy(one_epoch, tmp_path)  # as if stopped between the checkpoint and results.json
+    saved = (out / "checkpoint.safetensors").read_bytes()
+    results = _strict_json(out / "results.json")
+    for name in ("results.json", "learning_curve.png"):
+        (out / name).unlink()
+    assert train(mnist_dir, out, "--epochs", "1", "--resume") == 0
+    assert "its 1 epochs are done, writing its results" in capsys.readouterr().out
+    assert (out / "checkpoint.safetensors").read_bytes() == saved
+    assert (out / "learning_curve.png").read_bytes().startswith(b"\x89PNG")
+    finished = _strict_json(out / "results.json")
+    for name in ("train_loss", "test_loss", "test_accuracy"):
+        assert finished["per_epoch"][name] == results["per_epoch"][name]
+    assert train(mnist_dir, out, "--epochs", "0", "--resume") == 2
+    capsys.readouterr()
+    out_before = sorted(p.name for p in out.iterdir())
+    assert train(mnist_dir, out, "--epochs", "1", "--resume", "--seed", "1") == 2
+    one_line_error(capsys, "--seed 1 differs")
+    assert sorted(p.name for p in out.iterdir()) == out_before
+
+
+def test_fewer_epochs_than_done_is_refused(mnist_dir, one_epoch, tmp_path, capsys):
+    out = _copy(one_epoch, tmp_path)
+    assert train(mnist_dir, out, "--epochs", "2", "--resume") == 0
+    capsys.readouterr()
+    assert train(mnist_dir, out, "--epochs", "1", "--resume") == 2
+    one_line_error(capsys, "has done 2 epochs already; give --epochs 2 to finish its outputs")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_resume_from_a_fifo_says_what_it_is(mnist_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "checkpoint.safetensors")
+    with no_hang():  # a FIFO opened for reading would wait for a writer
+        assert train(mnist_dir, out, "--epochs", "1", "--resume") == 2
+    one_line_error(capsys, "checkpoint.safetensors: it is a FIFO (named pipe)")
+
+
+@pytest.mark.parametrize("how", ["closed", "a pipe without reader"])
+def test_without_stdout_nothing_is_trained_nor_left(mnist_dir, tmp_path, how):
+    out = tmp_path / "out"
+    kwargs, pipe = without_stdout(how)
+    args = ["train", "lenet", "--mnist-dir", str(mnist_dir), "-o", str(out), *FAST]
+    try:
+        child = run_child(MAIN, *args, "--epochs", "1", stderr=subprocess.PIPE, **kwargs)
+    finally:
+        if pipe is not None:
+            os.close(pipe)
+    assert (child.returncode, child.stderr) == (141, "")
+    assert not out.exists()
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
 def test_output_in_a_read_only_directory(mnist_dir, tmp_path, capsys):
     locked = tmp_path / "locked"
@@ -292,7 +357,6 @@ def _missing_key(arrays):
         ("missing key", ["missing key(s) in state_dict: 'c5.bias'"]),
         ("c3 differs", ["--c3 original differs from the checkpoint's full"]),
         ("seed differs", ["--seed 9 differs from the checkpoint's 0"]),
-        ("done already", ["--epochs 1: the checkpoint", "has done 1 epochs already"]),
         ("other data", ["it was trained on other data"]),
         ("no training", ["not a checkpoint of mathdnn.training"]),
     ],
@@ -318,8 +382,6 @@ def test_resume_refuses_bad_checkpoints(one_epoch, mnist_dir, tmp_path, capsys, 
         args += ["--c3", "original"]
     elif damage == "seed differs":
         args += ["--seed", "9"]
-    elif damage == "done already":
-        args = ["--epochs", "1", "--resume"]
     elif damage == "other data":
         directory = None
     elif damage == "no training":

@@ -184,6 +184,9 @@ def test_bad_arguments(make, error, message):
          r"generator is not a state of this loader's PCG64 bit generator"),
         ({"generator": {"bit_generator": "PCG64"}, "next_batch": 0},
          r"generator is not a state of this loader's PCG64"),
+        ({"generator": {**np.random.PCG64(0).state, "state": {"state": 10**400, "inc": 1}},
+          "next_batch": 0},
+         r"generator is not a state of this loader's PCG64 .*too large"),
     ],
 )  # fmt: skip
 def test_bad_state_dicts_are_refused_and_change_nothing(state, message):

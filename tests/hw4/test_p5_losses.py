@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from mathdnn.cli import main
 from mathdnn.data import binary_digits, load_mnist
@@ -43,10 +44,6 @@ def test_compare_and_summary(digits_4_9):
     comparison = compare(*digits_4_9, seeds=2, epochs=1)
     assert set(comparison.runs) == {"kl", "sos"}
     assert all(len(v) == 2 for v in comparison.test_accuracy.values())
-    s = summarize({"kl": [0.90, 0.92], "sos": [0.93, 0.93]})
-    assert s.difference == pytest.approx(0.02)
-    assert s.spread == pytest.approx(np.std([0.90, 0.92], ddof=1))
-    assert s.larger_than_spread and s.wins == {"kl": 0, "sos": 2, "tie": 0}
     results = comparison.results()
     summary = comparison.summary()
     assert results["summary"]["mean"] == summary.mean
@@ -68,6 +65,100 @@ def test_train_rejects_bad_arguments(digits_4_9, kwargs, message):
     X, y, _, _ = digits_4_9
     with pytest.raises(ValueError, match=message):
         train(X, y, **kwargs)
+
+
+# ------------------------------------------------------------------- the paired statistics
+def _t_interval(differences):
+    """The 95 % Student's t interval of the mean of ``differences``, written out here."""
+    d = np.asarray(differences, dtype=np.float64)
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    return d.mean() - half, d.mean() + half
+
+
+@pytest.mark.parametrize(
+    ("kl", "sos", "better"),
+    [
+        ([0.92, 0.905, 0.91, 0.915, 0.90], [0.925, 0.915, 0.92, 0.925, 0.905], "sos"),
+        ([0.93, 0.94, 0.92], [0.90, 0.92, 0.895], "kl"),
+        ([0.90, 0.92, 0.91, 0.93], [0.92, 0.91, 0.93, 0.92], None),
+        ([0.90, 0.92], [0.90, 0.92], None),  # identical runs: no difference at all
+    ],
+)
+def test_summary_is_the_paired_t_interval(kl, sos, better):
+    s = summarize({"kl": kl, "sos": sos})
+    d = np.subtract(sos, kl)
+    assert s.differences == pytest.approx(d.tolist()) and s.difference == pytest.approx(d.mean())
+    assert s.wins == {
+        "kl": int((d < 0).sum()),
+        "sos": int((d > 0).sum()),
+        "tie": int((d == 0).sum()),
+    }
+    assert s.interval == pytest.approx(_t_interval(d), abs=1e-12)
+    assert s.better == better
+    if better is None:
+        assert (
+            s.verdict().startswith("the runs cannot tell them apart")
+            and "contains 0" in s.verdict()
+        )
+    else:
+        title = {"sos": "sum of squares", "kl": "KL (logistic)"}[better]
+        assert s.verdict().startswith(f"{title} is better") and "excludes 0" in s.verdict()
+    if np.ptp(d) > 1e-12:
+        assert s.p_value == pytest.approx(stats.ttest_rel(sos, kl).pvalue)
+    else:
+        assert s.t is None and s.p_value is None  # the t statistic is 0 / 0 or ±inf
+    assert [row["difference"] for row in s.paired_table()] == s.differences
+
+
+def test_one_seed_cannot_tell():
+    s = summarize({"kl": [0.90], "sos": [0.93]})
+    assert s.interval is None and s.better is None and s.paired_std is None
+    assert s.verdict().startswith("one seed cannot tell them apart")
+    assert "two or more seeds" in s.verdict()
+    with pytest.raises(ValueError, match="summarize: both losses need the same seeds"):
+        summarize({"kl": [0.9, 0.8], "sos": [0.9]})
+
+
+def _losses(tmp_path, *args):
+    out = tmp_path / "out"
+    assert main(["losses", *args, "-o", str(out), "--quiet"]) == 0
+    return json.loads((out / "results.json").read_text(), parse_constant=_refuse_non_json)
+
+
+def test_cli_one_seed_says_it_cannot_tell(tmp_path, capsys):
+    summary = _losses(tmp_path, "--seeds", "1", "--epochs", "2")["summary"]
+    assert summary["interval"] is None and summary["better"] is None
+    assert summary["verdict"].startswith("one seed cannot tell them apart")
+    assert f"verdict: {summary['verdict']}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("seeds", "epochs"),
+    [
+        ("5", "20"),  # the defaults: decisive on the bundled digits
+        ("2", "5"),  # hw4 --quick's: the interval contains 0
+    ],
+)
+def test_cli_verdict_is_the_paired_t_interval(tmp_path, capsys, seeds, epochs):
+    doc = _losses(tmp_path, "--seeds", seeds, "--epochs", epochs)
+    summary = doc["summary"]
+    kl, sos = doc["kl"]["test_accuracy"], doc["sos"]["test_accuracy"]
+    assert [(r["kl"], r["sos"]) for r in summary["paired"]] == list(zip(kl, sos, strict=True))
+    lo, hi = _t_interval(np.subtract(sos, kl))
+    assert summary["interval"] == pytest.approx([lo, hi], abs=1e-12)
+    if lo > 0:
+        assert summary["better"] == "sos"
+        assert summary["verdict"].startswith("sum of squares is better")
+    elif hi < 0:
+        assert summary["better"] == "kl"
+        assert summary["verdict"].startswith("KL (logistic) is better")
+    else:
+        assert summary["better"] is None
+        assert summary["verdict"].startswith("the runs cannot tell them apart")
+    if seeds == "5":
+        assert summary["better"] == "sos"  # what the default answers on the bundled digits
+    printed = capsys.readouterr().out
+    assert f"[{100 * lo:+.2f}, {100 * hi:+.2f}]" in printed and summary["verdict"] in printed
 
 
 def _refuse_non_json(constant: str) -> None:
@@ -103,7 +194,7 @@ def test_cli_end_to_end(tmp_path, capsys):
             "train_loss",
         }
         assert all(len(v) == 2 and len(v[0]) == 1 for v in entry["per_epoch"].values())
-    assert isinstance(doc["summary"]["larger_than_spread"], bool)
+    assert [row["seed"] for row in doc["summary"]["paired"]] == [0, 1]
 
 
 def _corrupt_mnist(directory):

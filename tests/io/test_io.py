@@ -110,12 +110,16 @@ def test_a_read_only_file_system_names_the_path_not_the_temporary(tmp_path, monk
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_failing_rename_names_the_path_and_removes_the_temporary(tmp_path):
+def test_a_failing_rename_names_the_path_and_removes_the_temporary(tmp_path, monkeypatch):
     target = tmp_path / "out.png"
-    target.mkdir()  # os.replace cannot put a file over a directory
-    with pytest.raises(IsADirectoryError, match=rf"^cannot write {target}: Is a directory$"):
+
+    def cross_device(src, dst):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "replace", cross_device)
+    with pytest.raises(OSError, match=rf"^cannot write {target}: Invalid cross-device link$"):
         atomic_write(target, lambda f: f.write(b"x"))
-    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.skipif(not os.path.isdir("/sys"), reason="needs /sys, a file system nobody writes")
@@ -133,7 +137,13 @@ def test_check_writable_reports_before_any_work(tmp_path):
     )
     with pytest.raises(NotADirectoryError, match=r"afile is a file, not a directory"):
         check_writable(tmp_path / "afile" / "out.json")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    (tmp_path / "adir").mkdir()
+    assert check_writable(tmp_path / "adir") == tmp_path / "adir"  # a folder to write into
+    with pytest.raises(IsADirectoryError, match=r"cannot write .*adir: it is a directory"):
+        check_writable(tmp_path / "adir", file=True)
+    with pytest.raises(IsADirectoryError, match=r"adir: it is a directory"):
+        atomic_write(tmp_path / "adir", lambda f: f.write(b"x"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "afile"]
 
 
 def test_write_json_is_strict(tmp_path):

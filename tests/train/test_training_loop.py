@@ -275,6 +275,14 @@ def test_resume_refuses_checkpoints_that_do_not_fit(saved, small, tmp_path):
             {"loader_state": {"generator": {"bit_generator": "MT19937"}, "next_batch": 0}},
             "its data loader state does not fit",
         ),
+        (  # integers too large for a float, or for the generator
+            {"loader_state": _huge_generator_state(run)},
+            "its data loader state does not fit",
+        ),
+        (
+            {"extra": {**extra, "history": {**extra["history"], "train_loss": [10**400]}}},
+            "the history's train_loss must be a list of finite numbers",
+        ),
     ]
     for changes, message in cases:
         _resave(run, bad, **changes)
@@ -283,6 +291,12 @@ def test_resume_refuses_checkpoints_that_do_not_fit(saved, small, tmp_path):
         assert str(info.value).startswith(f"resume: {bad}: ") and message in str(info.value)
     with pytest.raises(TypeError, match=re.escape("resume: mnist must be an mathdnn.data.MNIST")):
         training.resume(path, None)
+
+
+def _huge_generator_state(run):
+    state = run.loader.state_dict()
+    state["generator"]["state"]["state"] = 10**400
+    return state
 
 
 def _history(train_loss, test_loss, test_accuracy):

@@ -18,8 +18,10 @@ is reported the same way.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import select
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
@@ -48,10 +50,21 @@ class CommandError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line, ``mathdnn <command>: <message>``, status 2."""
+    """An argument parser whose errors are one line, ``mathdnn <command>: <message>``, status 2.
+
+    Parsing leaves the innermost (sub)command's parser in the namespace as ``_parser``, so that
+    an argument no parser knew is reported by the command it was given to."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        namespace, extras = super().parse_known_args(args, namespace)
+        if not hasattr(namespace, "_parser"):  # a subcommand's parser, inside, sets it first
+            namespace._parser = self
+        return namespace, extras
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,11 +122,38 @@ def seed(flag: str, value: int) -> int:
     return value
 
 
+def _stdout_gone() -> bool:
+    """Whether standard output is closed, or a pipe whose reader has gone (poll's POLLERR)."""
+    if sys.stdout is None:
+        return True
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # replaced by a stream without a file (a test's capture)
+        return False
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    if not hasattr(select, "poll"):
+        return False
+    poller = select.poll()
+    poller.register(fd, 0)  # POLLERR and POLLHUP are reported whatever the mask
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     command = "mathdnn"
+    if _stdout_gone():
+        return 141  # as if the first write had met SIGPIPE: nothing done, nothing written
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        try:
+            args, extras = parser.parse_known_args(argv)
+            if extras:
+                args._parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        except SystemExit:  # --help, --version, or an argument error, already printed
+            sys.stdout.flush()  # --help's text meets a closed pipe here, not at the exit
+            raise
         if args.command is None:
             parser.print_usage(sys.stderr)
             return 2
@@ -123,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     except BrokenPipeError:
         # Point stdout at /dev/null so the interpreter's final flush does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, the status of a program that signal ended
     except (CommandError, ValueError, TypeError, OSError) as err:
         message = str(err) or type(err).__name__

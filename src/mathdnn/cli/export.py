@@ -8,6 +8,7 @@ The model is rebuilt from its checkpoint (``mathdnn.checkpoint.load_model``) and
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from mathdnn.cli import CommandError, positive_int
 from mathdnn.io import check_writable
@@ -41,7 +42,15 @@ def run(args: argparse.Namespace) -> int:
     from mathdnn.interop import export_onnx
 
     batch = "dynamic" if args.batch is None else positive_int("--batch", args.batch)
-    check_writable(args.output)
+    output, checkpoint = Path(args.output), Path(args.checkpoint)
+    if output.resolve() == checkpoint.resolve() or (
+        output.exists() and checkpoint.exists() and output.samefile(checkpoint)
+    ):
+        raise CommandError(
+            f"MODEL.onnx: {output} is the checkpoint itself; writing the ONNX model there would "
+            "destroy the checkpoint"
+        )
+    check_writable(output, file=True)
     model = load_model(args.checkpoint)
     try:
         path = export_onnx(model, args.output, opset=args.opset, batch=batch)

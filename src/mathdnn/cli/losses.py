@@ -1,7 +1,8 @@
 """``mathdnn losses``: Problem 5, KL versus sum of squares for logistic regression on two digits.
 
-Trains both objectives for each seed, prints mean ± std of the test accuracy, their difference and
-whether it exceeds the seed-to-seed spread, and writes ``results.json`` and three PNGs to the
+Trains both objectives for each seed (the two runs of a seed share the initial weights and the
+batches), prints each seed's test accuracies and their difference, the mean paired difference with
+its 95 % confidence interval and the verdict, and writes ``results.json`` and three PNGs to the
 output directory. Every argument is checked and the data loaded before any training; the files
 are written only at the end, each atomically.
 """
@@ -17,8 +18,15 @@ import numpy as np
 
 from mathdnn.cli import CommandError, add_mnist_dir, mnist_data, positive_int
 from mathdnn.data import binary_digits
-from mathdnn.hw4.figures import curves_png, loss_functions_png, misclassified_png
-from mathdnn.hw4.p5_losses import LOSS_TITLES, Comparison, compare
+from mathdnn.hw4.p5_losses import (
+    CONFIDENCE,
+    LOSS_TITLES,
+    Comparison,
+    compare,
+    curves_png,
+    loss_functions_png,
+    misclassified_png,
+)
 from mathdnn.io import atomic_write, check_writable, write_json
 from mathdnn.training import BATCH_SIZE, EPOCHS, LR, TrainingDiverged
 
@@ -31,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Problem 5: train logistic regression with KL and with sum of squares, compare",
         description="Train f(x) = (σ(−z), σ(z)), z = aᵀx + b, on two MNIST digits with the KL "
         "objective and with the sum of squares (minibatch SGD), for several seeds; print the "
-        "test accuracies (mean ± std), their difference and whether it exceeds the seed-to-seed "
-        "spread; write results.json and plots to OUTDIR.",
+        "test accuracies seed by seed, the mean paired difference with its 95 % confidence "
+        "interval, and which objective is better only if that interval excludes 0; write "
+        "results.json and plots to OUTDIR.",
     )
     add_mnist_dir(parser)
     parser.add_argument(
@@ -43,8 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar=("NEG", "POS"),
         help="the digits labelled −1 and +1 (default 4 9)",
     )
-    EPOCHS.add_argument(parser, default=20)
-    parser.add_argument("--seeds", type=int, default=5, help="number of seeds, 0..S−1 (default 5)")
+    EPOCHS.add_argument(parser, 20, "of each run")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=5,
+        help="number of seeds, 0..S−1 (default 5); a verdict needs two or more",
+    )
     LR.add_argument(parser, default=0.01)
     BATCH_SIZE.add_argument(parser, default=64)
     parser.add_argument(
@@ -67,7 +81,8 @@ def _check_args(args: argparse.Namespace) -> None:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise CommandError(f"-o: {out} exists and is not a directory")
-    check_writable(out / OUTPUT_FILES[0])
+    for name in OUTPUT_FILES:
+        check_writable(out / name, file=True)
 
 
 def results_document(comparison: Comparison, config: dict, data: dict) -> dict:
@@ -131,15 +146,25 @@ def run(args: argparse.Namespace) -> int:
         f"{len(y_test)} test; {args.seeds} seeds x {args.epochs} epochs, lr {args.lr}, "
         f"batch {args.batch_size}; {seconds:.1f} s"
     )
-    print(f"{'loss':<16} {'test accuracy (mean ± std over seeds)':>38}")
-    for name in ("kl", "sos"):
-        print(f"{LOSS_TITLES[name]:<16} {summary.mean[name]:>30.2%} ± {summary.std[name]:.2%}")
+    kl, sos = LOSS_TITLES["kl"], LOSS_TITLES["sos"]
+    print(f"final test accuracy per seed\n{'seed':>4} {kl:>16} {sos:>16} {'difference':>11}")
+    for row in summary.paired_table():
+        print(
+            f"{row['seed']:>4} {row['kl']:>16.2%} {row['sos']:>16.2%} "
+            f"{100 * row['difference']:>+11.2f}"
+        )
     print(
-        f"difference (sos − kl): {summary.difference:+.2%}; seed-to-seed spread (max std) "
-        f"{summary.spread:.2%}; paired per-seed difference std {summary.paired_std:.2%}; "
-        f"sum of squares better on {summary.wins['sos']}, KL on {summary.wins['kl']}, "
-        f"tied on {summary.wins['tie']} of {args.seeds} seeds"
+        f"{'mean':>4} {summary.mean['kl']:>16.2%} {summary.mean['sos']:>16.2%} "
+        f"{100 * summary.difference:>+11.2f}"
     )
+    if summary.interval is not None:
+        lo, hi = summary.interval
+        tested = "" if summary.t is None else f"; t = {summary.t:.2f}, p = {summary.p_value:.2g}"
+        print(
+            f"paired difference (sum of squares − KL, points): {100 * summary.difference:+.2f}, "
+            f"{100 * CONFIDENCE:g} % confidence interval [{100 * lo:+.2f}, {100 * hi:+.2f}] "
+            f"(Student's t, n − 1 = {args.seeds - 1} degrees of freedom{tested})"
+        )
     print(f"verdict: {summary.verdict()}")
     print(f"wrote {', '.join(str(out / n) for n in OUTPUT_FILES)}")
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -38,6 +39,7 @@ from mathdnn.training import (
 )
 
 CHECKPOINT = "checkpoint.safetensors"
+OUTPUT_FILES = (CHECKPOINT, "results.json", "learning_curve.png")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "OUTDIR with its own settings, exactly as if it had never stopped.",
     )
     add_mnist_dir(lenet)
-    EPOCHS.add_argument(lenet, default=EPOCHS.default)
+    EPOCHS.add_argument(lenet, EPOCHS.default, "in all, counting those of a resumed run")
     for setting in SETTINGS:  # not given: a new run's default, a resumed run's own
         setting.add_argument(lenet)
     lenet.add_argument(
@@ -81,12 +83,14 @@ def _check_args(args: argparse.Namespace) -> Path:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise CommandError(f"-o: {out} exists and is not a directory")
-    return check_writable(out / CHECKPOINT)
+    for name in OUTPUT_FILES:
+        check_writable(out / name, file=True)
+    return out / CHECKPOINT
 
 
 def _resumed(args: argparse.Namespace, path: Path, mnist: MNIST) -> Run:
     """The run saved at ``path``, checked against the flags given."""
-    if not path.is_file():
+    if not os.path.lexists(path):  # anything else there, load_checkpoint says what it is
         raise CommandError(f"--resume: there is no checkpoint {path} to resume")
     run = resume(path, mnist)
     for setting in SETTINGS:
@@ -96,10 +100,10 @@ def _resumed(args: argparse.Namespace, path: Path, mnist: MNIST) -> Run:
                 f"--resume: {setting.flag} {given} differs from the checkpoint's {saved} "
                 f"({path}); a resumed run keeps the settings it started with"
             )
-    if args.epochs <= run.epoch:
+    if args.epochs < run.epoch:
         raise CommandError(
             f"--epochs {args.epochs}: the checkpoint {path} has done {run.epoch} epochs "
-            f"already; give --epochs more than that to train on"
+            f"already; give --epochs {run.epoch} to finish its outputs, or more to train on"
         )
     return run
 
@@ -238,17 +242,23 @@ def run(args: argparse.Namespace) -> int:
         training = start(mnist, Settings(**{k: v for k, v in given.items() if v is not None}))
         if checkpoint.exists():
             print(f"note: starting a new run; it replaces {checkpoint}", file=sys.stderr)
-    created = _make_directory(out)
     s = training.settings
-    print(
-        f"LeNet-5 with the {s.c3} C3 ({sum(p.numel() for p in training.model.parameters()):,} "
-        f"parameters), {s.optimizer} lr {s.lr:g}, batch {s.batch_size}, seed {s.seed}; "
-        f"{mnist.source}: {training.data['n_train']:,} training / "
-        f"{training.data['n_test']:,} test images"
-        + (f"; resuming after epoch {training.epoch}" if args.resume else "")
-    )
+    complete = training.epoch == args.epochs  # resumed after its last epoch: finish its outputs
+    created = _make_directory(out)
     try:
-        _train(args, training, checkpoint, began)
+        print(
+            f"LeNet-5 with the {s.c3} C3 ({sum(p.numel() for p in training.model.parameters()):,}"
+            f" parameters), {s.optimizer} lr {s.lr:g}, batch {s.batch_size}, seed {s.seed}; "
+            f"{mnist.source}: {training.data['n_train']:,} training / "
+            f"{training.data['n_test']:,} test images"
+            + (f"; resuming after epoch {training.epoch}" if args.resume and not complete else "")
+            + (f"; its {training.epoch} epochs are done, writing its results" if complete else "")
+        )
+        sys.stdout.flush()  # a reader gone already shows up now, before any training
+        if complete:
+            _write_results(out, training, args.epochs, training.epoch, began)
+        else:
+            _train(args, training, checkpoint, began)
     finally:
         if created and training.epoch == 0:  # stopped before the first checkpoint
             with contextlib.suppress(OSError):
@@ -260,6 +270,5 @@ def run(args: argparse.Namespace) -> int:
         f"test accuracy after {training.epoch} epochs: {h.test_accuracy[-1]:.2%} (test loss "
         f"{h.test_loss[-1]:.4f}); {sum(h.seconds):.1f} s of training in all"
     )
-    written = (CHECKPOINT, "results.json", "learning_curve.png")
-    print(f"wrote {', '.join(str(out / name) for name in written)}")
+    print(f"wrote {', '.join(str(out / name) for name in OUTPUT_FILES)}")
     return 0

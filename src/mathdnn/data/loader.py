@@ -125,7 +125,7 @@ class DataLoader:
             )
         try:
             self.generator.bit_generator.state = copy.deepcopy(state_dict["generator"])
-        except (TypeError, ValueError, KeyError) as err:
+        except (TypeError, ValueError, KeyError, OverflowError) as err:
             raise ValueError(
                 f"{fn}: generator is not a state of this loader's "
                 f"{type(self.generator.bit_generator).__name__} bit generator: {err}"

@@ -45,6 +45,14 @@ def no_grad() -> Iterator[None]:
         _state.grad_enabled = previous
 
 
+def _power(a: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``a^p``, with ``a^(−1/2)`` as ``1/√a`` where ``p = −1/2`` (PyTorch's pow: −∞ at −0, NaN at
+    −∞, where C's pow gives +∞ and 0)."""
+    if not np.any(p == -0.5):
+        return a**p
+    return np.where(p == -0.5, 1 / np.sqrt(a), a**p)
+
+
 def _freed(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
     raise RuntimeError(
         "Tensor.backward: trying to go through the graph a second time, but its saved values "
@@ -408,17 +416,18 @@ class Tensor:
         """``a ** p``; VJP: ``(g·p·a^(p−1), g·a^p·log a)``.
 
         As PyTorch, the first is 0 where ``p = 0`` and the second 0 where ``a = 0, p ≥ 0`` (the
-        limits, instead of ``0·∞ = nan``).
+        limits, instead of ``0·∞ = nan``); ``a^(−1/2)`` is ``1/√a`` (so ``√a``'s derivative is
+        ``1/(2√a)``: −∞ at −0, NaN at −∞).
         """
         a, p = self, self._operand(other)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = a.data**p.data
+            out = _power(a.data, p.data)
 
         def vjp(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 ga = gp = None
                 if a.requires_grad:
-                    da = np.where(p.data == 0, 0, p.data * a.data ** (p.data - 1))
+                    da = np.where(p.data == 0, 0, p.data * _power(a.data, p.data - 1))
                     ga = unbroadcast(g * da.astype(out.dtype, copy=False), a.shape)
                 if p.requires_grad:
                     dp = np.where((a.data == 0) & (p.data >= 0), 0, out * np.log(a.data))
@@ -513,8 +522,15 @@ class Tensor:
         return Tensor._make(np.cos(self.data), (self,), lambda g: (-g * np.sin(self.data),), "cos")
 
     def abs(self) -> Tensor:
-        """``|a|``; VJP: ``g·sign(a)`` (0 at 0, as PyTorch)."""
-        return Tensor._make(np.abs(self.data), (self,), lambda g: (g * np.sign(self.data),), "abs")
+        """``|a|``; VJP: ``g·sign(a)``, ``sign(a) = [a > 0] − [a < 0]`` (0 at 0 and at NaN, as
+        PyTorch)."""
+        a = self.data
+
+        def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+            sign = (a > 0).astype(a.dtype) - (a < 0)
+            return (g * sign,)
+
+        return Tensor._make(np.abs(a), (self,), vjp, "abs")
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
         """``min(max(a, min), max)``; VJP: ``g`` where ``min ≤ a ≤ max``, else 0 (as PyTorch)."""
