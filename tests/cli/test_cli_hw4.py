@@ -196,7 +196,10 @@ def test_a_grey_image_of_its_own(tmp_path, monkeypatch, images):
     }
     assert doc["problems"]["2"]["k"] == 1  # a window that fits an image of 20 rows
     page = (out / "index.html").read_text()
-    assert "grey16.png (24×20, grey) (the checks of Problems 1–3 use the sample photograph)" in page
+    assert (
+        "grey16.png (24×20, grey) (the checks that compare with Pillow use the sample photograph)"
+        in page
+    )
     assert sorted(p.name for p in out.glob("*.png")) == [
         "p1_edges.png",
         "p2_average_pool.png",

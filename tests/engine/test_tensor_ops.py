@@ -161,3 +161,30 @@ def test_pow_minus_a_half_is_one_over_the_root():
     x = mathdnn.tensor([-0.0, -np.inf, 4.0])
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal((x**-0.5).data, [-np.inf, np.nan, 0.5])
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda t: t * 0.5,
+        lambda t: t + t,
+        lambda t: 2.0 - t,
+        lambda t: t / 3.0,
+        lambda t: t**2,
+        lambda t: t.exp(),
+        lambda t: t.log(),
+        lambda t: (t * t).sum(),
+        lambda t: t.reshape(1, 1).sum(),
+    ],
+)
+def test_zero_dim_tensors_hold_arrays(build):
+    # NumPy turns arithmetic on 0-d arrays into scalars; the tensor and its gradient stay
+    # arrays, so np.asarray(tensor) and .grad behave as for any other shape.
+    x = mathdnn.tensor(np.asarray(2.0), requires_grad=True)
+    y = build(x)
+    assert type(y.data) is np.ndarray and y.shape == ()
+    assert np.asarray(y).shape == ()
+    y.backward()
+    y2 = build(x)
+    y2.backward()  # the second pass accumulates into the existing .grad
+    assert type(x.grad) is np.ndarray and x.grad.shape == ()

@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smaller experiments (fewer epochs, seeds, timings): about 15 s instead of a minute",
+        help="smaller experiments (fewer epochs, seeds, timed runs), in a fraction of the time",
     )
     parser.add_argument(
         "--open", action="store_true", help="open the page in the web browser when it is written"
@@ -103,7 +103,8 @@ def _check_output(value: str) -> Path:
 
 def _check_image(value: str | None, max_memory: float) -> Path | None:
     """``--image``, refused from its header when it is too large to process: the figures of
-    Problems 1-3 are those of ``edges``, ``pool`` and ``gray``, drawn one after the other."""
+    problems drawn on the photograph are those of ``edges``, ``pool`` and ``gray``, one after the
+    other."""
     if value is None:
         return None
     path = Path(value)

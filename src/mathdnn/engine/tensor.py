@@ -190,7 +190,8 @@ class Tensor:
     def _make(cls, data: np.ndarray, parents: tuple[Tensor, ...], vjp: VJP, op: str) -> Tensor:
         """Wrap the output of a primitive; record the graph edge only if a gradient can flow."""
         out = cls.__new__(cls)
-        out.data = data
+        # NumPy returns a scalar, not a 0-d array, from arithmetic on 0-d arrays.
+        out.data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad = None
         out.op = op
         if is_grad_enabled() and any(p.requires_grad for p in parents):
@@ -263,9 +264,10 @@ class Tensor:
                 g = cotangents.pop(id(node), None)
                 if g is None:
                     continue
+                g = np.asarray(g)  # a 0-d cotangent may have come back a NumPy scalar
                 if node._vjp is None:
                     if node.grad is not None:
-                        node.grad = node.grad + g.astype(node.dtype, copy=False)
+                        node.grad = np.asarray(node.grad + g.astype(node.dtype, copy=False))
                         continue
                     # .grad is the leaf's own array, of the leaf's dtype. A cotangent the VJPs just
                     # made (owning its memory, not the seed, given to no other leaf) is taken as it
