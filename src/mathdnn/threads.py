@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -71,6 +72,7 @@ def set_num_threads(n: int) -> None:
 
 # ----------------------------------------------------------------------------- BLAS, one thread
 _blas: list[Any] | None = None  # threadpoolctl's controllers of the loaded BLAS libraries
+_blas_modules = 0  # len(sys.modules) when they were found: an import may load another BLAS
 _blas_saved: list[int] = []  # their thread counts before the first span began
 _blas_spans = 0  # spans running now, in any thread
 # OpenBLAS runs a product of fewer multiply-adds than this on one thread anyway (its
@@ -100,14 +102,16 @@ class single_threaded_blas(contextlib.ContextDecorator):  # lower case: as conte
         self.active = work is None or work >= SMALL_PRODUCT
 
     def __enter__(self) -> None:
-        global _blas, _blas_saved, _blas_spans
+        global _blas, _blas_modules, _blas_saved, _blas_spans
         if not self.active:
             return
         with _lock:
-            if _blas is None:
+            # Found again after any import (scipy brings its own OpenBLAS), between spans only.
+            if _blas is None or (_blas_spans == 0 and len(sys.modules) != _blas_modules):
                 from threadpoolctl import ThreadpoolController
 
                 _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+                _blas_modules = len(sys.modules)
             if _blas_spans == 0:
                 _blas_saved = [lib.num_threads for lib in _blas]
                 if any(n != 1 for n in _blas_saved):

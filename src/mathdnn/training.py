@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
+from matplotlib.ticker import FixedLocator, NullFormatter, StrMethodFormatter
 
 import mathdnn.functional as F
 from mathdnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -69,7 +69,9 @@ __all__ = [
     "describe_data",
     "evaluate",
     "fit",
+    "learning_curve_figure",
     "learning_curve_png",
+    "log_ticks",
     "resume",
     "save",
     "start",
@@ -599,10 +601,30 @@ def train_lenet(
 
 
 # ---------------------------------------------------------------------------- the figure
-def learning_curve_png(history: History | Mapping[str, History], title: str) -> bytes:
+def log_ticks(low: float, high: float, most: int = 8) -> list[float]:
+    """Ticks for a log axis that shows ``low`` to ``high``, written as plain numbers: ``1, 2, 3,
+    5, 7`` times the powers of ten in the range, thinned to ``1, 2, 5`` and then to the powers
+    alone when there would be more than ``most``, and the nearest one beyond each end, so that
+    both ends of the axis are labelled."""
+    for digits in ((1, 2, 3, 5, 7), (1, 2, 5), (1,)):
+        ticks = [
+            d * 10.0**k
+            for k in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+            for d in digits
+        ]
+        inside = [t for t in ticks if low <= t <= high]
+        if len(inside) <= most:
+            break
+    below = [t for t in ticks if t < low][-1:]
+    above = [t for t in ticks if t > high][:1]
+    return below + inside + above
+
+
+def learning_curve_figure(history: History | Mapping[str, History], title: str) -> Figure:
     """Two panels per epoch: the training and test cross-entropy (log scale), and the test
-    accuracy; PNG bytes. ``history`` is one run's, or several runs' by their labels, drawn one
-    colour per run (training dashed, test solid) to compare them."""
+    accuracy. ``history`` is one run's, or several runs' by their labels, drawn one colour per
+    run (training dashed, test solid) to compare them; each run's final accuracy is in the
+    legend, so no label lies on a curve."""
     runs = {"": history} if isinstance(history, History) else dict(history)
     if not runs or any(len(h) == 0 for h in runs.values()):
         raise ValueError("learning_curve_png: the history has no epochs")
@@ -620,18 +642,20 @@ def learning_curve_png(history: History | Mapping[str, History], title: str) -> 
         loss_ax.plot(epochs, h.train_loss, train_style, ms=3, color=colours[0], label=names[0])
         loss_ax.plot(epochs, h.test_loss, "o-", ms=3, color=colours[1], label=names[1])
         percent = 100 * np.asarray(h.test_accuracy)
-        accuracy_ax.plot(epochs, percent, "o-", ms=3, color=colours[2], label=label or None)
-        accuracy_ax.annotate(
-            f"{percent[-1]:.1f} %",
-            (epochs[-1], percent[-1]),
-            textcoords="offset points",
-            xytext=(0, -14 - 12 * k),
-            ha="right",
-            fontsize=9,
+        final = f"final {percent[-1]:.1f} %"
+        accuracy_ax.plot(
+            epochs,
+            percent,
+            "o-",
+            ms=3,
             color=colours[2],
+            label=f"{label}, {final}" if label else final,
         )
     loss_ax.set_yscale("log")
-    loss_ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+    losses = [v for h in runs.values() for v in (*h.train_loss, *h.test_loss) if v > 0]
+    ticks = log_ticks(min(losses), max(losses))
+    loss_ax.set_ylim(ticks[0], ticks[-1])
+    loss_ax.yaxis.set_major_locator(FixedLocator(ticks))
     loss_ax.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
     loss_ax.yaxis.set_minor_formatter(NullFormatter())
     loss_ax.set_ylabel("cross-entropy")
@@ -639,14 +663,18 @@ def learning_curve_png(history: History | Mapping[str, History], title: str) -> 
     loss_ax.legend(fontsize=9)
     accuracy_ax.set_ylabel("test accuracy (%)")
     accuracy_ax.set_title("test accuracy")
-    if len(runs) > 1:
-        accuracy_ax.legend(fontsize=9, loc="lower right")
+    accuracy_ax.legend(fontsize=9, loc="lower right")
     for ax in (loss_ax, accuracy_ax):
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3, which="both")
     fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def learning_curve_png(history: History | Mapping[str, History], title: str) -> bytes:
+    """``learning_curve_figure`` as PNG bytes, 120 dpi."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
+    learning_curve_figure(history, title).savefig(buffer, format="png", dpi=120)
     return buffer.getvalue()

@@ -74,12 +74,15 @@ def input_rows(out: int, kernel: int, stride: int, padding: int, dilation: int) 
 
 # ------------------------------------------------------------------------ the window arguments
 def pair(fn: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints, each at least ``minimum``, as a pair."""
+    """An int or a pair of ints, each at least ``minimum``, as a pair; a sequence of one int is
+    that int for both axes, as in PyTorch."""
     items = (value, value) if isinstance(value, int | np.integer) else value
     try:
         items = tuple(items)
     except TypeError:
         items = ()
+    if len(items) == 1:
+        items = items * 2
     if len(items) != 2 or not all(
         isinstance(v, int | np.integer) and not isinstance(v, bool) for v in items
     ):
@@ -131,7 +134,13 @@ def pad(x: np.ndarray, pads: Pads) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------- pooling
-Window = tuple[Any, slice, slice]  # (..., rows, cols): one window offset of every window
+Window = tuple[Any, slice, slice]  # (..., rows, cols)
+# The pools' window arguments must fit in 32 bits, as PyTorch's.
+POOL_ARGUMENT_MAX = 2**31 - 1
+
+
+def _ceil_div(a: np.ndarray | int, b: int) -> np.ndarray | int:
+    return -(-a // b)
 
 
 class PoolGeometry:
@@ -141,6 +150,11 @@ class PoolGeometry:
     ``padding`` on each side and, with ``ceil_mode``, further at the bottom and right as far as
     the last window reaches (``overhang``). The pools fill the overhang as they fill the padding,
     but unlike the padding it never counts as part of a window.
+
+    Along an axis, tap ``a`` of window ``i`` reads the input row ``s·i + d·a − p``, which is
+    inside the input (``0 ≤ row < size``) for the taps ``lo_i ≤ a < hi_i`` (``tap_range``): the
+    rest read padding. Everything here is computed from these ranges, so that the work is
+    proportional to the output and to the input, whatever the size of the window.
     """
 
     def __init__(
@@ -154,10 +168,18 @@ class PoolGeometry:
         ceil_mode: Any,
     ) -> None:
         self.kernel = pair(fn, "kernel_size", kernel_size, minimum=1)
-        self.stride = self.kernel if stride is None else pair(fn, "stride", stride, minimum=1)
+        # As PyTorch, an empty stride (``()`` or ``[]``) is the default, the kernel size.
+        default = stride is None or (isinstance(stride, tuple | list) and not stride)
+        self.stride = self.kernel if default else pair(fn, "stride", stride, minimum=1)
         self.padding = pair(fn, "padding", padding, minimum=0)
         self.dilation = pair(fn, "dilation", dilation, minimum=1)
         ceil_mode = flag(fn, "ceil_mode", ceil_mode)
+        for name in ("kernel", "stride", "padding", "dilation"):
+            if max(getattr(self, name)) > POOL_ARGUMENT_MAX:
+                raise ValueError(
+                    f"{fn}: {'kernel_size' if name == 'kernel' else name} "
+                    f"{getattr(self, name)} must be at most 2**31 - 1, as in PyTorch"
+                )
         if any(2 * p > k for p, k in zip(self.padding, self.kernel, strict=True)):
             raise ValueError(
                 f"{fn}: padding {self.padding} must be at most half of kernel_size {self.kernel}"
@@ -177,28 +199,56 @@ class PoolGeometry:
             # how far the last window ends past the padding (only ever with ceil_mode)
             overhang.append(max(0, s * (out[-1] - 1) + extent(k, d) - (n + 2 * p)))
         self.out, self.overhang = tuple(out), tuple(overhang)
-        # taps[axis][i, a] = s·i + d·a − p: the input row (axis 0) or column (axis 1) that tap a
-        # of window i reads; outside [0, size) it reads padding (or the overhang).
-        self.taps = tuple(
-            input_rows(o, k, s, p, d)
-            for o, k, s, p, d in zip(
-                self.out, self.kernel, self.stride, self.padding, self.dilation, strict=True
-            )
-        )
         # A window reads the input where both its row and its column do: along each axis, every
         # window needs a tap inside the input, and its first pixel is (first such row, column).
         first = []
-        for taps, n in zip(self.taps, self.size, strict=True):
-            inside = (taps >= 0) & (taps < n)
-            if not inside.any(axis=1).all():
+        for axis in (0, 1):
+            lo, hi = self.tap_range(axis, 0, self.size[axis])
+            if np.any(lo >= hi):
                 # PyTorch's max_pool2d reads and writes out of bounds on such a window.
                 raise ValueError(
                     f"{fn}: with kernel_size {self.kernel}, stride {self.stride}, padding "
                     f"{self.padding} and dilation {self.dilation}, some windows of the "
                     f"{self.size[0]}x{self.size[1]} input cover only padding"
                 )
-            first.append(inside.argmax(axis=1))
+            first.append(lo)
         self.first_pixel = first[0][:, None] * self.kernel[1] + first[1]  # as offset a·kw + b
+
+    def tap_range(self, axis: int, first: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """For each window ``i`` along ``axis``: the taps ``lo_i ≤ a < hi_i`` whose row
+        ``s·i + d·a − p`` lies in ``[first, end)`` (``lo_i ≥ hi_i`` where none does)."""
+        k, s, d, p = (v[axis] for v in (self.kernel, self.stride, self.dilation, self.padding))
+        start = s * np.arange(self.out[axis], dtype=np.int64) - p  # the row of tap 0
+        lo = np.clip(_ceil_div(first - start, d), 0, k)
+        hi = np.clip(_ceil_div(end - start, d), 0, k)
+        return lo, hi
+
+    def reads(self) -> Iterator[tuple[int, Window, Window]]:
+        """For each window offset ``k = a·kw + b`` that reads the input: the output pixels
+        ``(i, j)`` whose tap ``(a, b)`` is inside it, and the input pixels
+        ``X[..., s·i + d·a − p, s·j + d·b − p]`` they read, as two slices (the taps that read
+        only padding, or the overhang, are left out)."""
+        rows, cols = (self._axis_reads(axis) for axis in (0, 1))
+        kw = self.kernel[1]
+        for a, out_rows, in_rows in rows:
+            for b, out_cols, in_cols in cols:
+                yield a * kw + b, (..., out_rows, out_cols), (..., in_rows, in_cols)
+
+    def _axis_reads(self, axis: int) -> list[tuple[int, slice, slice]]:
+        """Along ``axis``, each tap ``a`` that reads the input for some window, with the windows
+        ``i_lo ≤ i < i_hi`` for which it does and the rows they read."""
+        n, o = self.size[axis], self.out[axis]
+        s, d, p = (v[axis] for v in (self.stride, self.dilation, self.padding))
+        lo, hi = self.tap_range(axis, 0, n)
+        found = []
+        for a in range(int(lo.min()), int(hi.max())):
+            # 0 ≤ s·i + d·a − p < n  ⇔  ⌈(p − d·a)/s⌉ ≤ i < ⌈(n + p − d·a)/s⌉
+            i_lo = max(0, _ceil_div(p - d * a, s))
+            i_hi = min(o, _ceil_div(n + p - d * a, s))
+            if i_lo < i_hi:
+                row = s * i_lo + d * a - p
+                found.append((a, slice(i_lo, i_hi), slice(row, row + s * (i_hi - i_lo - 1) + 1, s)))
+        return found
 
     def pad(self, x: np.ndarray, value: Any) -> np.ndarray:
         """``X'``: the last two axes of ``x`` padded with ``value`` (and the overhang)."""
@@ -208,22 +258,10 @@ class PoolGeometry:
         widths = [(0, 0)] * (x.ndim - 2) + [(ph, ph + oh), (pw, pw + ow)]
         return np.pad(x, widths, constant_values=value)
 
-    def windows(self) -> Iterator[tuple[int, Window]]:
-        """For each window offset ``k = a·kw + b``: the slice ``X'[..., s·i + d·a, s·j + d·b]``
-        over all ``(i, j)``."""
-        (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.kernel, self.stride, self.dilation, self.out
-        for a in range(kh):
-            for b in range(kw):
-                yield a * kw + b, (..., tap(a, sh, dh, ho), tap(b, sw, dw, wo))
-
-    def crop(self, padded: np.ndarray) -> np.ndarray:
-        """The input's part of an ``X'``-shaped array."""
-        (h, w), (ph, pw) = self.size, self.padding
-        return np.ascontiguousarray(padded[..., ph : ph + h, pw : pw + w])
-
     def input_index(self, offset: np.ndarray) -> np.ndarray:
         """PyTorch's pooling indices: the flat position ``h·W + w`` in its input plane of the
         pixel at window offset ``offset = a·kw + b`` of each window ``(i, j)``."""
         a, b = np.divmod(offset.astype(np.int64), self.kernel[1])  # a fast path's may be uint8
+        (sh, sw), (dh, dw), (ph, pw) = self.stride, self.dilation, self.padding
         i, j = np.arange(self.out[0])[:, None], np.arange(self.out[1])
-        return self.taps[0][i, a] * self.size[1] + self.taps[1][j, b]
+        return (sh * i + dh * a - ph) * self.size[1] + (sw * j + dw * b - pw)

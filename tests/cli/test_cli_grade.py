@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,15 @@ def test_the_template_is_written_once_and_graded_as_it_is_scores_0(tmp_path, cap
     text = template.read_text()
     assert text.count("\n    raise NotImplementedError\n") == 12
     compile(text, str(template), "exec")
+
+    pytest.importorskip("ruff")
+    ruff = [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache"]
+    lint = subprocess.run(
+        [*ruff, "--line-length=100", "--select=E,F,W,I", str(template)],
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout  # a file a student's editor shows clean
 
     assert main(["grade", "--template", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"mathdnn grade: {template} exists already")

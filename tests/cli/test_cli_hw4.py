@@ -20,10 +20,11 @@ from limited import run_limited
 import mathdnn
 import mathdnn.report.build as report_build
 from mathdnn import verify
+from mathdnn.check import Check
 from mathdnn.cli import main
 from mathdnn.data import load_mnist
-from mathdnn.report.build import FULL, QUICK, prepare
-from mathdnn.verify import Check
+from mathdnn.hw4.p7_lenet_c3 import lenet_epochs
+from mathdnn.report.build import prepare
 
 SRC = str(Path(mathdnn.__file__).resolve().parents[1])
 
@@ -36,7 +37,7 @@ def bundled_mnist(monkeypatch):
 @pytest.fixture
 def problem_1_only(monkeypatch):
     """The report with its first section only (the page and the folder are the same code)."""
-    monkeypatch.setattr(report_build, "STEPS", report_build.STEPS[:1])
+    monkeypatch.setattr(report_build, "SECTIONS", report_build.SECTIONS[:1])
 
 
 def hw4(*args: str) -> int:
@@ -182,7 +183,7 @@ def test_the_progress_bar_shows_on_a_terminal(tmp_path, capsys, monkeypatch, pro
 
 def test_a_grey_image_of_its_own(tmp_path, monkeypatch, images):
     """Problems 1–3 on a small 16-bit grey image: its figures, its size in the summary."""
-    monkeypatch.setattr(report_build, "STEPS", report_build.STEPS[:3])
+    monkeypatch.setattr(report_build, "SECTIONS", report_build.SECTIONS[:3])
     out = tmp_path / "report"
     assert hw4("--quick", "--image", str(images["grey16"]), "-o", str(out)) == 0
     doc = json.loads((out / "results.json").read_text())
@@ -195,7 +196,10 @@ def test_a_grey_image_of_its_own(tmp_path, monkeypatch, images):
     }
     assert doc["problems"]["2"]["k"] == 1  # a window that fits an image of 20 rows
     page = (out / "index.html").read_text()
-    assert "grey16.png (24×20, grey) (the checks of Problems 1–3 use the sample photograph)" in page
+    assert (
+        "grey16.png (24×20, grey) (the checks that compare with Pillow use the sample photograph)"
+        in page
+    )
     assert sorted(p.name for p in out.glob("*.png")) == [
         "p1_edges.png",
         "p2_average_pool.png",
@@ -203,15 +207,25 @@ def test_a_grey_image_of_its_own(tmp_path, monkeypatch, images):
     ]
 
 
-def test_seeds_and_scale():
-    assert prepare(quick=True).seeds == QUICK.p5_seeds == 2
-    assert prepare().seeds == FULL.p5_seeds == 5
-    assert prepare(seeds=3, quick=True).seeds == 3
-    assert report_build.lenet_epochs(FULL, 4000) == 30
-    assert report_build.lenet_epochs(FULL, 60000) == 2  # the full MNIST keeps the run's time
-    assert report_build.lenet_epochs(QUICK, 10**6) == 1
+def test_options_and_scale():
+    """--seeds is the option Problem 5 declares: its default follows the scale."""
+    assert prepare(quick=True).options == {"seeds": 2}
+    assert prepare().options == {"seeds": 5}
+    assert prepare(quick=True, seeds=3).options == {"seeds": 3}
+    assert lenet_epochs("full", 4000) == 30
+    assert lenet_epochs("full", 60000) == 2  # the full MNIST keeps the run's time
+    assert lenet_epochs("quick", 10**6) == 1
     with pytest.raises(ValueError, match="prepare: seeds must be a positive integer, got 0"):
         prepare(seeds=0)
+    with pytest.raises(ValueError, match="prepare: no problem declares the option 'epochs'"):
+        prepare(epochs=3)
+
+
+def test_the_help_lists_the_options_problems_declare(capsys):
+    assert hw4("--help") == 0
+    assert "--seeds N seeds of Problem 5's comparison (default 5, or 2 with --quick)" in (
+        " ".join(capsys.readouterr().out.split())
+    )
 
 
 # ------------------------------------------------------------------------------ Ctrl-C

@@ -106,8 +106,8 @@ BAD_SCALARS = [
     (lambda: F.leaky_relu(x64(), None), TypeError, r"leaky_relu: negative_slope .*None"),
     (lambda: F.leaky_relu(x64(), True), TypeError, r"leaky_relu: negative_slope .*True"),
     (lambda: F.leaky_relu(x64(), [0.1]), TypeError, r"leaky_relu: negative_slope .*\[0\.1\]"),
-    (lambda: F.leaky_relu(x64(), np.nan), ValueError, r"leaky_relu: negative_slope .*finite"),
-    (lambda: F.leaky_relu(x64(), np.inf), ValueError, r"leaky_relu: negative_slope .*finite"),
+    # an infinite slope is PyTorch's too (test_functional_vs_torch); NaN is not a slope
+    (lambda: F.leaky_relu(x64(), np.nan), ValueError, r"leaky_relu: negative_slope .*a number"),
     (lambda: F.softplus(x64(), "a"), TypeError, r"softplus: beta .*real.*'a'"),
     (lambda: F.softplus(x64(), 0), ValueError, r"softplus: beta .*non-zero.*0"),
     (lambda: F.softplus(x64(), np.inf), ValueError, r"softplus: beta .*finite.*inf"),

@@ -136,3 +136,55 @@ def test_deep_chain_does_not_recurse():
         y = y * 1.0001 + 0.0
     y.sum().backward()
     np.testing.assert_allclose(x.grad, [1.0001**depth], rtol=1e-10)
+
+
+# PyTorch's values (torch 2.13): d|x|/dx is sgn(x), 0 at NaN; d√x/dx = 1/(2√x), −∞ at −0 and NaN
+# at −∞ (C's pow would give +∞ and 0).
+EDGES = np.array([np.nan, -0.0, 0.0, -np.inf, np.inf, 4.0, -1.0])
+ABS_VJP = np.array([0.0, 0.0, 0.0, -1.0, 1.0, 1.0, -1.0])
+SQRT_VJP = np.array([np.nan, -np.inf, np.inf, np.nan, 0.0, 0.25, np.nan])
+
+
+@pytest.mark.parametrize(
+    ("f", "expected"), [(lambda t: t.abs(), ABS_VJP), (lambda t: t**0.5, SQRT_VJP)]
+)
+def test_vjps_at_the_edges_are_pytorchs(f, expected):
+    x = mathdnn.tensor(EDGES, requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        f(x).backward(np.ones(len(EDGES)))
+    np.testing.assert_array_equal(x.grad, expected)
+    signed = ~np.isnan(expected)  # a NaN's sign means nothing
+    np.testing.assert_array_equal(np.signbit(x.grad[signed]), np.signbit(expected[signed]))
+
+
+def test_pow_minus_a_half_is_one_over_the_root():
+    x = mathdnn.tensor([-0.0, -np.inf, 4.0])
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal((x**-0.5).data, [-np.inf, np.nan, 0.5])
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda t: t * 0.5,
+        lambda t: t + t,
+        lambda t: 2.0 - t,
+        lambda t: t / 3.0,
+        lambda t: t**2,
+        lambda t: t.exp(),
+        lambda t: t.log(),
+        lambda t: (t * t).sum(),
+        lambda t: t.reshape(1, 1).sum(),
+    ],
+)
+def test_zero_dim_tensors_hold_arrays(build):
+    # NumPy turns arithmetic on 0-d arrays into scalars; the tensor and its gradient stay
+    # arrays, so np.asarray(tensor) and .grad behave as for any other shape.
+    x = mathdnn.tensor(np.asarray(2.0), requires_grad=True)
+    y = build(x)
+    assert type(y.data) is np.ndarray and y.shape == ()
+    assert np.asarray(y).shape == ()
+    y.backward()
+    y2 = build(x)
+    y2.backward()  # the second pass accumulates into the existing .grad
+    assert type(x.grad) is np.ndarray and x.grad.shape == ()

@@ -327,3 +327,22 @@ def test_diamond_reuse_sums_gradients():
     f(x).backward()
     f(tx).backward()
     assert_close(x.grad, tx.grad.numpy(), np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "f", [lambda t: t.abs(), lambda t: t**0.5, lambda t: t**-0.5, lambda t: t**1.5]
+)
+def test_nonfinite_and_signed_zero_vjps_equal_torch(f, dtype):
+    """Exactly PyTorch's values and signs at NaN, ±∞ and ±0 (compare_with_torch's tolerance
+    scales with the largest value, so infinities are compared here bit for bit)."""
+    x = np.array([np.nan, -0.0, 0.0, -np.inf, np.inf, 4.0, -1.0], dtype=dtype)
+    ours, theirs = mathdnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = f(ours)
+        y.backward(np.ones(len(x), dtype))
+    f(theirs).backward(torch.ones(len(x), dtype=theirs.dtype))
+    for a, b in ((y.data, f(torch.tensor(x)).numpy()), (ours.grad, theirs.grad.numpy())):
+        np.testing.assert_array_equal(a, b)
+        signed = ~np.isnan(b)  # a NaN's sign means nothing
+        np.testing.assert_array_equal(np.signbit(a[signed]), np.signbit(b[signed]))

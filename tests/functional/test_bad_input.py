@@ -41,6 +41,12 @@ CASES = [
     (lambda: F.conv2d(X, W, stride=(1, -2)), ValueError, r"conv2d.*stride.*positive.*-2"),
     (lambda: F.conv2d(X, W, dilation=0), ValueError, r"conv2d.*dilation.*positive.*0"),
     (lambda: F.conv2d(X, W, stride=1.5), TypeError, r"conv2d.*stride.*int.*1\.5"),
+    # as PyTorch: an empty stride is conv2d's error (and the pools' default); an empty padding,
+    # or three values, everyone's
+    (lambda: F.conv2d(X, W, stride=()), TypeError, r"conv2d: stride must be an int or a pair"),
+    (lambda: F.conv2d(X, W, padding=(1, 1, 1)), TypeError, r"conv2d: padding must be an int"),
+    (lambda: F.max_pool2d(X, 2, padding=()), TypeError, r"max_pool2d: padding must be an int"),
+    (lambda: F.avg_pool2d(X, ()), TypeError, r"avg_pool2d: kernel_size must be an int"),
     (lambda: F.conv2d(X, W, padding=-1), ValueError, r"conv2d.*padding.*non-negative.*-1"),
     (lambda: F.conv2d(X, W, padding="full"), ValueError, r"conv2d.*padding.*'full'"),
     (
@@ -112,6 +118,8 @@ CASES = [
     (lambda: F.relu(mathdnn.tensor([1, 2])), TypeError, r"relu.*\bx\b.*floating.*int64"),
     (lambda: F.softplus(t(3, dtype=np.int32)), TypeError, r"softplus.*\bx\b.*int32"),
     (lambda: F.softmax(t(2, 3), 2), ValueError, rf"softmax.*dim 2.*{s((2, 3))}"),
+    (lambda: F.softmax(t(2, 3), True), TypeError, r"softmax: dim must be an int, got True"),
+    (lambda: F.log_softmax(t(2, 3), 1.0), TypeError, r"log_softmax: dim must be an int, got 1\.0"),
     (lambda: F.log_softmax(t(2, 3), -3), ValueError, rf"log_softmax.*dim -3.*{s((2, 3))}"),
     (lambda: F.clamp(t(3)), ValueError, r"clamp.*min.*max"),
     # losses and linear

@@ -78,6 +78,38 @@ def test_conv2d_input_without_grad_weight_with_grad():
     compare_with_torch(F.conv2d, TF.conv2d, [x, w], grad=[True, False])
 
 
+ONE_ELEMENT = [
+    {"stride": (2,)},
+    {"padding": (1,)},
+    {"dilation": (2,)},
+    {"stride": [2], "padding": [1], "dilation": [2]},
+]
+
+
+@pytest.mark.parametrize("kwargs", ONE_ELEMENT, ids=str)
+def test_conv2d_reads_a_one_element_sequence_as_both_axes(kwargs):
+    x, w = randn(0, (2, 3, 9, 9)), randn(1, (4, 3, 3, 3))
+    compare_with_torch(
+        lambda *t: F.conv2d(*t, **kwargs), lambda *t: TF.conv2d(*t, **kwargs), [x, w]
+    )
+
+
+POOL_ARGUMENTS = [
+    {"kernel_size": (3,)},
+    {"kernel_size": 3, "stride": ()},
+    {"kernel_size": 3, "stride": []},
+    {"kernel_size": (3,), "stride": (2,), "padding": (1,)},
+]
+
+
+@pytest.mark.parametrize("kwargs", POOL_ARGUMENTS, ids=str)
+@pytest.mark.parametrize("pool", ["max_pool2d", "avg_pool2d"])
+def test_pools_read_one_element_sequences_and_an_empty_stride_as_pytorch(pool, kwargs):
+    x = randn(0, (2, 3, 9, 9))
+    ours, theirs = getattr(F, pool), getattr(TF, pool)
+    compare_with_torch(lambda t: ours(t, **kwargs), lambda t: theirs(t, **kwargs), [x])
+
+
 # ----------------------------------------------------------------------------------- linear
 @given(
     batch=array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=3),
@@ -130,6 +162,20 @@ def test_leaky_relu(shape, dtype, seed, slope):
         [randn(seed, shape, dtype)],
         seed,
     )
+
+
+@pytest.mark.parametrize("slope", [np.inf, -np.inf])
+def test_leaky_relu_takes_an_infinite_slope_as_pytorch(slope):
+    """Issue 22: PyTorch accepts it; x·slope for x ≤ 0 (NaN at ±0), gradient the slope there."""
+    x = np.array([-2.0, -0.0, 0.0, 3.0, np.nan, -np.inf])
+    ours, theirs = mathdnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, expected = F.leaky_relu(ours, slope), TF.leaky_relu(theirs, slope)
+    y.backward(np.ones(len(x)))
+    expected.backward(torch.ones(len(x), dtype=torch.float64))
+    np.testing.assert_array_equal(y.data, expected.detach().numpy())
+    np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
+    layer = mathdnn.nn.LeakyReLU(slope)
+    np.testing.assert_array_equal(layer(mathdnn.tensor(x)).data, expected.detach().numpy())
 
 
 def test_relu_and_leaky_relu_gradient_at_zero_like_torch():

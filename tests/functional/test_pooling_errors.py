@@ -4,6 +4,7 @@ argument and what was wrong (``test_pooling_errors_vs_torch`` checks that PyTorc
 from __future__ import annotations
 
 import re
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -152,3 +153,51 @@ def test_a_window_of_padding_only_is_rejected():
 def test_integer_input_is_rejected(pool):
     with pytest.raises(TypeError, match=rf"{pool.__name__}: x must be a floating-point tensor"):
         pool(mathdnn.tensor(np.ones((1, 1, 4, 4), dtype=np.int64)), 2)
+
+
+# Issue 22: windows far larger than the input. The work and the memory follow the input and the
+# output (one pixel here), not the window: padding reads nothing, so nothing is padded.
+HUGE_WINDOWS = [
+    ("max_pool2d", 2000, 1000, 1.0),
+    ("avg_pool2d", 2000, 1000, 16 / 2000**2),  # the padding counts (count_include_pad)
+    ("max_pool2d", 100_000, 50_000, 1.0),
+    ("avg_pool2d", 100_000, 50_000, 16 / 100_000**2),
+    ("max_pool2d", 2**31 - 1, 2**30 - 1, 1.0),
+]
+
+
+@pytest.mark.parametrize(("pool", "kernel", "padding", "value"), HUGE_WINDOWS)
+def test_a_huge_window_costs_what_the_output_costs(pool, kernel, padding, value):
+    x = mathdnn.tensor(np.ones((1, 1, 4, 4)), requires_grad=True)
+    tracemalloc.start()
+    try:
+        y = getattr(F, pool)(x, kernel, padding=padding)
+        y.backward(np.ones(y.shape))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert y.shape == (1, 1, 1, 1) and y.data.item() == pytest.approx(value, rel=1e-12)
+    expected_grad = np.full((4, 4), value / 16) if pool == "avg_pool2d" else np.eye(1, 16)
+    np.testing.assert_allclose(x.grad.reshape(4, 4), expected_grad.reshape(4, 4), rtol=1e-12)
+    assert peak < 1 << 20, f"{pool} allocated {peak} bytes"
+
+
+def test_window_arguments_beyond_32_bits_are_refused_at_once():
+    x = mathdnn.ones((1, 1, 4, 4))
+    with pytest.raises(
+        ValueError, match=r"^max_pool2d: kernel_size \(1099511627776, 1099511627776"
+    ):
+        F.max_pool2d(x, 2**40, padding=2**39)
+    with pytest.raises(ValueError, match=r"^avg_pool2d: stride \(1, 8589934592\) must be at most"):
+        F.avg_pool2d(x, 2, stride=(1, 2**33))
+
+
+@pytest.mark.parametrize("size", [2**70, 2**40, (2**62, 2)])
+def test_an_adaptive_output_beyond_any_array_is_refused_at_once(size):
+    with pytest.raises(ValueError, match=r"^adaptive_avg_pool2d: output_size .* is too large"):
+        F.adaptive_avg_pool2d(mathdnn.ones((1, 1, 4, 4)), size)
+
+
+def test_an_adaptive_output_beyond_the_memory_fails_before_any_work():
+    with pytest.raises(MemoryError, match=r"^adaptive_avg_pool2d: output_size \(1000000000, 10"):
+        F.adaptive_avg_pool2d(mathdnn.ones((1, 1, 4, 4)), 10**9)

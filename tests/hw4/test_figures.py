@@ -1,5 +1,5 @@
-"""mathdnn.hw4.figures, the figures of Problems 4 and 6: PNG images of the size their layout asks,
-drawn from the library's own results (a counterexample, timings, the layer Jacobians)."""
+"""mathdnn.hw4.figures, what the figures share: a PNG records the smallest text it holds, in
+pixels, which the report's browser test checks as displayed."""
 
 from __future__ import annotations
 
@@ -7,67 +7,45 @@ import io
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 from PIL import Image
 
-from mathdnn.functional.activation import ACTIVATIONS
 from mathdnn.hw4 import figures
-from mathdnn.hw4.p4_maxpool_commutes import (
-    FUNCTIONS,
-    NON_MONOTONE_EXAMPLES,
-    check_commutes,
-    stress_inputs,
-)
-from mathdnn.hw4.p6_jacobians import init_mlp
+from mathdnn.hw4.p1_finite_differences import edges_figure
+from mathdnn.hw4.p2_average_pooling import average_pool_figure
+from mathdnn.hw4.p3_grayscale import grayscale_figure
 
 
-def _image(png: bytes) -> Image.Image:
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
-    image = Image.open(io.BytesIO(png))
-    image.load()
-    return image
+def test_a_png_records_its_smallest_text():
+    fig = Figure(figsize=(4, 3))
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("a title", fontsize=12)
+    ax.tick_params(labelsize=7)
+    assert figures.smallest_text_px(fig) == 7 * figures.DPI / 72
+    with Image.open(io.BytesIO(figures.figure_png(fig))) as png:
+        assert png.size == (4 * figures.DPI, 3 * figures.DPI)
+        assert float(png.text[figures.SMALLEST_TEXT]) == round(7 * figures.DPI / 72, 2)
 
 
-def test_counterexamples_two_panels_to_a_row():
-    x = stress_inputs(np.random.default_rng(0))
-    windows = {}
-    for name, function in NON_MONOTONE_EXAMPLES.items():
-        sigma = FUNCTIONS[function]
-        pair = check_commutes(sigma, x, 2).counterexample.pair[0]
-        windows[name] = (sigma, (float(pair[0]), float(pair[1])))
-    windows["tanh"] = (ACTIVATIONS["tanh"].op, windows["x²"][1])
-    four = _image(figures.counterexamples_png(windows))
-    three = _image(figures.counterexamples_png(dict(list(windows.items())[:3])))
-    one = _image(figures.counterexamples_png({"tanh": windows["tanh"]}))
-    assert four.size == three.size  # 2 × 2 panels, the fourth left empty
-    assert one.width < four.width and one.height < four.height
+def test_hidden_and_empty_text_does_not_count():
+    fig = Figure(figsize=(2, 2))
+    ax = fig.subplots()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, "shown", fontsize=11)
+    ax.text(0.5, 0.2, "hidden", fontsize=3, visible=False)
+    ax.text(0.5, 0.1, "  ", fontsize=2)
+    assert figures.smallest_text_px(fig) == 11 * figures.DPI / 72
 
 
-def test_a_window_of_equal_values_still_draws():
-    _image(figures.counterexamples_png({"relu": (ACTIVATIONS["relu"].op, (1.0, 1.0))}))
-
-
-def test_rewrite_saving_one_bar_pair_per_activation():
-    two = _image(figures.rewrite_saving_png({"ReLU": (0.01, 0.008), "Tanh": (0.01, 0.012)}, "t"))
-    four = _image(
-        figures.rewrite_saving_png({n: (0.01, 0.009) for n in ("a", "b", "c", "d")}, "title")
-    )
-    assert four.height > two.height and four.width == two.width
-
-
-@pytest.mark.parametrize("activation", ["tanh", (np.tanh, lambda z: 1 - np.tanh(z) ** 2)])
-def test_layer_jacobians_grow_with_the_network(activation):
-    small = init_mlp((4, 3, 1), seed=0, dtype=np.float64)
-    large = init_mlp((8, 6, 4, 1), seed=0, dtype=np.float64)
-    x_small, x_large = np.ones(4), np.ones(8)
-    a = _image(figures.layer_jacobians_png(*small, x_small, activation))
-    b = _image(figures.layer_jacobians_png(*large, x_large, activation))
-    assert b.width > a.width and b.height > a.height
-
-
-def test_layer_jacobians_name_a_bad_network():
-    As, bs = init_mlp((4, 3, 2), seed=0, dtype=np.float64)
-    with pytest.raises(ValueError, match="layer_jacobians: the output must be a scalar"):
-        figures.layer_jacobians_png(As, bs, np.ones(4), "tanh")
+def test_an_image_grid_has_its_panels():
+    fig, axes = figures.image_grid(2, 3, 0.5)
+    assert axes.shape == (6,) and list(fig.get_size_inches()) == [
+        3 * figures.PANEL,
+        2 * figures.PANEL * 0.5 + 0.5,
+    ]
+    figures.show(axes[0], np.zeros((4, 5)), "grey")
+    assert axes[0].get_title() == "grey"
 
 
 @pytest.mark.parametrize("draw", ["edges", "gray", "pool"])
@@ -76,10 +54,11 @@ def test_a_tall_thin_image_draws_on_a_bounded_canvas(draw):
     is now at most three times as tall as wide; the image is drawn smaller inside it."""
     image = np.random.default_rng(0).random((1500, 10, 3))
     figure = {
-        "edges": lambda: figures.edges_figure(image, "tall.png"),
-        "gray": lambda: figures.grayscale_figure(image, "tall.png"),
-        "pool": lambda: figures.average_pool_figure(image, "tall.png", 2),
+        "edges": lambda: edges_figure(image, "tall.png"),
+        "gray": lambda: grayscale_figure(image, "tall.png"),
+        "pool": lambda: average_pool_figure(image, "tall.png", 2),
     }[draw]()
     width, height = figure.get_size_inches()
     assert height <= 3 * width + 0.5
-    assert _image(figures.figure_png(figure)).height < 4000
+    with Image.open(io.BytesIO(figures.figure_png(figure))) as png:
+        assert png.height < 4000

@@ -1,10 +1,13 @@
 """Problem 4: the commuting identity on drawn pools and values, its counterexamples, the
 rewrite pool_before_activation, and the model and timer that measure its saving."""
 
+import io
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 import mathdnn.functional as F
 from mathdnn import nn
@@ -13,10 +16,16 @@ from mathdnn.functional.activation import ACTIVATIONS as REGISTRY
 from mathdnn.hw4.p4_maxpool_commutes import (
     FUNCTIONS,
     NON_MONOTONE_EXAMPLES,
+    RewriteTiming,
+    _saving_label,
+    activation_evaluations,
     check_commutes,
+    counterexamples_png,
     forward_backward_seconds,
+    maxpool_counterexample,
     pool_before_activation,
-    rewrite_seconds,
+    rewrite_png,
+    rewrite_timing,
     small_cnn,
 )
 
@@ -185,11 +194,67 @@ def test_the_timed_cnn_and_its_rewrite_compute_the_same(activation):
     assert model(Tensor(x)).shape == (3, 10)
 
 
-def test_the_timers_report_seconds_of_real_runs():
+def test_the_timer_runs_both_models_in_interleaved_pairs():
     model = small_cnn(nn.ReLU, np.random.default_rng(0))
     x = np.random.default_rng(1).random((2, 1, 28, 28), dtype=np.float32)
-    one = forward_backward_seconds(model, x, 2)
-    before, after = rewrite_seconds(model, x, repeats=2, rounds=2)
-    for seconds in (one, before, after):
-        assert np.isfinite(seconds) and seconds > 0
+    assert forward_backward_seconds(model, x) > 0
+    timing = rewrite_timing(model, x, repeats=3)
+    assert len(timing.before) == len(timing.after) == 3
+    assert all(np.isfinite(t) and t > 0 for t in timing.before + timing.after)
+    assert timing.best_before == min(timing.before) and 0 <= timing.faster <= 3
     assert all(p.grad is not None for p in model.parameters())  # the backward pass ran
+
+
+def test_the_saving_is_told_only_when_the_pairs_agree_on_its_sign():
+    """A sign test over the pairs: 9 of 9 faster is decisive (p = 0.004), 6 of 9 is not."""
+    faster = RewriteTiming(before=(2.0,) * 9, after=(1.0,) * 9)
+    assert faster.saving == 0.5 and faster.faster == 9 and faster.decisive
+    assert faster.p_value == pytest.approx(2 / 2**9)
+    noisy = RewriteTiming(before=(1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2, 2, 2), after=(0.9,) * 9)
+    assert noisy.faster == 9 and noisy.decisive
+    mixed = RewriteTiming(before=(1.0,) * 9, after=(0.9,) * 6 + (1.1,) * 3)
+    assert mixed.faster == 6 and not mixed.decisive
+    assert RewriteTiming(before=(1.0,) * 3, after=(1.0,) * 3).p_value == 1.0
+
+
+def test_the_rewrite_evaluates_sigma_on_k_squared_times_fewer_elements():
+    model = small_cnn(nn.Tanh, np.random.default_rng(0))
+    x = np.zeros((1, 1, 28, 28), dtype=np.float32)
+    before = activation_evaluations(model, x)
+    after = activation_evaluations(pool_before_activation(model), x)
+    assert before == 16 * 28 * 28 + 32 * 14 * 14 and before == 4 * after
+    assert activation_evaluations(model, np.zeros((3, 1, 28, 28), np.float32)) == 3 * before
+
+
+# ------------------------------------------------------------------------------- the figures
+def _image(png: bytes) -> Image.Image:
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    return image
+
+
+def test_counterexamples_two_panels_to_a_row():
+    windows = {}
+    for symbol, name in NON_MONOTONE_EXAMPLES.items():
+        x = maxpool_counterexample(name)
+        windows[symbol] = (FUNCTIONS[name], (float(x[0, 0, 0, 0]), float(x[0, 0, 0, 1])))
+    windows["tanh"] = (FUNCTIONS["tanh"], windows["x²"][1])
+    four = _image(counterexamples_png(windows))
+    three = _image(counterexamples_png(dict(list(windows.items())[:3])))
+    one = _image(counterexamples_png({"tanh": windows["tanh"]}))
+    assert four.size == three.size  # 2 × 2 panels, the fourth left empty
+    assert one.width < four.width and one.height < four.height
+
+
+def test_a_window_of_equal_values_still_draws():
+    _image(counterexamples_png({"relu": (FUNCTIONS["relu"], (1.0, 1.0))}))
+
+
+def test_the_rewrite_figure_has_a_row_per_activation_and_labels_only_a_clear_saving():
+    clear = RewriteTiming(before=(0.010,) * 9, after=(0.008,) * 9)
+    noise = RewriteTiming(before=(0.010, 0.012) * 4 + (0.01,), after=(0.011, 0.011) * 4 + (0.01,))
+    assert _saving_label(clear) == "saves 20%" and _saving_label(noise) == "no clear difference"
+    two = _image(rewrite_png((100, 25), {"ReLU": clear, "Tanh": noise}))
+    four = _image(rewrite_png((100, 25), {n: clear for n in ("a", "b", "c", "d")}))
+    assert four.height > two.height and four.width == two.width

@@ -3,18 +3,23 @@ of the entries, bad input; ``random_mlp`` is shared with the PyTorch tests."""
 
 from __future__ import annotations
 
+import io
 import itertools
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from mathdnn.functional.activation import ACTIVATIONS
+from mathdnn.hw4.figures import PAGE_PX
 from mathdnn.hw4.p6_jacobians import (
     METHODS,
     finite_difference_gradients,
     forward,
     gradient_cost,
+    init_mlp,
     layer_jacobians,
+    layer_jacobians_png,
     mlp_backprop,
     mlp_gradients,
     output_jacobians,
@@ -109,3 +114,27 @@ def test_gradient_cost_names_a_bad_argument(kwargs, message):
     args = {"n": 4, "method": "backprop", **kwargs}
     with pytest.raises(ValueError, match=f"gradient_cost: {message}"):
         gradient_cost(**args)
+
+
+# -------------------------------------------------------------------------------- the figure
+def _image(png: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    return image
+
+
+@pytest.mark.parametrize("activation", ["tanh", (np.tanh, lambda z: 1 - np.tanh(z) ** 2)])
+def test_layer_jacobians_grow_with_the_network(activation):
+    small = init_mlp((4, 3, 1), seed=0, dtype=np.float64)
+    large = init_mlp((8, 6, 4, 1), seed=0, dtype=np.float64)
+    x_small, x_large = np.ones(4), np.ones(8)
+    a = _image(layer_jacobians_png(*small, x_small, activation))
+    b = _image(layer_jacobians_png(*large, x_large, activation))
+    assert b.height > a.height
+    assert b.width <= PAGE_PX  # shown at its own size on the page, its small text legible
+
+
+def test_layer_jacobians_name_a_bad_network():
+    As, bs = init_mlp((4, 3, 2), seed=0, dtype=np.float64)
+    with pytest.raises(ValueError, match="layer_jacobians: the output must be a scalar"):
+        layer_jacobians_png(As, bs, np.ones(4), "tanh")

@@ -45,8 +45,6 @@ def test_subsets_are_the_columns_of_the_table():
     assert [list(subsets[o]) for o in (4, 11)] == neighbours
 
 
-
-
 VARIANTS = [("full", None), ("original", "masked"), ("original", "hint")]
 
 

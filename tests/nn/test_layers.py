@@ -90,7 +90,7 @@ def test_shared_parameters_are_listed_once():
         (lambda: nn.Conv2d(0, 4, 3), ValueError, "Conv2d: in_channels must be positive"),
         (lambda: nn.Conv2d(1, 4, 0), ValueError, "Conv2d: kernel_size must be positive"),
         (lambda: nn.Conv2d(1, 4, 3, stride=0), ValueError, "Conv2d: stride must be positive"),
-        (lambda: nn.Conv2d(1, 4, 3, dilation=(1,)), TypeError, "Conv2d: dilation must be an int"),
+        (lambda: nn.Conv2d(1, 4, 3, dilation=(1, 2, 3)), TypeError, "Conv2d: dilation must be an"),
         (lambda: nn.Conv2d(1, 4, 3, padding=-1), ValueError, "Conv2d: padding must be non-neg"),
         (lambda: nn.Conv2d(1, 4, 3, padding="full"), ValueError, "Conv2d: padding must be an int"),
         (
@@ -102,6 +102,17 @@ def test_shared_parameters_are_listed_once():
         (lambda: nn.Clamp(), ValueError, "Clamp: at least one"),
         (lambda: nn.Clamp(2.0, 1.0), ValueError, "Clamp: min must be at most max"),
         (lambda: nn.Elementwise(3), TypeError, "Elementwise: fn must be callable"),
+        # issue 22: each error names the layer and the argument
+        (lambda: nn.Conv2d(1, 4, 3, dtype=np.int32), TypeError, "Conv2d: dtype must be float32"),
+        (lambda: nn.Conv2d(1, 4, 3, dtype=np.complex64), TypeError, "Conv2d: dtype must be f"),
+        (lambda: nn.Linear(2, 3, dtype=np.longdouble), TypeError, "Linear: dtype must be float3"),
+        (lambda: nn.Linear(2, 3, dtype="floaty"), TypeError, "Linear: dtype must be .* 'floaty'"),
+        (lambda: nn.Conv2d(1, 4, 3, rng="seed"), TypeError, "Conv2d: rng must be a numpy Gen"),
+        (lambda: nn.Linear(2, 3, rng=-1), TypeError, "Linear: rng must be a numpy Generator"),
+        (lambda: nn.Softplus(beta="x"), TypeError, "Softplus: beta must be a real number"),
+        (lambda: nn.Softplus(threshold=None), TypeError, "Softplus: threshold must be a real"),
+        (lambda: nn.LeakyReLU("x"), TypeError, "LeakyReLU: negative_slope must be a real"),
+        (lambda: nn.LeakyReLU(float("nan")), ValueError, "LeakyReLU: negative_slope must be a"),
     ],
 )
 def test_bad_arguments(make, error, message):

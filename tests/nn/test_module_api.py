@@ -97,12 +97,14 @@ def test_load_state_dict_reports_every_problem_and_changes_nothing():
     del bad["heads.0.bias"]
     bad["heads.1.weight"] = np.zeros((3, 2), np.float32)
     bad["heads.2.weight"] = np.zeros(1)
+    bad["heads.0.weight"] = [[1.0, 2.0], [3.0]]  # ragged
     with pytest.raises(ValueError) as info:
         net.load_state_dict(bad)
     message = str(info.value)
     assert message.startswith("Net.load_state_dict: error(s) in loading state_dict:")
     assert "missing key(s) in state_dict: 'heads.0.bias'" in message
     assert "unexpected key(s) in state_dict: 'heads.2.weight'" in message
+    assert "'heads.0.weight' is not an array: its rows have different lengths" in message
     assert (
         "size mismatch for 'heads.1.weight': copying an array of shape (3, 2) from state_dict, "
         "the shape in the current model is (2, 3)" in message

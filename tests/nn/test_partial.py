@@ -178,8 +178,6 @@ BAD_TABLES = [
 ]
 
 
-
-
 @pytest.mark.parametrize(("table", "error", "message"), BAD_TABLES)
 @pytest.mark.parametrize(
     ("fn", "call"),

@@ -1,7 +1,9 @@
 """``mathdnn hw4 --quick`` end to end: the folder it writes, ``results.json`` (strict JSON, the same
 checks as ``mathdnn verify``), ``index.html`` (self-contained, a section and a verification table
-per problem, failing rows in red, data escaped), and the page rendered in a real browser
-(headless Chromium: every image loads, no console error, nothing overflows the page)."""
+per problem, failing rows in red, data escaped, formulas as MathML), and the page rendered in a
+real browser (headless Chromium: every image loads, no console error; at 1280 px nothing
+overflows and every figure's text is at least 10 px as displayed; at 420 px the page does not
+scroll sideways, wide tables and formulas scroll in their own box)."""
 
 from __future__ import annotations
 
@@ -13,13 +15,15 @@ import shutil
 from html.parser import HTMLParser
 
 import pytest
+from markupsafe import escape
 from PIL import Image
 
-import mathdnn.cli.hw4 as command
-from mathdnn.cli import main
-from mathdnn.report.build import build as report_build
-from mathdnn.report.html import render
-from mathdnn.verify import Check, run_all
+from mathdnn.check import Check
+from mathdnn.hw4.figures import SMALLEST_TEXT
+from mathdnn.hw4.registry import PROBLEMS
+from mathdnn.report.build import statement
+from mathdnn.report.render import prose, render
+from mathdnn.verify import run_all
 
 SECTIONS = [f"problem-{k}" for k in range(1, 8)] + ["engine"]
 
@@ -72,25 +76,6 @@ def _refuse(constant):
     raise AssertionError(f"results.json is not strict JSON: it holds {constant}")
 
 
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    """One ``mathdnn hw4 --quick`` run: its folder, exit status, output and the Report built."""
-    out = tmp_path_factory.mktemp("hw4") / "report"
-    built = []
-
-    def build(*args, **kwargs):
-        built.append(report_build(*args, **kwargs))
-        return built[-1]
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("MATHDNN_MNIST_DIR", raising=False)
-        patch.setattr(command, "build", build)
-        stdout = io.StringIO()
-        patch.setattr("sys.stdout", stdout)
-        status = main(["hw4", "--quick", "-o", str(out)])
-    return {"out": out, "status": status, "stdout": stdout.getvalue(), "report": built[0]}
-
-
 def test_the_folder_holds_the_page_the_numbers_and_each_figure(quick):
     out, report = quick["out"], quick["report"]
     assert quick["status"] == 0
@@ -132,10 +117,14 @@ def test_results_json_is_strict_and_holds_the_checks_of_mathdnn_verify(quick):
     counts = doc["problems"]["7"]["parameters"]
     assert counts["full"]["network_from_model"] == 61_706
     assert counts["original"]["network_from_model"] == 60_806
-    assert doc["problems"]["5"]["config"]["seeds"] == 2
+    assert doc["problems"]["5"]["config"]["seeds"] == doc["options"]["seeds"] == 2
     assert len(doc["problems"]["5"]["kl"]["test_accuracy"]) == 2
-    for timing in doc["problems"]["4"]["rewrite"]["seconds"].values():
-        assert timing["saving"] == pytest.approx(1 - timing["after"] / timing["before"])
+    rewrite = doc["problems"]["4"]["rewrite"]
+    assert rewrite["evaluations_per_image"] == {"before": 18816, "after": 4704, "ratio": 4.0}
+    for timing in rewrite["seconds"].values():
+        assert len(timing["before"]) == len(timing["after"]) == rewrite["repeats"]
+        assert timing["best_before"] == min(timing["before"])
+        assert timing["saving"] == pytest.approx(1 - timing["best_after"] / timing["best_before"])
 
 
 def test_the_page_is_self_contained_with_a_checked_section_per_problem(quick):
@@ -158,6 +147,12 @@ def test_the_page_is_self_contained_with_a_checked_section_per_problem(quick):
     assert {"script", "link", "iframe"}.isdisjoint(page.tags)
     assert all(href.startswith("#") for href in page.links)
     assert "@import" not in text and "url(" not in text
+    # The question and answer are each problem's docstring; the formulas are MathML.
+    for problem in PROBLEMS:
+        for paragraph in statement(problem):
+            for kind, value in prose(paragraph):
+                assert kind in ("text", "code") and str(escape(value)) in text
+    assert text.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">') > 10
     counts = report.counts()
     if counts["skipped"]:  # without PyTorch
         assert f"✓ {counts['passed']} checks passed, {counts['skipped']} skipped" in text
@@ -193,23 +188,30 @@ def _browser():
     return sync_playwright, chromium
 
 
+# Per figure on the page: its width as drawn and as displayed, and the PNG it shows.
+FIGURES = """Array.from(document.images, i => [i.complete ? i.naturalWidth : 0, i.clientWidth,
+                                          i.src])"""
+
+
+def _open(browser, index, width: int, errors: list[str]):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(index.resolve().as_uri(), wait_until="load")
+    return page
+
+
 def test_the_page_in_headless_chromium(quick, tmp_path, capsys):
     sync_playwright, chromium = _browser()
     index = quick["out"] / "index.html"
     errors: list[str] = []
-    screenshot = tmp_path / "hw4-report.png"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium, args=["--no-sandbox", "--disable-gpu"]
         )
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(index.resolve().as_uri(), wait_until="load")
-            widths = page.evaluate(
-                "Array.from(document.images, i => i.complete ? i.naturalWidth : 0)"
-            )
+            page = _open(browser, index, 1280, errors)
+            figures = page.evaluate(FIGURES)
             sections = page.evaluate(
                 "Array.from(document.querySelectorAll('section.problem'), s => "
                 "[s.id, s.querySelectorAll('table.checks tbody tr').length])"
@@ -217,28 +219,51 @@ def test_the_page_in_headless_chromium(quick, tmp_path, capsys):
             overflow = page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
-            page.screenshot(path=str(screenshot), full_page=True)
+            formulas = page.evaluate("document.querySelectorAll('math').length")
+            page.screenshot(path=str(tmp_path / "hw4-report-1280.png"), full_page=True)
+            narrow = _open(browser, index, 420, errors)
+            narrow_overflow = narrow.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            # What is wider than the window scrolls inside its own box.
+            boxes = narrow.evaluate(
+                "Array.from(document.querySelectorAll('.scroll, .formula'), b => "
+                "[b.scrollWidth > b.clientWidth, getComputedStyle(b).overflowX])"
+            )
+            narrow.screenshot(path=str(tmp_path / "hw4-report-420.png"), full_page=True)
         finally:
             browser.close()
     with capsys.disabled():
-        print(f"\nscreenshot of the report: {screenshot}")
+        print(f"\nscreenshots of the report: {tmp_path}/hw4-report-{{1280,420}}.png")
     assert errors == []
-    assert len(widths) == len(quick["report"].figures) and all(w > 0 for w in widths)
+    report = quick["report"]
+    assert len(figures) == len(report.figures) and all(w > 0 for w, _, _ in figures)
     expected = {
         ("engine" if s.problem == "engine" else f"problem-{s.problem}"): len(s.checks)
-        for s in quick["report"].sections
+        for s in report.sections
     }
     assert dict(sections) == expected
     assert overflow <= 0  # no table or figure wider than the page
-    with Image.open(screenshot) as image:
-        assert image.width == 1200 and image.height > 5000
+    assert formulas > 20
+    # Every figure's smallest text, as recorded in its PNG, is at least 10 px as displayed.
+    prefix = "data:image/png;base64,"
+    for natural, shown, src in figures:
+        with Image.open(io.BytesIO(base64.b64decode(src.removeprefix(prefix)))) as png:
+            smallest = float(png.text[SMALLEST_TEXT])
+        assert smallest * shown / natural >= 10, (smallest, shown, natural)
+    assert narrow_overflow <= 0
+    assert any(wide for wide, _ in boxes)  # some table or formula is wider than 420 px ...
+    assert all(style == "auto" for wide, style in boxes if wide)  # ... and scrolls in its box
+    with Image.open(tmp_path / "hw4-report-1280.png") as image:
+        assert image.width == 1280 and image.height > 5000
+    with Image.open(tmp_path / "hw4-report-420.png") as image:
+        assert image.width == 420
 
 
 def test_skipped_checks_are_counted_apart_with_their_reason(quick):
     report = quick["report"]
     note = (
-        "PyTorch is not installed (pip install '.[test]' in the mathdnn checkout "
-        "to run this check)"
+        "PyTorch is not installed (pip install '.[test]' in the mathdnn checkout to run this check)"
     )
     skipped = Check(
         "1", "against <torch>", "PyTorch", float("nan"), 1e-10, detail=note, skipped=True
@@ -248,7 +273,7 @@ def test_skipped_checks_are_counted_apart_with_their_reason(quick):
     counts = report.counts()
     assert f"✓ {counts['passed']} checks passed, {counts['skipped'] + 1} skipped" in text
     assert (
-        "Skipped: PyTorch is not installed (pip install &#x27;.[test]&#x27; in the mathdnn checkout"
+        "Skipped: PyTorch is not installed (pip install &#39;.[test]&#39; in the mathdnn checkout"
         in text
     )
     rows = Page(text).sections["problem-1"]

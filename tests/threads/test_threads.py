@@ -173,3 +173,16 @@ def test_environment_variable(value, expected):
     else:
         assert result.returncode == 0, result.stderr
         assert int(result.stdout) == (int(expected) if expected else len(os.sched_getaffinity(0)))
+
+
+def test_a_blas_loaded_after_the_first_span_is_held_to_one_thread_too(num_threads):
+    """scipy brings its own OpenBLAS: a span after ``import scipy.stats`` holds it too."""
+    num_threads(2)
+    with threads.single_threaded_blas():
+        pass
+    import scipy.stats  # noqa: F401
+
+    before = blas_threads()
+    with threads.single_threaded_blas():
+        assert blas_threads() == [1] * len(before)
+    assert blas_threads() == before

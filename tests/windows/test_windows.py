@@ -42,3 +42,13 @@ def test_ceil_mode_keeps_a_last_window_that_starts_inside():
     assert windows.output_size("f", 5, 0, 2, 2, 1, "window") == 2
     assert windows.output_size("f", 5, 0, 2, 2, 1, "window", ceil_mode=True) == 3
     assert windows.output_size("f", 4, 2, 2, 2, 1, "window", ceil_mode=True) == 3
+
+
+def test_pair_reads_one_int_for_both_axes():
+    for value in (3, (3,), [3], np.array([3]), (3, 3)):
+        assert windows.pair("f", "stride", value, minimum=1) == (3, 3)
+    for bad in ((), (1, 2, 3), (1.0,), (True,), "3"):
+        with pytest.raises(TypeError, match=r"^f: stride must be an int or a pair of ints"):
+            windows.pair("f", "stride", bad, minimum=1)
+    with pytest.raises(ValueError, match=r"^f: padding must be non-negative, got \(-1,\)"):
+        windows.pair("f", "padding", (-1,), minimum=0)

@@ -1,7 +1,8 @@
 """``mathdnn hw4``: all of Homework 4 in one folder a student can open, read and share.
 
-Runs Problems 1–7 (``mathdnn.report.build``) and writes OUTDIR (default ``hw4-report/``):
-``index.html``, one self-contained page (``mathdnn.report.html``), ``results.json`` with every
+Runs every problem of ``mathdnn.hw4.registry`` (``mathdnn.report.build``) and writes OUTDIR
+(default ``hw4-report/``): ``index.html``, one self-contained page (``mathdnn.report.render``),
+``results.json`` with every
 number it shows, and the figures as PNG files. Every argument and input is checked before any
 work; the folder is built in memory, written into a temporary folder beside OUTDIR and renamed
 into place (``mathdnn.io.write_folder``), so it appears whole or not at all, also on Ctrl-C. An
@@ -29,8 +30,8 @@ from mathdnn.cli.memory import (
 )
 from mathdnn.images import image_header
 from mathdnn.io import check_writable, write_folder
-from mathdnn.report.build import Progress, Report, Section, build, prepare, tally
-from mathdnn.report.html import render
+from mathdnn.report.build import Progress, Report, Section, build, options, prepare, tally
+from mathdnn.report.render import render
 
 DEFAULT_OUTPUT = "hw4-report"
 # results.json names its maker, so an earlier report is known from any other folder.
@@ -40,8 +41,8 @@ MAKER = "mathdnn hw4"
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "hw4",
-        help="all seven problems of Homework 4: run, check, and write a report you can open",
-        description="Run Problems 1-7 of Homework 4 on the sample photograph and the bundled "
+        help="every problem of Homework 4: run, check, and write a report you can open",
+        description="Run every problem of Homework 4 on the sample photograph and the bundled "
         "MNIST subset (no network needed) and write OUTDIR/index.html, one page with each "
         "problem's construction, figures, numbers and checks; OUTDIR/results.json with every "
         "number; and the figures as PNGs. Exit status 0 only if every check passes.",
@@ -57,20 +58,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--image",
         metavar="PATH",
-        help="the photograph of Problems 1-3, a PNG or JPEG (default: matplotlib's sample "
-        "photograph)",
+        help="the photograph the problems on images draw on, a PNG or JPEG (default: "
+        "matplotlib's sample photograph)",
     )
-    add_max_memory(parser, DEFAULT_MAX_MEMORY_GIB, "an --image whose figures of Problems 1-3")
-    parser.add_argument(
-        "--seeds",
-        type=int,
-        metavar="N",
-        help="seeds of Problem 5's comparison (default 5, or 2 with --quick)",
-    )
+    add_max_memory(parser, DEFAULT_MAX_MEMORY_GIB, "an --image whose figures")
+    for option in options():  # the settings the problems declare
+        parser.add_argument(
+            f"--{option.name}",
+            type=int,
+            metavar="N",
+            help=f"{option.help} (default {option.full}, or {option.quick} with --quick)",
+        )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smaller experiments (fewer epochs, seeds, timings): about 15 s instead of a minute",
+        help="smaller experiments (fewer epochs, seeds, timed runs), in a fraction of the time",
     )
     parser.add_argument(
         "--open", action="store_true", help="open the page in the web browser when it is written"
@@ -101,7 +103,8 @@ def _check_output(value: str) -> Path:
 
 def _check_image(value: str | None, max_memory: float) -> Path | None:
     """``--image``, refused from its header when it is too large to process: the figures of
-    Problems 1-3 are those of ``edges``, ``pool`` and ``gray``, drawn one after the other."""
+    problems drawn on the photograph are those of ``edges``, ``pool`` and ``gray``, one after the
+    other."""
     if value is None:
         return None
     path = Path(value)
@@ -160,10 +163,14 @@ def files(report: Report) -> dict[str, bytes]:
 
 
 def run(args: argparse.Namespace) -> int:
-    seeds = None if args.seeds is None else positive_int("--seeds", args.seeds)
+    settings = {
+        option.name: positive_int(f"--{option.name}", value)
+        for option in options()
+        if (value := getattr(args, option.name)) is not None
+    }
     out = _check_output(args.output)
     image = _check_image(args.image, check_max_memory(args.max_memory))
-    inputs = prepare(image, mnist_data(args), seeds, args.quick)
+    inputs = prepare(image, mnist_data(args), args.quick, **settings)
 
     progress = _Bar(enabled=sys.stderr.isatty())
     try:

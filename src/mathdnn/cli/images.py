@@ -1,7 +1,7 @@
 """``mathdnn edges``, ``mathdnn gray``, ``mathdnn pool``: Problems 1, 3 and 2 on a real photograph.
 
 Each reads an image (default: matplotlib's sample photograph) and writes the figure of
-``mathdnn.hw4.figures`` that shows the problem's convolution on it, one PNG for a person to look at.
+its problem's module that shows the problem's convolution on it, one PNG for a person to look at.
 Every check on the input happens before anything is written, and from the image's header before
 it is decoded: its pixel count against ``--max-pixels``, and the memory the command will need
 (``estimated_bytes``) against ``--max-memory`` and what the process can get.
@@ -22,7 +22,9 @@ from mathdnn.cli.memory import (
     check_max_memory,
     check_memory,
 )
-from mathdnn.hw4.figures import average_pool_figure, edges_figure, grayscale_figure
+from mathdnn.hw4.p1_finite_differences import edges_figure
+from mathdnn.hw4.p2_average_pooling import average_pool_figure
+from mathdnn.hw4.p3_grayscale import grayscale_figure
 from mathdnn.images import (
     ImageHeader,
     default_photo_path,

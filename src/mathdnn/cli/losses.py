@@ -18,8 +18,15 @@ import numpy as np
 
 from mathdnn.cli import CommandError, add_mnist_dir, mnist_data, positive_int
 from mathdnn.data import binary_digits
-from mathdnn.hw4.figures import curves_png, loss_functions_png, misclassified_png
-from mathdnn.hw4.p5_losses import CONFIDENCE, LOSS_TITLES, Comparison, compare
+from mathdnn.hw4.p5_losses import (
+    CONFIDENCE,
+    LOSS_TITLES,
+    Comparison,
+    compare,
+    curves_png,
+    loss_functions_png,
+    misclassified_png,
+)
 from mathdnn.io import atomic_write, check_writable, write_json
 from mathdnn.training import BATCH_SIZE, EPOCHS, LR, TrainingDiverged
 

@@ -45,6 +45,14 @@ def no_grad() -> Iterator[None]:
         _state.grad_enabled = previous
 
 
+def _power(a: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``a^p``, with ``a^(−1/2)`` as ``1/√a`` where ``p = −1/2`` (PyTorch's pow: −∞ at −0, NaN at
+    −∞, where C's pow gives +∞ and 0)."""
+    if not np.any(p == -0.5):
+        return a**p
+    return np.where(p == -0.5, 1 / np.sqrt(a), a**p)
+
+
 def _freed(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
     raise RuntimeError(
         "Tensor.backward: trying to go through the graph a second time, but its saved values "
@@ -182,7 +190,8 @@ class Tensor:
     def _make(cls, data: np.ndarray, parents: tuple[Tensor, ...], vjp: VJP, op: str) -> Tensor:
         """Wrap the output of a primitive; record the graph edge only if a gradient can flow."""
         out = cls.__new__(cls)
-        out.data = data
+        # NumPy returns a scalar, not a 0-d array, from arithmetic on 0-d arrays.
+        out.data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad = None
         out.op = op
         if is_grad_enabled() and any(p.requires_grad for p in parents):
@@ -255,9 +264,10 @@ class Tensor:
                 g = cotangents.pop(id(node), None)
                 if g is None:
                     continue
+                g = np.asarray(g)  # a 0-d cotangent may have come back a NumPy scalar
                 if node._vjp is None:
                     if node.grad is not None:
-                        node.grad = node.grad + g.astype(node.dtype, copy=False)
+                        node.grad = np.asarray(node.grad + g.astype(node.dtype, copy=False))
                         continue
                     # .grad is the leaf's own array, of the leaf's dtype. A cotangent the VJPs just
                     # made (owning its memory, not the seed, given to no other leaf) is taken as it
@@ -408,17 +418,18 @@ class Tensor:
         """``a ** p``; VJP: ``(g·p·a^(p−1), g·a^p·log a)``.
 
         As PyTorch, the first is 0 where ``p = 0`` and the second 0 where ``a = 0, p ≥ 0`` (the
-        limits, instead of ``0·∞ = nan``).
+        limits, instead of ``0·∞ = nan``); ``a^(−1/2)`` is ``1/√a`` (so ``√a``'s derivative is
+        ``1/(2√a)``: −∞ at −0, NaN at −∞).
         """
         a, p = self, self._operand(other)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = a.data**p.data
+            out = _power(a.data, p.data)
 
         def vjp(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 ga = gp = None
                 if a.requires_grad:
-                    da = np.where(p.data == 0, 0, p.data * a.data ** (p.data - 1))
+                    da = np.where(p.data == 0, 0, p.data * _power(a.data, p.data - 1))
                     ga = unbroadcast(g * da.astype(out.dtype, copy=False), a.shape)
                 if p.requires_grad:
                     dp = np.where((a.data == 0) & (p.data >= 0), 0, out * np.log(a.data))
@@ -513,8 +524,15 @@ class Tensor:
         return Tensor._make(np.cos(self.data), (self,), lambda g: (-g * np.sin(self.data),), "cos")
 
     def abs(self) -> Tensor:
-        """``|a|``; VJP: ``g·sign(a)`` (0 at 0, as PyTorch)."""
-        return Tensor._make(np.abs(self.data), (self,), lambda g: (g * np.sign(self.data),), "abs")
+        """``|a|``; VJP: ``g·sign(a)``, ``sign(a) = [a > 0] − [a < 0]`` (0 at 0 and at NaN, as
+        PyTorch)."""
+        a = self.data
+
+        def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+            sign = (a > 0).astype(a.dtype) - (a < 0)
+            return (g * sign,)
+
+        return Tensor._make(np.abs(a), (self,), vjp, "abs")
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
         """``min(max(a, min), max)``; VJP: ``g`` where ``min ≤ a ≤ max``, else 0 (as PyTorch)."""

@@ -53,7 +53,8 @@ def _relu_slope(x: np.ndarray) -> np.ndarray:
 def leaky_relu(x: Tensor, negative_slope: float = LEAKY_SLOPE) -> Tensor:
     """``x`` if ``x > 0`` else ``negative_slope · x``; VJP: ``g · (1 or negative_slope)``."""
     x = float_tensor("leaky_relu", "x", x)
-    negative_slope = real_number("leaky_relu", "negative_slope", negative_slope)
+    # As PyTorch, an infinite slope is a slope too (−∞ for x < 0, NaN at 0).
+    negative_slope = real_number("leaky_relu", "negative_slope", negative_slope, allow_inf=True)
     slope = _leaky_relu_slope(x.data, negative_slope)
     return _elementwise("leaky_relu", x, _leaky_relu(x.data, negative_slope, slope), slope)
 
@@ -148,7 +149,9 @@ def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tens
 
 
 def _check_dim(fn: str, x: Tensor, dim: int) -> int:
-    if not isinstance(dim, int | np.integer) or not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
+    if not isinstance(dim, int | np.integer) or isinstance(dim, bool | np.bool_):
+        raise TypeError(f"{fn}: dim must be an int, got {dim!r}")  # as PyTorch, True too
+    if not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
         raise ValueError(f"{fn}: dim {dim!r} is out of range for x of shape {x.shape}")
     return int(dim)
 

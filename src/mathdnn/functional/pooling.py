@@ -2,9 +2,11 @@
 
 ``max_pool2d`` and ``avg_pool2d`` look, for every output pixel ``(i, j)``, at the window
 ``X'[n, c, s·i + d·a, s·j + d·b]`` (``a < kh``, ``b < kw``) of the padded input ``X'``. Both loop
-over the ``kh·kw`` window offsets ``(a, b)``: offset ``(a, b)`` of every window at once is one
-strided slice of the whole padded batch, so each step is vectorised over ``N·C·Ho·Wo``. Their VJPs
-run the same loop and add each offset's share of ``∂L/∂Y`` back onto the slice it came from.
+over the window offsets ``(a, b)``: offset ``(a, b)`` of every window at once is one strided slice
+of the batch, so each step is vectorised over ``N·C·Ho·Wo``. The padding (−∞ for the maximum, 0
+for the sum) changes nothing, so an offset reads only the input, for the windows where it lies
+inside it: the padded input is never built, and the work does not grow with the padding. Their
+VJPs run the same loop and add each offset's share of ``∂L/∂Y`` back onto the pixels it read.
 ``adaptive_avg_pool2d`` chooses the windows from the output size instead.
 
 ``mathdnn.functional.reference`` holds the per-window loops these are tested against;
@@ -79,23 +81,24 @@ def max_pool2d(
 
 def max_pool2d_formula(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray, VJP]:
     """The formula path, a kernel (``mathdnn.switch``): ``(Y, offset, vjp)``, ``offset = a·kw + b``
-    of each window's maximum."""
-    padded = geo.pad(x, -np.inf)
-    padded_shape = padded.shape  # not the array: the VJP needs only its shape
+    of each window's maximum.
+
+    The padding is −∞, which never wins: each window offset ``(a, b)`` updates the windows whose
+    tap ``(a, b)`` reads the input (``PoolGeometry.reads``), so no padded copy is made."""
     y = np.full(x.shape[:2] + geo.out, -np.inf, dtype=x.dtype)
-    offset = np.broadcast_to(geo.first_pixel, y.shape)  # −∞ everywhere: the first pixel
-    for k, window in geo.windows():
-        v = padded[window]
-        better = (v > y) | np.isnan(v)  # ties keep the first maximum; padding (−∞) never wins
-        offset = np.where(better, k, offset)
-        y = np.maximum(y, v)  # NaN where either is
+    offset = np.broadcast_to(geo.first_pixel, y.shape).copy()  # −∞ everywhere: the first pixel
+    for k, out, inside in geo.reads():
+        v, best = x[inside], y[out]
+        better = (v > best) | np.isnan(v)  # ties keep the first maximum
+        offset[out] = np.where(better, k, offset[out])
+        y[out] = np.maximum(best, v)  # NaN where either is
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
-        grad = np.zeros(padded_shape, dtype=x.dtype)
+        grad = np.zeros(x.shape, dtype=x.dtype)
         with np.errstate(invalid="ignore", over="ignore"):  # ∞ − ∞ = NaN, as in PyTorch
-            for k, window in geo.windows():
-                grad[window] += np.where(offset == k, g, 0)
-        return (geo.crop(grad),)
+            for k, out, inside in geo.reads():
+                grad[inside] += np.where(offset[out] == k, g[out], 0)
+        return (grad,)
 
     return y, offset, vjp
 
@@ -131,21 +134,20 @@ def avg_pool2d(
 def avg_pool2d_formula(
     x: np.ndarray, geo: PoolGeometry, divisor: np.ndarray
 ) -> tuple[np.ndarray, VJP]:
-    """The formula path, a kernel (``mathdnn.switch``): ``(Y, vjp)``."""
-    padded = geo.pad(x, 0.0)
-    padded_shape = padded.shape
+    """The formula path, a kernel (``mathdnn.switch``): ``(Y, vjp)``. The padding is 0, which
+    adds nothing: each window offset adds what it reads of the input (``PoolGeometry.reads``)."""
     total = np.zeros(x.shape[:2] + geo.out, dtype=x.dtype)
     with np.errstate(invalid="ignore", over="ignore"):  # ∞ − ∞ = NaN, as in PyTorch
-        for _, window in geo.windows():
-            total += padded[window]
+        for _, out, inside in geo.reads():
+            total[out] += x[inside]
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         share = g / divisor
-        grad = np.zeros(padded_shape, dtype=x.dtype)
+        grad = np.zeros(x.shape, dtype=x.dtype)
         with np.errstate(invalid="ignore", over="ignore"):
-            for _, window in geo.windows():
-                grad[window] += share
-        return (geo.crop(grad),)
+            for _, out, inside in geo.reads():
+                grad[inside] += share[out]
+        return (grad,)
 
     return total / divisor, vjp
 
@@ -161,11 +163,13 @@ def _divisor(
         if divisor_override == 0:
             raise ValueError(f"{fn}: divisor_override must not be 0")
         return np.full(geo.out, divisor_override)
-    # A window is a rectangle: |window| = (its rows that count)·(its columns that count).
+    # A window is a rectangle: |window| = (its rows that count)·(its columns that count), in
+    # float64, which a huge window's count cannot overflow.
     counted = []
-    for taps, n, p in zip(geo.taps, geo.size, geo.padding, strict=True):
+    for axis, (n, p) in enumerate(zip(geo.size, geo.padding, strict=True)):
         first, end = (-p, n + p) if count_include_pad else (0, n)
-        counted.append(((taps >= first) & (taps < end)).sum(axis=1))
+        lo, hi = geo.tap_range(axis, first, end)
+        counted.append(np.maximum(hi - lo, 0).astype(np.float64))
     return np.outer(*counted)
 
 
@@ -186,8 +190,18 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
     fn = "adaptive_avg_pool2d"
     x, unbatched = _batched(fn, x, empty_channels=True)
     (h, w), (ho, wo) = x.shape[2:], _adaptive_size(fn, output_size, x.shape[2:])
+    numbers = x.shape[0] * x.shape[1] * ho * max(w, wo)  # of the output, or of the row means
+    if numbers * x.dtype.itemsize > np.iinfo(np.intp).max:
+        raise ValueError(
+            f"{fn}: output_size {(ho, wo)} is too large: x of shape {x.shape} would give "
+            f"{numbers:.3g} numbers, more than an array can hold"
+        )
+    try:  # the output first, so that one too large for the memory fails at once
+        y = np.empty((*x.shape[:2], ho, wo), dtype=x.dtype)
+    except MemoryError as err:
+        raise MemoryError(f"{fn}: output_size {(ho, wo)}: {err}") from None
     rows, cols = _adaptive_windows(h, ho), _adaptive_windows(w, wo)
-    y = np.ascontiguousarray(_mean_over(_mean_over(x.data, 2, rows), 3, cols))
+    _mean_over(_mean_over(x.data, 2, rows), 3, cols, out=y)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         return (np.ascontiguousarray(_spread_over(_spread_over(g, 3, cols, w), 2, rows, h)),)
@@ -218,10 +232,16 @@ def _adaptive_windows(size: int, out: int) -> list[slice]:
     return [slice(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
 
 
-def _mean_over(a: np.ndarray, axis: int, windows: list[slice]) -> np.ndarray:
-    """``out[..., i, ...]`` = the mean of ``a[..., window_i, ...]`` along ``axis``."""
+def _mean_over(
+    a: np.ndarray, axis: int, windows: list[slice], out: np.ndarray | None = None
+) -> np.ndarray:
+    """``out[..., i, ...]`` = the mean of ``a[..., window_i, ...]`` along ``axis`` (into ``out``
+    if given)."""
     a = np.moveaxis(a, axis, -1)
-    out = np.empty((*a.shape[:-1], len(windows)), dtype=a.dtype)
+    if out is None:
+        out = np.empty((*a.shape[:-1], len(windows)), dtype=a.dtype)
+    else:
+        out = np.moveaxis(out, axis, -1)
     with np.errstate(invalid="ignore", over="ignore"):  # ∞ − ∞ = NaN, as in PyTorch
         for i, window in enumerate(windows):
             out[..., i] = a[..., window].mean(axis=-1)

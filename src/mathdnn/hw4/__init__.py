@@ -9,7 +9,10 @@ A problem module holds everything about its problem:
   ``c3_parameter_count``, ``lenet5_parameter_count``, ``c3_forward``);
 - ``checks(rng, **construction)``: the rows ``mathdnn verify`` prints, each against an
   independent reference; the construction is a keyword argument, this module's by default, so
-  the same checks judge any other construction.
+  the same checks judge any other construction;
+- ``EXERCISE``: the problem as a student solves it (``mathdnn grade``): each function's fixed
+  signature and statement, which the template shows, and the search for the smallest input on
+  which a student's function is wrong (in the vocabulary of ``mathdnn.exercise``).
 
 - ``p1_finite_differences``: image derivatives as one 3×3 convolution;
 - ``p2_average_pooling``: the k×k average pool as one strided convolution;

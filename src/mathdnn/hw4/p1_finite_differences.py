@@ -1,21 +1,27 @@
 """Problem 1: finite differences as one 3×3 convolution (edge detection).
 
-For an image ``X ∈ R^{m×n}``, ``Y[0, i, j] = X[i+1, j] − X[i, j]`` (the vertical derivative) and
-``Y[1, i, j] = X[i, j+1] − X[i, j]`` (the horizontal one), pixels beyond the border being 0. Is
-``Y`` a convolution?
+For a grey image ``X ∈ R^{m×n}``, let ``Y[0, i, j] = X[i+1, j] − X[i, j]`` (the vertical
+difference) and ``Y[1, i, j] = X[i, j+1] − X[i, j]`` (the horizontal one), pixels beyond the border
+being 0. Is ``Y`` one convolution?
 
-Result: yes, ``Y = conv2d(X, w, padding=1)`` with the ``(2, 1, 3, 3)`` filter
-``finite_difference_filter()``; the zero padding supplies the missing ``X[m, :]`` and ``X[:, n]``.
-``√(Y0² + Y1²)`` (``gradient_magnitude``) is the edge map; ``mathdnn edges`` draws both on a photo.
+Answer: Yes, ``Y = conv2d(X, w, padding=1)`` with the ``(2, 1, 3, 3)`` filter
+``finite_difference_filter()``. The zero padding supplies the missing ``X[m, :]`` and ``X[:, n]``,
+so the last row of ``Y[0]`` is ``−X[m−1, j]``. The gradient magnitude ``√(Y0² + Y1²)`` is an edge
+map.
+
+``finite_differences`` computes ``Y``, ``gradient_magnitude`` the edge map; ``mathdnn edges`` draws
+both on a photograph.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure as PlotFigure
 
 import mathdnn.functional as F
 from mathdnn.check import EXACT, Check, max_abs_difference
@@ -38,7 +44,10 @@ from mathdnn.exercise import (
 )
 from mathdnn.functional import reference
 from mathdnn.functional._checks import float_tensor
-from mathdnn.hw4.p3_grayscale import luma_formula
+from mathdnn.hw4 import figures
+from mathdnn.hw4.inputs import Inputs, Progress
+from mathdnn.hw4.p3_grayscale import grey_image, luma_formula
+from mathdnn.hw4.page import Block, Figure, Formula, Heading, Text, matrix, plain
 from mathdnn.hw4.photo import sample_photo
 
 
@@ -86,6 +95,78 @@ def difference_formula(x: np.ndarray) -> np.ndarray:
     ``Y1 = X[i, j+1] − X[i, j]``, a zero row / column appended, stacked before the last two
     axes. The formula the convolution is checked against."""
     return np.stack([np.diff(x, axis=-2, append=0.0), np.diff(x, axis=-1, append=0.0)], axis=-3)
+
+
+# --------------------------------------------------------------------------------- the figure
+def edges_figure(image: np.ndarray, name: str) -> PlotFigure:
+    """Problem 1 on ``image`` (``(H, W)`` or ``(H, W, 3)`` in [0, 1], greyscaled first): the grey
+    image, ``∂/∂i``, ``∂/∂j`` and the gradient magnitude."""
+    grey = grey_image(image)
+    with no_grad():
+        y = finite_differences(grey[None, None])
+        magnitude = gradient_magnitude(y).data[0]
+    d_i, d_j = y.data[0]
+    h, w = grey.shape
+    limit = max(float(np.percentile(np.abs(y.data), figures.PERCENTILE)), 1e-12)
+    figure, axes = figures.image_grid(2, 2, 0.87 * h / w)  # the colourbars take width, not height
+    figures.show(axes[0], grey, f"{name} ({w}×{h}), greyscale")
+    for ax, d, title in (
+        (axes[1], d_i, "∂/∂i: X[i+1, j] − X[i, j]"),
+        (axes[2], d_j, "∂/∂j: X[i, j+1] − X[i, j]"),
+    ):
+        shown = figures.show(ax, d, title, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        figure.colorbar(shown, ax=ax, shrink=0.8)
+    top = max(float(np.percentile(magnitude, figures.PERCENTILE)), 1e-12)
+    shown = figures.show(
+        axes[3], magnitude, "gradient magnitude √(Y0² + Y1²)", cmap="magma", vmin=0, vmax=top
+    )
+    figure.colorbar(shown, ax=axes[3], shrink=0.8)
+    figure.suptitle("Problem 1: finite differences as one 3×3 convolution (padding 1)")
+    return figure
+
+
+# ------------------------------------------------------------------------------ the experiment
+@dataclass(frozen=True)
+class EdgeMaps:
+    """Problem 1 in the report: the filter, and the photograph its edge maps are drawn on."""
+
+    image: np.ndarray
+    name: str
+
+    def numbers(self) -> dict[str, Any]:
+        return {"filter": finite_difference_filter().tolist(), "padding": 1}
+
+    def figures(self) -> dict[str, bytes]:
+        return {"p1_edges.png": figures.figure_png(edges_figure(self.image, self.name))}
+
+    def page(self) -> list[Block]:
+        w = finite_difference_filter()
+        h, width = self.image.shape[:2]
+        return [
+            Heading("Construction"),
+            Formula((rf"w[0, 0] = {matrix(w[0, 0])} \qquad w[1, 0] = {matrix(w[1, 0])}",)),
+            Formula(
+                (
+                    r"Y[l, i, j] = \sum_{a, b} w[l, 0, a, b]\, X'[i + a, j + b]"
+                    r" \qquad (X' \text{: } X \text{ padded by } 1)",
+                    r"Y[0, i, j] = -X[i, j] + X[i+1, j], \qquad Y[1, i, j] = -X[i, j] + X[i, j+1]",
+                )
+            ),
+            Text("Code: ``mathdnn.hw4.p1_finite_differences.finite_differences(X)``."),
+            Figure(
+                "p1_edges.png",
+                f"{plain(self.name)} ({width}×{h}) in grey, the two output channels of the one "
+                "convolution (red: brighter below / to the right, blue: darker; colour range "
+                "clipped at the 99.5th percentile) and the gradient magnitude.",
+                "The photograph in grey, its vertical and horizontal differences, its edge map",
+                narrow=True,
+            ),
+        ]
+
+
+def run(inputs: Inputs, progress: Progress) -> EdgeMaps:
+    """Problem 1 in the report: its filter, and its edge maps of the photograph."""
+    return EdgeMaps(inputs.image, inputs.image_name)
 
 
 # ---------------------------------------------------------------------------------- the checks

@@ -1,21 +1,25 @@
 """Problem 2: average pooling is a convolution.
 
-The ``k×k`` average pool of ``X ∈ R^{C×m×n}``, ``Y[c, i, j] = (1/k²) Σ_{a<k, b<k}
-X[c, k·i + a, k·j + b]``: is it a convolution?
+Is the ``k×k`` average pool of ``X ∈ R^{C×m×n}``, ``Y[c, i, j] = (1/k²) Σ_{a<k, b<k}
+X[c, k·i + a, k·j + b]``, a convolution?
 
-Result: yes, with stride ``k``, no padding and the filter ``1/k²`` applied to each channel on its
-own (``avg_pool_filter``): depthwise, ``(C, 1, k, k)`` with ``groups = C``, or dense,
-``(C, C, k, k)`` with ``w[c, c'] = δ(c, c')/k²``. ``average_pool`` computes it; ``mathdnn pool``
-draws it on a photo, and it agrees with ``avg_pool2d`` and with Pillow's ``Image.reduce(k)``.
+Answer: Yes, with stride ``k``, no padding and the filter ``1/k²`` applied to each channel on its
+own (``avg_pool_filter``): depthwise, ``w ∈ R^{C×1×k×k}`` with ``groups = C``, or dense,
+``w ∈ R^{C×C×k×k}`` with ``w[c, c'] = δ(c, c')/k²``.
+
+``average_pool`` computes it; ``mathdnn pool`` draws it on a photograph. It agrees with
+``avg_pool2d`` and with Pillow's ``Image.reduce(k)``.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure as PlotFigure
 
 import mathdnn.functional as F
 from mathdnn.check import EXACT, Check, max_abs_difference
@@ -43,7 +47,11 @@ from mathdnn.exercise import (
 )
 from mathdnn.functional import reference
 from mathdnn.functional._checks import float_tensor, positive_int
+from mathdnn.hw4 import figures
+from mathdnn.hw4.inputs import Inputs, Progress
+from mathdnn.hw4.page import Block, Figure, Formula, Heading, Text, matrix, plain
 from mathdnn.hw4.photo import sample_photo
+from mathdnn.images import from_batch, to_batch
 
 
 def avg_pool_filter(
@@ -84,6 +92,88 @@ def average_pool(x: Tensor | np.ndarray, k: int, dense: bool = False) -> Tensor:
     c = x.shape[-3]
     w = avg_pool_filter(k, c, dense, x.dtype)
     return F.conv2d(x, w, stride=k, groups=1 if dense else c)
+
+
+# --------------------------------------------------------------------------------- the figure
+def average_pool_figure(image: np.ndarray, name: str, k: int) -> PlotFigure:
+    """Problem 2 on ``image``: the image beside its ``k×k`` average pool, stride ``k``."""
+    h, w = image.shape[:2]
+    with no_grad():
+        pooled = np.clip(from_batch(average_pool(to_batch(image), k).data), 0.0, 1.0)
+    ph, pw = pooled.shape[:2]
+    figure, axes = figures.image_grid(1, 2, h / w)
+    figures.show(axes[0], image, f"{name} ({w}×{h})")
+    # Shown at the input's size, nearest-neighbour, so each k×k block is one visible square.
+    figures.show(
+        axes[1], pooled, f"{k}×{k} average pool, stride {k} ({pw}×{ph})", interpolation="nearest"
+    )
+    figure.suptitle(
+        f"Problem 2: average pooling as a convolution with the {k}×{k} filter 1/{k * k}"
+    )
+    return figure
+
+
+# ------------------------------------------------------------------------------ the experiment
+#: The largest pool window of the report's figure: blocks of 8×8 pixels stay visible on the page.
+MAX_K = 8
+
+
+def pool_size(image: np.ndarray) -> int:
+    """The window of the report's figure: ``MAX_K``, or less for a small image (at least 1)."""
+    return max(1, min(MAX_K, min(image.shape[:2]) // 16))
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """Problem 2 in the report: the photograph and the window ``k`` of its average pool."""
+
+    image: np.ndarray
+    name: str
+    k: int
+
+    def numbers(self) -> dict[str, Any]:
+        h, w = self.image.shape[:2]
+        k = self.k
+        return {
+            "k": k,
+            "filter_entry": 1 / k**2,
+            "channels": 1 if self.image.ndim == 2 else 3,
+            "input_size": [w, h],
+            "output_size": [w // k, h // k],
+        }
+
+    def figures(self) -> dict[str, bytes]:
+        figure = average_pool_figure(self.image, self.name, self.k)
+        return {"p2_average_pool.png": figures.figure_png(figure)}
+
+    def page(self) -> list[Block]:
+        k = self.k
+        h, w = self.image.shape[:2]
+        entry = rf"\tfrac{{1}}{{{k * k}}}"
+        return [
+            Heading("Construction"),
+            Text(
+                f"For the figure, $k = {k}$: every channel $c$ has the same "
+                f"${k} \\times {k}$ kernel,"
+            ),
+            Formula((rf"w[c, 0] = {matrix([[entry] * k] * k)} \qquad (k = {k})",)),
+            Text(
+                f"``conv2d(X, w, stride={k}, groups=C)``; code: "
+                "``mathdnn.hw4.p2_average_pooling.average_pool(X, k)``."
+            ),
+            Figure(
+                "p2_average_pool.png",
+                f"{plain(self.name)} ({w}×{h}) and its {k}×{k} average pool ({w // k}×{h // k}), "
+                "drawn at the input's size so each block is one visible square.",
+                "The photograph beside its average pool",
+                narrow=True,
+            ),
+        ]
+
+
+def run(inputs: Inputs, progress: Progress) -> Pooled:
+    """Problem 2 in the report: the average pool of the photograph, its window fit to its size."""
+    return Pooled(inputs.image, inputs.image_name, pool_size(inputs.image))
 
 
 # ---------------------------------------------------------------------------------- the checks

@@ -3,19 +3,23 @@
 Is the luma ``Y[i, j] = 0.299·X[0, i, j] + 0.587·X[1, i, j] + 0.114·X[2, i, j]`` (ITU-R BT.601) a
 convolution?
 
-Result: yes, with the ``1×1`` filter ``w[0, :, 0, 0] = (0.299, 0.587, 0.114)``
+Answer: Yes, with the ``1×1`` filter ``w[0, :, 0, 0] = (0.299, 0.587, 0.114)``
 (``grayscale_filter``): a ``1×1`` convolution is the same linear map of the channels at every
-pixel. ``grayscale`` computes it; ``mathdnn gray`` draws it on a photo, within one grey level of
-Pillow's ``convert("L")``, which rounds the same weights to integers.
+pixel. Pillow's ``convert("L")`` uses the same weights rounded to integers, so 8-bit results agree
+within one grey level.
+
+``grayscale`` computes it; ``mathdnn gray`` draws it on a photograph.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure as PlotFigure
 
 import mathdnn.functional as F
 from mathdnn.check import EXACT, Check, max_abs_difference
@@ -37,7 +41,11 @@ from mathdnn.exercise import (
     shrink_arrays,
 )
 from mathdnn.functional._checks import float_tensor
+from mathdnn.hw4 import figures
+from mathdnn.hw4.inputs import Inputs, Progress
+from mathdnn.hw4.page import Block, Figure, Formula, Heading, Text, matrix, plain
 from mathdnn.hw4.photo import sample_photo
+from mathdnn.images import from_batch, to_batch
 
 # ITU-R BT.601 luma weights of (R, G, B), the ones Pillow's convert("L") uses.
 GRAYSCALE_WEIGHTS = (0.299, 0.587, 0.114)
@@ -64,6 +72,63 @@ def luma_formula(x: np.ndarray) -> np.ndarray:
     """``0.299 R + 0.587 G + 0.114 B`` on arrays ``(N, 3, H, W) → (N, 1, H, W)``: Problem 3's
     definition, the formula the convolution is checked against."""
     return np.einsum("nchw,c->nhw", x, GRAYSCALE_WEIGHTS)[:, None]
+
+
+def grey_image(image: np.ndarray) -> np.ndarray:
+    """An image ``(H, W)`` or ``(H, W, 3)`` in [0, 1] as grey ``(H, W)``: its luma, by the
+    convolution (a grey image is its own luma, since the weights sum to 1)."""
+    if image.ndim == 2:
+        return image
+    with no_grad():
+        return from_batch(grayscale(to_batch(image)).data)
+
+
+# --------------------------------------------------------------------------------- the figure
+def grayscale_figure(image: np.ndarray, name: str) -> PlotFigure:
+    """Problem 3 on ``image``: the image beside ``0.299 R + 0.587 G + 0.114 B``."""
+    grey = grey_image(image)
+    h, w = grey.shape
+    figure, axes = figures.image_grid(1, 2, h / w)
+    figures.show(axes[0], image, f"{name} ({w}×{h})")
+    figures.show(axes[1], grey, "0.299 R + 0.587 G + 0.114 B (1×1 convolution)")
+    figure.suptitle("Problem 3: RGB to greyscale as a 1×1 convolution")
+    return figure
+
+
+# ------------------------------------------------------------------------------ the experiment
+@dataclass(frozen=True)
+class Luma:
+    """Problem 3 in the report: the filter, and the photograph its luma is drawn on."""
+
+    image: np.ndarray
+    name: str
+
+    def numbers(self) -> dict[str, Any]:
+        return {"weights": grayscale_filter()[0, :, 0, 0].tolist()}
+
+    def figures(self) -> dict[str, bytes]:
+        return {"p3_grayscale.png": figures.figure_png(grayscale_figure(self.image, self.name))}
+
+    def page(self) -> list[Block]:
+        return [
+            Heading("Construction"),
+            Formula((rf"w[0, :, 0, 0] = {matrix(grayscale_filter()[0, :, :, 0].T)}",)),
+            Text(
+                r"``conv2d(X, w)``, $w \in \mathbb{R}^{1 \times 3 \times 1 \times 1}$; code: "
+                "``mathdnn.hw4.p3_grayscale.grayscale(X)``."
+            ),
+            Figure(
+                "p3_grayscale.png",
+                f"{plain(self.name)} and its luma, computed by the 1×1 convolution.",
+                "The photograph beside its greyscale",
+                narrow=True,
+            ),
+        ]
+
+
+def run(inputs: Inputs, progress: Progress) -> Luma:
+    """Problem 3 in the report: its filter, and the luma of the photograph."""
+    return Luma(inputs.image, inputs.image_name)
 
 
 # ---------------------------------------------------------------------------------- the checks

@@ -3,23 +3,29 @@
 For a non-decreasing ``σ: R → R`` applied elementwise and any max pool ``ρ`` (any kernel, stride,
 padding, dilation), is ``σ(ρ(X)) = ρ(σ(X))``?
 
-Result: yes, exactly, even in floating point: in each window the largest element stays largest
+Answer: Yes, exactly, even in floating point: in each window the largest element stays largest
 after ``σ``, so both sides are ``σ`` of the same number. For a ``σ`` that is not monotone
-(``x²``, ``sin``, ``−x``) it fails, and a ``1×2`` window ``[m, e]`` shows it. ``check_commutes``
-tests the identity on hard inputs (ties, ±∞, plateaus) and returns such a counterexample;
-``pool_before_activation`` uses the result, rewriting ``σ → MaxPool2d`` into the cheaper
-``MaxPool2d → σ``, where ``σ`` and its VJP run on ``k²`` times fewer elements;
-``rewrite_seconds`` measures the saving on ``small_cnn`` (``benchmarks/bench_pool_first.py``,
-``mathdnn hw4``).
+(``x²``, ``sin``, ``−x``) it fails, and a ``1×2`` window ``[m, e]`` shows it. In practice
+``σ → max pool`` can be rewritten ``max pool → σ``, which evaluates ``σ`` and its VJP on ``k²``
+times fewer elements.
+
+``check_commutes`` tests the identity on hard inputs (ties, ±∞, plateaus) and returns a
+counterexample where it fails; ``maxpool_counterexample`` gives one for a function by its name.
+``pool_before_activation`` rewrites a model; ``activation_evaluations`` counts what it saves on
+``small_cnn`` and ``rewrite_timing`` times it (``mathdnn hw4``,
+``benchmarks/bench_pool_first.py``).
 """
 
 from __future__ import annotations
 
+import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure as PlotFigure
 
 import mathdnn.functional as F
 from mathdnn import exercise as grading
@@ -40,6 +46,9 @@ from mathdnn.exercise import (
 )
 from mathdnn.functional._checks import float_tensor
 from mathdnn.functional.activation import ACTIVATIONS
+from mathdnn.hw4 import figures
+from mathdnn.hw4.inputs import Inputs, Progress
+from mathdnn.hw4.page import Block, Figure, Formula, Heading, Table, Text, plain
 from mathdnn.nn import (
     Activation,
     Conv2d,
@@ -49,6 +58,8 @@ from mathdnn.nn import (
     Module,
     ReLU,
     Sequential,
+    Sigmoid,
+    Softplus,
     Tanh,
 )
 from mathdnn.windows import PoolGeometry, window
@@ -265,7 +276,8 @@ def pool_before_activation(model: Sequential) -> Sequential:
 # ------------------------------------------------------------------------ the rewrite's saving
 def small_cnn(activation: type[Activation], rng: np.random.Generator) -> Sequential:
     """conv → σ → maxpool, twice, then a linear layer, on ``(N, 1, 28, 28)`` images (float32):
-    the model whose forward + backward ``rewrite_seconds`` times before and after the rewrite."""
+    the model whose cost ``activation_evaluations`` counts and ``rewrite_timing`` times, before and
+    after the rewrite."""
     return Sequential(
         Conv2d(1, 16, 3, padding=1, rng=rng),
         activation(),
@@ -278,33 +290,422 @@ def small_cnn(activation: type[Activation], rng: np.random.Generator) -> Sequent
     )
 
 
-def forward_backward_seconds(model: Module, x: np.ndarray, repeats: int) -> float:
-    """The median time of one forward + backward of ``sum(model(x)²)`` over ``repeats`` runs
-    (one more run before them warms the caches and is dropped)."""
-    times = []
-    for _ in range(repeats + 1):
-        model.zero_grad()
-        start = time.perf_counter()
-        y = model(Tensor(x))
-        (y * y).sum().backward()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times[1:]))
+def _layers(model: Sequential) -> list[Module]:
+    """The layers of ``model`` in order, nested ``Sequential`` models opened."""
+    out: list[Module] = []
+    for layer in model:
+        out += _layers(layer) if isinstance(layer, Sequential) else [layer]
+    return out
 
 
-def rewrite_seconds(
-    model: Sequential, x: np.ndarray, repeats: int = 15, rounds: int = 3
-) -> tuple[float, float]:
-    """``(before, after)``: the seconds of a forward + backward of ``model`` and of
-    ``pool_before_activation(model)`` on ``x``, each the median over ``rounds`` of the median of
-    ``repeats // rounds`` runs. The two alternate round by round, so a change in the machine's
-    load hits both alike; the saving is ``1 − after / before``, as measured, noise included."""
+def activation_evaluations(model: Sequential, x: np.ndarray) -> int:
+    """How many elements the activations of ``model`` see in one forward on ``x``: the sizes of
+    the inputs of its ``Activation`` layers. The backward evaluates ``σ'`` on as many. A ``k×k``
+    pool moved in front of ``σ`` makes that count ``k²`` times smaller, whatever the machine."""
+    count = 0
+    y = Tensor(x)
+    with no_grad():
+        for layer in _layers(model):
+            if isinstance(layer, Activation):
+                count += y.numel()
+            y = layer(y)
+    return count
+
+
+def forward_backward_seconds(model: Module, x: np.ndarray) -> float:
+    """The seconds of one forward + backward of ``sum(model(x)²)``."""
+    model.zero_grad()
+    start = time.perf_counter()
+    y = model(Tensor(x))
+    (y * y).sum().backward()
+    return time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class RewriteTiming:
+    """One forward + backward timed before and after the rewrite, ``repeats`` times in pairs
+    (``before[i]`` and ``after[i]`` run back to back, in alternating order).
+
+    A timing on a shared machine is its best run plus noise, so each side is its best run; the
+    saving ``1 − best_after / best_before`` is told only when its sign is not noise: when the
+    pairs agree on which side is faster, by a two-sided sign test (``p_value < 0.05``).
+    """
+
+    before: tuple[float, ...]
+    after: tuple[float, ...]
+
+    @property
+    def best_before(self) -> float:
+        return min(self.before)
+
+    @property
+    def best_after(self) -> float:
+        return min(self.after)
+
+    @property
+    def saving(self) -> float:
+        return 1 - self.best_after / self.best_before
+
+    @property
+    def faster(self) -> int:
+        """The pairs in which the rewritten model was faster."""
+        return sum(a < b for a, b in zip(self.after, self.before, strict=True))
+
+    @property
+    def p_value(self) -> float:
+        """The sign test: how likely so lopsided a split of the pairs is if neither side is
+        faster (``scipy.stats.binomtest``, two-sided)."""
+        from scipy.stats import binomtest
+
+        ties = sum(a == b for a, b in zip(self.after, self.before, strict=True))
+        n = len(self.before) - ties
+        return float(binomtest(self.faster, n, 0.5).pvalue) if n else 1.0
+
+    @property
+    def decisive(self) -> bool:
+        return self.p_value < 0.05
+
+
+def rewrite_timing(model: Sequential, x: np.ndarray, repeats: int = 15) -> RewriteTiming:
+    """Time a forward + backward of ``model`` and of ``pool_before_activation(model)`` on ``x``,
+    ``repeats`` pairs after one warm-up run each; the two sides alternate which runs first, so a
+    change in the machine's load hits both alike."""
     rewritten = pool_before_activation(model)
-    per_round = max(repeats // rounds, 1)
+    forward_backward_seconds(model, x)
+    forward_backward_seconds(rewritten, x)
     before, after = [], []
-    for _ in range(rounds):
-        before.append(forward_backward_seconds(model, x, per_round))
-        after.append(forward_backward_seconds(rewritten, x, per_round))
-    return float(np.median(before)), float(np.median(after))
+    for i in range(repeats):
+        if i % 2:
+            after.append(forward_backward_seconds(rewritten, x))
+            before.append(forward_backward_seconds(model, x))
+        else:
+            before.append(forward_backward_seconds(model, x))
+            after.append(forward_backward_seconds(rewritten, x))
+    return RewriteTiming(tuple(before), tuple(after))
+
+
+# -------------------------------------------------------------------------------- the figures
+def counterexamples_png(windows: Mapping[str, tuple[Elementwise, tuple[float, float]]]) -> bytes:
+    """One panel per ``σ``, two to a row: a ``1×2`` window ``[m, e]`` (``m`` its maximum), ``σ``
+    drawn across it, and the two sides of Problem 4: ``σ(ρ(X)) = σ(m)`` and
+    ``ρ(σ(X)) = max(σ(m), σ(e))``. They meet for a non-decreasing ``σ`` and part for the others.
+    ``windows``: name → ``(σ, (m, e))``, ``σ`` acting elementwise on Tensors."""
+    columns = min(len(windows), 2)
+    rows = -(-len(windows) // columns)
+    fig = PlotFigure(figsize=(4.6 * columns, 3.7 * rows))
+    axes = np.asarray(fig.subplots(rows, columns, squeeze=False)).ravel()
+    for ax in axes[len(windows) :]:
+        ax.set_axis_off()
+    for ax, (name, (sigma, (m, e))) in zip(axes, windows.items(), strict=False):
+        lo, hi = min(m, e), max(m, e)
+        pad = 0.2 * (hi - lo) or 1.0
+        x = np.linspace(lo - pad, hi + pad, 400)
+        with no_grad():
+            curve, (s_m, s_e) = (sigma(Tensor(v)).data for v in (x, np.array([m, e])))
+        pool_of_sigma = max(s_m, s_e)
+        ax.plot(x, curve, color="0.3", lw=1.2)
+        ax.plot([m], [s_m], "o", color="tab:blue", ms=7, label=f"σ(ρ(X)) = σ(m) = {s_m:.3g}")
+        ax.plot([e], [s_e], "s", color="tab:orange", ms=6, label=f"σ(e) = {s_e:.3g}")
+        ax.axhline(
+            pool_of_sigma, color="tab:orange", ls=":", lw=1, label=f"ρ(σ(X)) = {pool_of_sigma:.3g}"
+        )
+        for v, text in ((m, "m"), (e, "e")):
+            ax.axvline(v, color="0.8", lw=0.8, zorder=0)
+            ax.annotate(
+                text,
+                (v, 0),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, 3),
+                textcoords="offset points",
+                fontsize=figures.SMALL,
+            )
+        same = pool_of_sigma == s_m
+        verdict = "=" if same else "≠"
+        ax.set_title(
+            f"σ = {name}, window [{m:.3g}, {e:.3g}]\n"
+            f"σ(ρ(X)) = {s_m:.3g} {verdict} ρ(σ(X)) = {pool_of_sigma:.3g}",
+            fontsize=figures.TEXT,
+            color="black" if same else "tab:red",
+        )
+        ax.legend(fontsize=figures.SMALL, loc="best")
+        ax.tick_params(labelsize=figures.SMALL)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return figures.figure_png(fig)
+
+
+def _saving_label(timing: RewriteTiming) -> str:
+    """The saving, told only when the pairs agree on its sign."""
+    if not timing.decisive:
+        return "no clear difference"
+    if timing.saving >= 0:
+        return f"saves {timing.saving:.0%}"
+    return f"{-timing.saving:.0%} slower"
+
+
+def rewrite_png(evaluations: tuple[int, int], timings: Mapping[str, RewriteTiming]) -> bytes:
+    """Left, what is certain: the elements the activations see per image, before and after the
+    rewrite. Right, what was measured: per activation, the best forward + backward before and
+    after (bars) and every timed run (dots), labelled with the saving only where its sign is not
+    noise. ``evaluations``: ``(before, after)`` per image; ``timings``: activation → timing."""
+    names = list(timings)
+    fig = PlotFigure(figsize=(10, 1.0 * len(names) + 2.4))
+    count_ax, time_ax = fig.subplots(1, 2, width_ratios=(1, 2))
+    before, after = evaluations
+    count_ax.bar([0, 1], [before, after], color=["0.65", "tab:blue"], width=0.6)
+    count_ax.set_xticks([0, 1], ["σ → pool", "pool → σ"], fontsize=figures.TEXT)
+    for x, n in ((0, before), (1, after)):
+        count_ax.annotate(
+            f"{n:,}",
+            (x, n),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            fontsize=figures.TEXT,
+        )
+    count_ax.set_ylim(0, 1.2 * before)
+    count_ax.set_title(
+        f"σ evaluations per image:\n{before / after:g}× fewer", fontsize=figures.TEXT
+    )
+    count_ax.tick_params(labelsize=figures.SMALL)
+    rows = np.arange(len(names))
+    scale = 1e3
+    for offset, side, colour, label in (
+        (-0.2, "before", "0.65", "σ → max pool (as written)"),
+        (0.2, "after", "tab:blue", "max pool → σ (rewritten)"),
+    ):
+        best = [scale * min(getattr(timings[n], side)) for n in names]
+        time_ax.barh(rows + offset, best, 0.4, color=colour, label=label)
+        for row, n in zip(rows, names, strict=True):
+            runs = scale * np.asarray(getattr(timings[n], side))
+            time_ax.plot(
+                runs, np.full(runs.shape, row + offset), "|", color="black", ms=9, alpha=0.6
+            )
+    slowest = max(scale * max(max(t.before), max(t.after)) for t in timings.values())
+    # The saving goes under each activation's name, the pairs' verdict under it.
+    labels = [
+        f"{name}\n{_saving_label(t)}\n{t.faster} of {len(t.before)} pairs faster"
+        for name, t in timings.items()
+    ]
+    time_ax.set_yticks(rows, labels, fontsize=figures.SMALL)
+    time_ax.invert_yaxis()
+    time_ax.set_xlim(0, 1.05 * slowest)
+    time_ax.set_xlabel(
+        "forward + backward, ms: bar = best run, ticks = every run", fontsize=figures.TEXT
+    )
+    time_ax.tick_params(labelsize=figures.SMALL)
+    time_ax.grid(alpha=0.3, axis="x")
+    time_ax.legend(fontsize=figures.SMALL, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=1)
+    fig.tight_layout()
+    return figures.figure_png(fig)
+
+
+# ------------------------------------------------------------------------------ the experiment
+@dataclass(frozen=True)
+class Timing:
+    """How the rewrite is timed at a scale: the activations of ``small_cnn``, the batch, and the
+    pairs of interleaved runs."""
+
+    activations: tuple[type[Activation], ...]
+    batch: int
+    repeats: int
+
+
+TIMING = {
+    "full": Timing((ReLU, Tanh, Sigmoid, Softplus), 64, 15),
+    "quick": Timing((ReLU, Tanh), 64, 9),
+}
+
+
+@dataclass(frozen=True)
+class Commuting:
+    """Problem 4 in the report: the counterexample of each function of ``NON_MONOTONE_EXAMPLES``
+    (by its symbol), and the rewrite of ``small_cnn``: the activation evaluations it saves per
+    image, counted, and its time before and after, measured."""
+
+    counterexamples: dict[str, Counterexample]
+    model: str
+    batch: int
+    evaluations: tuple[int, int]
+    timings: dict[str, RewriteTiming]
+
+    def numbers(self) -> dict[str, Any]:
+        before, after = self.evaluations
+        return {
+            "monotone_activations": [n for n, a in ACTIVATIONS.items() if a.monotone],
+            "not_monotone_activations": [n for n, a in ACTIVATIONS.items() if not a.monotone],
+            "counterexamples": {
+                symbol: {
+                    "window": [float(v) for v in found.pair[0]],
+                    "sigma_of_pool": found.sigma_of_pool,
+                    "pool_of_sigma": found.pool_of_sigma,
+                }
+                for symbol, found in self.counterexamples.items()
+            },
+            "rewrite": {
+                "model": self.model,
+                "batch": self.batch,
+                "evaluations_per_image": {
+                    "before": before,
+                    "after": after,
+                    "ratio": before / after,
+                },
+                "repeats": len(next(iter(self.timings.values())).before),
+                "seconds": {
+                    name: {
+                        "before": list(t.before),
+                        "after": list(t.after),
+                        "best_before": t.best_before,
+                        "best_after": t.best_after,
+                        "saving": t.saving,
+                        "pairs_faster": t.faster,
+                        "p_value": t.p_value,
+                        "decisive": t.decisive,
+                    }
+                    for name, t in self.timings.items()
+                },
+            },
+        }
+
+    def figures(self) -> dict[str, bytes]:
+        windows: dict[str, tuple[Elementwise, tuple[float, float]]] = {
+            symbol: (
+                FUNCTIONS[NON_MONOTONE_EXAMPLES[symbol]],
+                tuple(float(v) for v in found.pair[0]),
+            )
+            for symbol, found in self.counterexamples.items()
+        }
+        if windows:  # the first window again under a non-decreasing σ, where both sides agree
+            windows["tanh"] = (FUNCTIONS["tanh"], next(iter(windows.values()))[1])
+        return {
+            "p4_counterexamples.png": counterexamples_png(windows),
+            "p4_pool_first.png": rewrite_png(self.evaluations, self.timings),
+        }
+
+    def page(self) -> list[Block]:
+        numbers = self.numbers()
+        monotone = ", ".join(f"``{a}``" for a in numbers["monotone_activations"])
+        not_monotone = ", ".join(
+            [*(f"``{a}``" for a in numbers["not_monotone_activations"]), "x², sin, −x"]
+        )
+        before, after = self.evaluations
+        timing_rows = tuple(
+            (
+                plain(name),
+                _ms(t.best_before),
+                _ms(t.best_after),
+                f"{_ms(max(t.before))}, {_ms(max(t.after))}",
+                f"{t.faster} of {len(t.before)}",
+                _saving_label(t),
+            )
+            for name, t in self.timings.items()
+        )
+        counter_rows = tuple(
+            (
+                plain(symbol),
+                f"[{_number(found.pair[0][0])}, {_number(found.pair[0][1])}]",
+                _number(found.sigma_of_pool),
+                _number(found.pool_of_sigma),
+            )
+            for symbol, found in self.counterexamples.items()
+        )
+        repeats = len(next(iter(self.timings.values())).before)
+        return [
+            Heading("Construction"),
+            Formula(
+                (
+                    r"\rho(X)[i, j] = \max_{W_{ij}} X, \qquad \sigma \text{ non-decreasing}"
+                    r" \;\Rightarrow\; \sigma(\max W) = \max \sigma(W)",
+                    r"\text{counterexample, } \sigma \text{ not monotone: a window } [m, e]"
+                    r" \text{ with } m \gt e \text{ but } \sigma(e) \gt \sigma(m)",
+                )
+            ),
+            Text(
+                "Checked for every activation of the registry flagged non-decreasing "
+                f"({monotone}) on hard inputs (ties, ±∞, plateaus) and three max pools; functions "
+                f"that are not ({not_monotone}) must fail, on the input "
+                "``maxpool_counterexample`` gives. The rewrite is "
+                "``mathdnn.hw4.p4_maxpool_commutes.pool_before_activation(model)``; it shares "
+                "the model's parameters."
+            ),
+            Figure(
+                "p4_counterexamples.png",
+                "The counterexample window [m, e] of each function that is not monotone: "
+                "σ(ρ(X)) = σ(m) (blue) is not ρ(σ(X)) = max(σ(m), σ(e)) (orange line). Bottom "
+                "right: the first window under tanh, non-decreasing, where the two sides agree. "
+                "The checks below test the same windows.",
+                "Counterexamples to the identity for x squared, sine and minus x",
+            ),
+            Table(
+                "The counterexamples",
+                ("σ", "window [m, e]", "σ(ρ(X)) = σ(m)", "ρ(σ(X))"),
+                counter_rows,
+            ),
+            Heading("What the rewrite saves"),
+            Text(
+                f"In {plain(self.model)}, the activations see **{before:,} elements per image "
+                f"as written and {after:,} after the rewrite: {before / after:g} times fewer**, "
+                "k² for the 2×2 pool, and their VJPs as many (counted in the model, the same "
+                "on every machine). What that is worth in time depends on the machine: timed in "
+                f"this run, batch {self.batch}×1×28×28 (float32), {repeats} pairs of runs "
+                "interleaved; each side's best run, and the saving only where the pairs agree on "
+                "its sign (a sign test, p < 0.05)."
+            ),
+            Figure(
+                "p4_pool_first.png",
+                "Left: the activation evaluations per image, counted. Right: one forward + "
+                "backward before and after ``pool_before_activation``, the best run as a bar and "
+                "every run as a tick; a saving is written only where its sign is not noise.",
+                "Bar charts of the activation evaluations and of the forward and backward times "
+                "before and after the rewrite",
+            ),
+            Table(
+                "One forward + backward, timed in this run",
+                (
+                    "σ",
+                    "best, σ → max pool",
+                    "best, max pool → σ",
+                    "slowest runs",
+                    "pairs faster",
+                    "saving",
+                ),
+                timing_rows,
+            ),
+        ]
+
+
+def _number(v: float) -> str:
+    return f"{v:.3g}".replace("-", "−")
+
+
+def _ms(seconds: float) -> str:
+    return f"{1e3 * seconds:.3g} ms"
+
+
+def run(inputs: Inputs, progress: Progress) -> Commuting:
+    """Problem 4 in the report: a counterexample for each function of ``NON_MONOTONE_EXAMPLES``,
+    and the rewrite's cost counted and timed at the scale of ``inputs``."""
+    counterexamples = {}
+    for symbol, name in NON_MONOTONE_EXAMPLES.items():
+        x = maxpool_counterexample(name)
+        if x is not None:  # else the identity held after all; the checks say so
+            found = check_commutes(FUNCTIONS[name], x, 2).counterexample
+            assert found is not None
+            counterexamples[symbol] = found
+    scale = TIMING[inputs.scale]
+    rng = np.random.default_rng(0)
+    batch = rng.random((scale.batch, 1, 28, 28), dtype=np.float32)
+    timings = {}
+    for activation in scale.activations:
+        progress.note(f"timing the rewrite, σ = {activation.__name__}")
+        model = small_cnn(activation, rng)
+        timings[activation.__name__] = rewrite_timing(model, batch, scale.repeats)
+    evaluations = (
+        activation_evaluations(model, batch[:1]),
+        activation_evaluations(pool_before_activation(model), batch[:1]),
+    )
+    layers = " → ".join("σ" if isinstance(m, Activation) else type(m).__name__ for m in model)
+    return Commuting(counterexamples, layers, scale.batch, evaluations, timings)
 
 
 # ---------------------------------------------------------------------------------- the checks
@@ -480,11 +881,14 @@ EXERCISE = Exercise(
         Task(
             "maxpool_counterexample",
             "(activation: str) -> np.ndarray | None",
-            f"""\
+            """\
 Problem 4: max pooling commutes with non-decreasing activations.
 
-Let maxpool be the 2×2 max pool with stride 2 and σ a function applied elementwise. For
-`activation`, one of {", ".join(f'"{name}"' for name in FUNCTIONS)}
+Let maxpool be the 2×2 max pool with stride 2 and σ a function applied elementwise, named by
+`activation`, one of
+"""
+            + textwrap.fill(", ".join(f'"{name}"' for name in FUNCTIONS), 92)
+            + """
 (leaky_relu with slope 0.01, square x², neg −x, abs |x|):
 
 - if σ(maxpool(X)) = maxpool(σ(X)) for every X, return None;

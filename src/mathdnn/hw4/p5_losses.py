@@ -1,20 +1,22 @@
 """Problem 5: the sum of squares instead of KL for logistic regression (MNIST 4 vs 9).
 
-The model ``f_{a,b}(x) = (σ(−z), σ(z))`` with the score ``z = aᵀx + b`` (``a ∈ R^784``, ``b ∈ R``)
-is compared with the one-hot ``P(y)``, ``P(−1) = (1, 0)``, ``P(+1) = (0, 1)``, in two ways:
+The model ``f_{a,b}(x) = (σ(−z), σ(z))``, with the score ``z = aᵀx + b`` (``a ∈ R^784``,
+``b ∈ R``), is compared with the one-hot ``P(y)``, ``P(−1) = (1, 0)``, ``P(+1) = (0, 1)``, in two
+ways: by KL, ``D_KL(P(y) ‖ f(x)) = log(1 + exp(−y z))`` (logistic regression), or by the sum of
+squares, ``‖P(y) − f(x)‖² = ℓ(z, y) = 2 σ(−y z)²``. Trained with minibatch SGD on each objective
+to tell MNIST's 4s (``y = −1``) from its 9s (``y = +1``), which gives the better test accuracy?
 
-- KL (logistic regression): ``D_KL(P(y) ‖ f(x)) = log(1 + exp(−y z))``;
-- sum of squares: ``‖P(y) − f(x)‖² = ℓ(z, y) = 2 σ(−y z)²`` (bounded by 2).
+Answer: It is measured, not derived. The sum of squares is bounded by 2, so a confidently wrong
+example costs it at most 2 while the logistic loss grows without bound; the course's official
+solution says only that the sum of squares "seems to lead to better results". Within a seed both
+objectives start from the same ``a, b`` and see the same batches, so the answer rests on the
+per-seed differences of the final test accuracies: their mean, its 95 % confidence interval
+(Student's t) and the sign count. One objective is better only when the interval excludes 0;
+with one seed, or when the interval contains 0, the runs cannot tell them apart.
 
-Trained with minibatch SGD on each objective, which gives the better test accuracy?
-
-Result: the comparison over seeds is paired (see below), so the answer rests on the per-seed
-differences of the final test accuracies: their mean, its 95 % confidence interval (Student's
-t) and the sign count (``summarize``). One objective is better only when the interval excludes
-0; with one seed, or when the interval contains 0, the runs cannot tell them apart. On the
-bundled digits the default five seeds decide for the sum of squares (``mathdnn losses`` prints
-the table and the interval; ``mathdnn hw4`` shows them); ``mathdnn losses --mnist-dir DIR`` runs
-the same comparison on full MNIST.
+``compare`` trains both objectives over seeds and ``summarize`` draws the verdict; ``mathdnn
+losses`` prints the table and the interval, ``mathdnn hw4`` shows them, and ``mathdnn losses
+--mnist-dir DIR`` runs the same comparison on full MNIST.
 
 Both objectives are primitives: one forward and its VJP side by side, averaged over the batch,
 written with the stable ``σ`` and softplus of ``mathdnn.functional.numerics``, so they stay finite,
@@ -23,16 +25,16 @@ primitives, the score ``z = F.linear(X, a, b)`` (a 1-D weight, as PyTorch allows
 
     a ← a − lr · ∂L_B/∂a,   b ← b − lr · ∂L_B/∂b,   L_B = (1/|B|) Σ_{i∈B} loss(z_i, y_i),
 
-so the framework's overhead per step stays a few tens of microseconds. Initialisation (seeded):
-``a_j, b ~ U(−1/√d, 1/√d)``, as ``torch.nn.Linear``. The seed also draws each epoch's shuffling;
-for a given seed both objectives start from the same ``a, b`` and see the same batches, so the
-comparison over seeds is paired.
+so the framework adds little to each step (``benchmarks/bench_losses_epoch.py`` measures it).
+Initialisation (seeded): ``a_j, b ~ U(−1/√d, 1/√d)``, as ``torch.nn.Linear``. The seed also draws
+each epoch's shuffling, which is what pairs the two runs of a seed.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure as PlotFigure
 from scipy import stats
 
 import mathdnn.functional as F
@@ -67,6 +70,9 @@ from mathdnn.exercise import (
 )
 from mathdnn.functional import numerics
 from mathdnn.functional._checks import float_tensor, positive_int
+from mathdnn.hw4 import figures
+from mathdnn.hw4.inputs import Inputs, Option, Progress
+from mathdnn.hw4.page import Block, Figure, Formula, Heading, Table, Text
 from mathdnn.nn import Module
 from mathdnn.nn.init import uniform_fan_in
 from mathdnn.optim import SGD
@@ -494,6 +500,277 @@ def compare(
                 with no_grad():
                     scores[name].append(run.model(X_t).data)
     return Comparison(runs, scores)
+
+
+# -------------------------------------------------------------------------------- the figures
+COLORS = {"kl": "tab:blue", "sos": "tab:orange"}
+
+
+def curves_png(comparison: Comparison) -> bytes:
+    """Per epoch: test accuracy, test KL objective, test sum of squares; mean and min–max."""
+    panels = (
+        ("test_accuracy", "test accuracy"),
+        ("test_kl_loss", "test KL loss\nmean log(1 + exp(−yz))"),
+        ("test_sos_loss", "test sum-of-squares loss\nmean 2σ(−yz)²"),
+    )
+    fig = PlotFigure(figsize=(8.2, 3.6))
+    axes = fig.subplots(1, 3)
+    for ax, (key, title) in zip(axes, panels, strict=True):
+        for name, runs in comparison.runs.items():
+            values = np.array([run.history.metrics[key] for run in runs])
+            epochs = np.arange(1, values.shape[1] + 1)
+            ax.plot(
+                epochs, values.mean(0), color=COLORS[name], label=f"trained on {LOSS_TITLES[name]}"
+            )
+            ax.fill_between(epochs, values.min(0), values.max(0), color=COLORS[name], alpha=0.2)
+        ax.set_title(title, fontsize=figures.TEXT)
+        ax.set_xlabel("epoch", fontsize=figures.TEXT)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.tick_params(labelsize=figures.SMALL)
+        ax.grid(alpha=0.3)
+    n_seeds = len(next(iter(comparison.runs.values())))
+    fig.suptitle(
+        f"Problem 5: mean over {n_seeds} seeds, band = min–max over seeds", fontsize=figures.TEXT
+    )
+    fig.legend(
+        *axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=figures.SMALL
+    )
+    fig.tight_layout(rect=(0, 0.08, 1, 1))  # the legend below the panels
+    return figures.figure_png(fig)
+
+
+def loss_functions_png() -> bytes:
+    """``ℓ(z, +1)``, ``ℓ(z, −1)`` and the logistic loss for ``y = ±1``, over ``z ∈ [−6, 6]``."""
+    z = np.linspace(-6, 6, 601)
+    fig = PlotFigure(figsize=(7, 4.2))
+    ax = fig.subplots()
+    for y, style in ((1, "-"), (-1, "--")):
+        # The batch mean over one item is that item's loss.
+        sos = [sum_of_squares_loss(np.array([v]), np.array([y])).item() for v in z]
+        kl = [logistic_loss(np.array([v]), np.array([y])).item() for v in z]
+        minus_yz = "−z" if y > 0 else "z"
+        ax.plot(z, sos, style, color=COLORS["sos"], label=f"ℓ(z, {y:+d}) = 2σ({minus_yz})²")
+        ax.plot(
+            z, kl, style, color=COLORS["kl"], label=f"log(1 + exp({minus_yz}))  (KL, y = {y:+d})"
+        )
+    ax.set_ylim(0, 6.5)
+    ax.set_xlabel("score z = aᵀx + b", fontsize=figures.TEXT)
+    ax.set_ylabel("loss", fontsize=figures.TEXT)
+    ax.set_title(
+        "sum of squares is bounded by 2; the logistic loss grows linearly when wrong",
+        fontsize=figures.TEXT,
+    )
+    ax.axhline(2, color="gray", lw=0.8, ls=":")
+    ax.tick_params(labelsize=figures.SMALL)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=figures.SMALL)
+    fig.tight_layout()
+    return figures.figure_png(fig)
+
+
+def misclassified_png(
+    comparison: Comparison,
+    images: np.ndarray,
+    y_test: np.ndarray,
+    digits: tuple[int, int],
+    seed_index: int = 0,
+    limit: int = 40,
+) -> bytes:
+    """Test images that the seed-``seed_index`` model of either loss gets wrong (up to ``limit``).
+
+    ``images`` are the test images (m, 28, 28) in the order of ``y_test``; ``digits`` are the
+    digits labelled −1 and +1.
+    """
+    wrong = {
+        name: predict(scores[seed_index]) != y_test
+        for name, scores in comparison.test_scores.items()
+    }
+    either = np.flatnonzero(wrong["kl"] | wrong["sos"])
+    shown = either[:limit]
+    cols = 8
+    rows = max(1, -(-len(shown) // cols))
+    fig = PlotFigure(figsize=(8.2, rows * 1.25 + 0.9))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, shown, strict=False):
+        ax.imshow(images[i], cmap="gray_r")
+        by = " & ".join(n.upper() for n in ("kl", "sos") if wrong[n][i])
+        ax.set_title(f"{digits[int(y_test[i] > 0)]}: {by}", fontsize=figures.SMALL)
+    counts = ", ".join(f"{LOSS_TITLES[n]} {int(w.sum())}" for n, w in wrong.items())
+    fig.suptitle(
+        f"misclassified test digits, seed {seed_index}: {counts} of {len(y_test)} wrong; "
+        f"showing {len(shown)} of {len(either)}\n"
+        "above each: the true digit, and the model(s) that got it wrong",
+        fontsize=figures.TEXT,
+    )
+    fig.tight_layout()
+    return figures.figure_png(fig)
+
+
+# ------------------------------------------------------------------------------ the experiment
+#: Problem 5's data and SGD, as in the homework: digits 4 (y = −1) and 9 (y = +1), lr, batch.
+DIGITS = (4, 9)
+SGD_LR, SGD_BATCH_SIZE = 0.01, 64
+#: The epochs of each run at each scale.
+SCALE_EPOCHS = {"full": 20, "quick": 5}
+OPTIONS = (Option("seeds", "seeds of Problem 5's comparison", full=5, quick=2),)
+
+
+def check_inputs(inputs: Inputs) -> None:
+    """Both digits in both sets of ``inputs.mnist``, or a ``ValueError`` naming what is missing."""
+    m = inputs.mnist
+    for split, labels in (("training", m.train_labels), ("test", m.test_labels)):
+        missing = [d for d in DIGITS if not np.any(labels == d)]
+        if missing:
+            raise ValueError(
+                f"the {split} set of {m.source} has no images of digit "
+                f"{' or '.join(map(str, missing))}; Problem 5 needs digits "
+                f"{' and '.join(map(str, DIGITS))}"
+            )
+
+
+@dataclass(frozen=True)
+class LossComparison:
+    """Problem 5 in the report: both objectives trained for each seed, the test images (for the
+    misclassified digits), their labels, the epochs and the seconds the training took."""
+
+    comparison: Comparison
+    test_images: np.ndarray
+    y_test: np.ndarray
+    n_train: int
+    epochs: int
+    seconds: float
+
+    def numbers(self) -> dict[str, Any]:
+        return {
+            "config": {
+                "digits": {"-1": DIGITS[0], "+1": DIGITS[1]},
+                "n_train": self.n_train,
+                "n_test": len(self.y_test),
+                "seeds": len(self.comparison.runs["kl"]),
+                "epochs": self.epochs,
+                "lr": SGD_LR,
+                "batch_size": SGD_BATCH_SIZE,
+                "training_seconds": self.seconds,
+            },
+            **self.comparison.results(),
+        }
+
+    def figures(self) -> dict[str, bytes]:
+        c = self.comparison
+        return {
+            "p5_curves.png": curves_png(c),
+            "p5_loss_functions.png": loss_functions_png(),
+            "p5_misclassified.png": misclassified_png(c, self.test_images, self.y_test, DIGITS),
+        }
+
+    def page(self) -> list[Block]:
+        n = self.numbers()
+        config, summary = n["config"], n["summary"]
+        seeds = config["seeds"]
+
+        def percent(x: float) -> str:
+            return f"{100 * x:.2f} %"
+
+        rows = tuple(
+            (str(row["seed"]), percent(row["kl"]), percent(row["sos"]), _points(row["difference"]))
+            for row in summary["paired"]
+        )
+        spread = "" if summary["paired_std"] is None else f" ± {100 * summary['paired_std']:.2f}"
+        mean_row = (
+            "mean ± std",
+            f"{percent(summary['mean']['kl'])} ± {percent(summary['std']['kl'])}",
+            f"{percent(summary['mean']['sos'])} ± {percent(summary['std']['sos'])}",
+            _points(summary["difference_sos_minus_kl"]) + spread,
+        )
+        if summary["interval"] is None:
+            statistics = "With one seed there is no confidence interval."
+        else:
+            lo, hi = summary["interval"]
+            tested = (
+                ""
+                if summary["t"] is None
+                else f", t = {summary['t']:.2f}, p = {summary['p_value']:.2g}"
+            )
+            statistics = (
+                f"Mean paired difference {_points(summary['difference_sos_minus_kl'])} points, "
+                f"{100 * summary['confidence']:g} % confidence interval [{_points(lo)}, "
+                f"{_points(hi)}] (Student's t, n − 1 = {seeds - 1} degrees of freedom{tested})."
+            )
+        return [
+            Text(f"**Measured in this run, over {seeds} paired seeds:** {summary['verdict']}."),
+            Heading("Construction"),
+            Formula(
+                (
+                    r"\text{KL:}\quad L(a, b) = \frac{1}{N} \sum_i"
+                    r" \log\left(1 + e^{-y_i z_i}\right)",
+                    r"\text{sum of squares:}\quad L(a, b) = \frac{1}{N} \sum_i \ell(z_i, y_i),"
+                    r" \qquad \ell(z, y) = \| P(y) - f(x) \|^2 = 2\, \sigma(-y z)^2 \le 2",
+                    r"\text{SGD:}\quad a \leftarrow a - \mathrm{lr}\, \partial L_B / \partial a,"
+                    r" \quad b \leftarrow b - \mathrm{lr}\, \partial L_B / \partial b"
+                    r" \quad \text{over minibatches } B",
+                    r"\text{paired:}\quad d_i = \mathrm{acc}_{\mathrm{sos}, i}"
+                    r" - \mathrm{acc}_{\mathrm{KL}, i}, \qquad"
+                    r" \bar d \pm t_{0.975,\, n-1}\, s_d / \sqrt{n}",
+                )
+            ),
+            Text(
+                f"{config['n_train']:,} training and {config['n_test']:,} test images; "
+                f"{config['epochs']} epochs, lr {config['lr']:g}, batch {config['batch_size']}; "
+                r"$a, b \sim U(\pm 1/\sqrt{784})$, seeded; for each seed both objectives start "
+                "from the same a, b and see the same batches. Training took "
+                f"{_duration(config['training_seconds'])}. Code: "
+                "``mathdnn.hw4.p5_losses.compare``."
+            ),
+            Table(
+                "Final test accuracy per seed, and the paired difference sum of squares − KL",
+                ("seed", n["kl"]["title"], n["sos"]["title"], "difference (points)"),
+                (*rows, mean_row),
+            ),
+            Text(
+                f"{statistics} Sum of squares ahead on {summary['seeds_sos_better']}, KL on "
+                f"{summary['seeds_kl_better']}, tied on {summary['seeds_tied']} of {seeds} seeds."
+            ),
+            Figure(
+                "p5_curves.png",
+                f"Test accuracy and both test objectives after each epoch: the mean over {seeds} "
+                "seeds, the band from the lowest to the highest seed.",
+                "Learning curves of both objectives with their seed bands",
+            ),
+            Figure(
+                "p5_loss_functions.png",
+                "The two losses of one example: the sum of squares saturates at 2 for a "
+                "confidently wrong score, the logistic loss grows linearly.",
+                "The sum-of-squares and logistic losses as functions of the score",
+            ),
+            Figure(
+                "p5_misclassified.png",
+                "Test digits the seed-0 models get wrong, and which model got each wrong.",
+                "Misclassified test digits",
+            ),
+        ]
+
+
+def _duration(seconds: float) -> str:
+    return f"{1e3 * seconds:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+def run(inputs: Inputs, progress: Progress) -> LossComparison:
+    """Problem 5 in the report: ``compare`` on the digits of ``DIGITS`` in ``inputs.mnist``, over
+    the seeds of the ``seeds`` option."""
+    from mathdnn.data import binary_digits
+
+    m, (neg, pos) = inputs.mnist, DIGITS
+    X, y = binary_digits(m.train_images, m.train_labels, neg, pos)
+    X_test, y_test = binary_digits(m.test_images, m.test_labels, neg, pos)
+    seeds, epochs = inputs.options["seeds"], SCALE_EPOCHS[inputs.scale]
+    progress.note(f"training 2 losses × {seeds} seeds × {epochs} epochs")
+    began = time.perf_counter()
+    comparison = compare(X, y, X_test, y_test, seeds, SGD_LR, SGD_BATCH_SIZE, epochs)
+    seconds = time.perf_counter() - began
+    test_images = m.test_images[(m.test_labels == neg) | (m.test_labels == pos)]
+    return LossComparison(comparison, test_images, y_test, len(y), epochs, seconds)
 
 
 # ---------------------------------------------------------------------------------- the checks

@@ -1,15 +1,18 @@
 """Problem 6: backpropagation for an MLP, from the layer Jacobians.
 
-For the MLP ``y_ℓ = σ(A_ℓ y_{ℓ−1} + b_ℓ)`` (ℓ < L), ``y_L = A_L y_{L−1} + b_L`` with a scalar
-output: (a) what are the layer Jacobians, and (b) the gradients of ``y_L`` with respect to every
-``A_ℓ`` and ``b_ℓ``, as products of them?
+For the MLP ``y_0 = x``, ``y_ℓ = σ(A_ℓ y_{ℓ−1} + b_ℓ)`` (ℓ < L), ``y_L = A_L y_{L−1} + b_L`` with
+a scalar output: (a) what are the layer Jacobians, and (b) what are the gradients of ``y_L`` with
+respect to every ``A_ℓ`` and ``b_ℓ``, as products of them?
 
-Result: the formulas below. Built as matrices (``method="jacobian"``) and applied as a row vector
-from the left (``method="backprop"``), they agree with the engine's autodiff, with PyTorch and with
-finite differences to rounding (``mathdnn jacobians``); backprop needs O(n) working memory against
-O(n²) (``gradient_cost``, ``benchmarks/bench_jacobians.py``). In use: an MNIST classifier
-784-64-10 trained by ``mlp_backprop`` alone and by autodiff from the same start has the same
-parameters, to rounding, after every step (``compare_training``, ``mathdnn mlp``).
+Answer: The formulas below. Multiplying the product of (a)'s matrices from the left, a row vector
+at a time, is backpropagation: it never builds an ``n×n`` matrix.
+
+Built as matrices (``method="jacobian"``) and applied as a row vector from the left
+(``method="backprop"``), they agree with the engine's autodiff, with PyTorch and with finite
+differences to rounding (``mathdnn jacobians``); backprop needs O(n) working memory against O(n²)
+(``gradient_cost``, ``benchmarks/bench_jacobians.py``). In use: an MNIST classifier trained by
+``mlp_backprop`` alone and by autodiff from the same start has the same parameters, to rounding,
+after every step (``compare_training``, ``mathdnn mlp``).
 
 Layers are numbered 1..L as in ``hw4.md``; in the Python lists ``As``, ``bs`` layer ℓ is at index
 ℓ−1, while the lists of activations ``ys`` and of output Jacobians hold ``y_0 … y_L`` at index ℓ::
@@ -49,11 +52,13 @@ import math
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure as PlotFigure
+from matplotlib.patches import Rectangle
 
 import mathdnn.functional as F
 from mathdnn import nn
@@ -82,6 +87,9 @@ from mathdnn.exercise import (
 )
 from mathdnn.functional import numerics
 from mathdnn.functional.activation import ACTIVATIONS, ActivationFunction
+from mathdnn.hw4 import figures
+from mathdnn.hw4.inputs import Inputs, Progress
+from mathdnn.hw4.page import Block, Figure, Formula, Heading, Table, Text
 from mathdnn.nn.init import uniform_fan_in
 from mathdnn.optim import SGD
 from mathdnn.threads import single_threaded_blas
@@ -696,6 +704,259 @@ def compare_training(
             autodiff_As, autodiff_bs, X_test, data.test_labels, activation
         ),
     )
+
+
+# --------------------------------------------------------------------------------- the figure
+def layer_jacobians_png(
+    As: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray, activation: ActivationArg
+) -> bytes:
+    """Problem 6's matrices for one input ``x`` as heat maps, one column per layer ℓ: part (a)'s
+    ``∂y_ℓ/∂b_ℓ = diag σ'(z_ℓ)`` and ``∂y_ℓ/∂y_{ℓ−1} = diag σ'(z_ℓ) A_ℓ``, and their product
+    ``∂y_L/∂y_{ℓ−1}``, the row backprop carries. One colour scale for all, every entry written
+    in its cell (meant for a small MLP)."""
+    pairs = layer_jacobians(As, bs, x, activation)
+    J = output_jacobians(As, bs, x, activation)
+    L = len(pairs)
+    rows = [
+        [(f"∂y_{ell}/∂b_{ell}", db) for ell, (db, _) in enumerate(pairs, start=1)],
+        [(f"∂y_{ell}/∂y_{ell - 1}", dy) for ell, (_, dy) in enumerate(pairs, start=1)],
+        [(f"∂y_{L}/∂y_{ell - 1}", J[ell - 1]) for ell in range(1, L + 1)],
+    ]
+    limit = max(float(np.abs(m).max()) for row in rows for _, m in row) or 1.0
+    # Every cell the same size: each panel spans the largest matrix of its row and column, and
+    # draws its own in the top left corner.
+    heights = [max(m.shape[0] for _, m in row) for row in rows]
+    widths = [max(row[c][1].shape[1] for row in rows) for c in range(L)]
+    cell = min(0.4, (figures.PAGE_PX / figures.DPI - 1.6) / sum(widths))
+    fig = PlotFigure(
+        figsize=(cell * sum(widths) + 1.6, cell * sum(heights) + 2.2), layout="constrained"
+    )
+    axes = np.asarray(
+        fig.subplots(
+            3, L, squeeze=False, gridspec_kw={"width_ratios": widths, "height_ratios": heights}
+        )
+    )
+    shown = None
+    for r, row in enumerate(rows):
+        for c, (title, m) in enumerate(row):
+            ax = axes[r, c]
+            shown = ax.imshow(m, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.add_patch(
+                Rectangle((-0.5, -0.5), m.shape[1], m.shape[0], fill=False, lw=0.8, clip_on=False)
+            )
+            ax.set_xlim(-0.5, widths[c] - 0.5)
+            ax.set_ylim(heights[r] - 0.5, -0.5)
+            ax.set_axis_off()
+            ax.set_title(
+                f"{title}  ({m.shape[0]}×{m.shape[1]})", fontsize=figures.SMALL, loc="left"
+            )
+            for (i, j), v in np.ndenumerate(m):
+                light = abs(v) > 0.6 * limit
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.2f}".replace("-", "−"),
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    color="white" if light else "black",
+                )
+    bar = fig.colorbar(shown, ax=axes, shrink=0.6)
+    bar.set_label("entry", fontsize=figures.SMALL)
+    bar.ax.tick_params(labelsize=figures.SMALL)
+    layers = "-".join(str(n) for n in (As[0].shape[1], *(A.shape[0] for A in As)))
+    name = activation if isinstance(activation, str) else "σ"
+    fig.suptitle(
+        f"MLP {layers}, σ = {name}, one input. Rows: (a) ∂y_ℓ/∂b_ℓ = diag σ'(z_ℓ);\n"
+        f"(a) ∂y_ℓ/∂y_ℓ−1 = diag σ'(z_ℓ) A_ℓ; (b) their product ∂y_L/∂y_ℓ−1",
+        fontsize=figures.TEXT,
+    )
+    return figures.figure_png(fig)
+
+
+# ------------------------------------------------------------------------------ the experiment
+@dataclass(frozen=True)
+class Measures:
+    """What Problem 6 measures at a scale: the widths ``n`` of the MLP ``n-n-n-n-1`` whose
+    gradients are timed, the runs of each timing, and the epochs of the MNIST classifier."""
+
+    widths: tuple[int, ...]
+    repeats: int
+    mlp_epochs: int
+
+
+MEASURES = {
+    "full": Measures((32, 64, 128, 256, 512, 1024), 5, 1),
+    "quick": Measures((32, 64, 128, 256), 2, 1),
+}
+#: The MLP drawn as heat maps, and the MNIST classifier's hidden layer and activation.
+HEATMAP_LAYERS, HEATMAP_ACTIVATION = (8, 6, 4, 1), "tanh"
+MLP_HIDDEN, MLP_ACTIVATION = (64,), "relu"
+
+
+@dataclass(frozen=True)
+class Backprop:
+    """Problem 6 in the report: the heat maps' MLP, the cost of both methods at each width, and
+    the MNIST classifier trained by backprop and by autodiff in lockstep (its seconds too)."""
+
+    costs: dict[int, dict[str, GradientCost]]
+    mlp: MLPComparison
+    mlp_epochs: int
+    mlp_seconds: float
+
+    def numbers(self) -> dict[str, Any]:
+        mlp = self.mlp
+        return {
+            "heatmap_mlp": {"layers": list(HEATMAP_LAYERS), "activation": HEATMAP_ACTIVATION},
+            "costs": {
+                "depth": 4,
+                "activation": "tanh",
+                "dtype": "float64",
+                "rows": [
+                    {"n": n, **{method: asdict(cost) for method, cost in costs.items()}}
+                    for n, costs in self.costs.items()
+                ],
+            },
+            "mnist_mlp": {
+                "layers": list(mlp.layers),
+                "activation": mlp.activation,
+                "epochs": self.mlp_epochs,
+                "steps": len(mlp.max_param_diff),
+                "max_param_difference": float(mlp.max_param_diff.max()),
+                "final_loss_backprop": float(mlp.losses_backprop[-1]),
+                "final_loss_autodiff": float(mlp.losses_autodiff[-1]),
+                "test_accuracy_backprop": mlp.test_accuracy_backprop,
+                "test_accuracy_autodiff": mlp.test_accuracy_autodiff,
+                "seconds": self.mlp_seconds,
+            },
+        }
+
+    def figures(self) -> dict[str, bytes]:
+        As, bs = init_mlp(HEATMAP_LAYERS, seed=0, dtype=np.float64)
+        x = np.random.default_rng(1).standard_normal(HEATMAP_LAYERS[0])
+        return {"p6_jacobians.png": layer_jacobians_png(As, bs, x, HEATMAP_ACTIVATION)}
+
+    def page(self) -> list[Block]:
+        mlp = self.numbers()["mnist_mlp"]
+        rows = tuple(
+            (
+                str(n),
+                _duration(c["jacobian"].seconds),
+                _duration(c["backprop"].seconds),
+                f"{c['jacobian'].seconds / c['backprop'].seconds:.3g}×",
+                _size(c["jacobian"].working),
+                _size(c["backprop"].working),
+            )
+            for n, c in self.costs.items()
+        )
+        difference = mlp["max_param_difference"]
+        layers = "-".join(map(str, HEATMAP_LAYERS))
+        return [
+            Heading("Construction"),
+            Formula(
+                (
+                    r"\text{(a)}\quad \frac{\partial y_\ell}{\partial b_\ell}"
+                    r" = \operatorname{diag} \sigma'(z_\ell), \quad"
+                    r" \frac{\partial y_\ell}{\partial y_{\ell-1}}"
+                    r" = \operatorname{diag} \sigma'(z_\ell)\, A_\ell, \quad"
+                    r" z_\ell = A_\ell y_{\ell-1} + b_\ell \quad (\ell \lt L);",
+                    r"\frac{\partial y_L}{\partial b_L} = 1, \quad"
+                    r" \frac{\partial y_L}{\partial y_{L-1}} = A_L",
+                    r"\text{(b)}\quad \frac{\partial y_L}{\partial y_\ell}"
+                    r" = \frac{\partial y_L}{\partial y_{L-1}}"
+                    r" \frac{\partial y_{L-1}}{\partial y_{L-2}} \cdots"
+                    r" \frac{\partial y_{\ell+1}}{\partial y_\ell}"
+                    r" \quad (\text{a } 1 \times n_\ell \text{ row})",
+                    r"\frac{\partial y_L}{\partial b_\ell} = \operatorname{diag} \sigma'(z_\ell)"
+                    r" \left(\frac{\partial y_L}{\partial y_\ell}\right)^{\!\top}, \quad"
+                    r" \frac{\partial y_L}{\partial A_\ell} = \operatorname{diag} \sigma'(z_\ell)"
+                    r" \left(\frac{\partial y_L}{\partial y_\ell}\right)^{\!\top} y_{\ell-1}^\top,"
+                    r" \quad \frac{\partial y_L}{\partial A_L} = y_{L-1}^\top",
+                    r"\text{backprop: } v \leftarrow 1; \text{ for } \ell = L, \dots, 1:\;"
+                    r" \delta = v \odot \sigma'(z_\ell) \;(\delta = v \text{ at } \ell = L),\;"
+                    r" \frac{\partial y_L}{\partial b_\ell} = \delta,\;"
+                    r" \frac{\partial y_L}{\partial A_\ell} = \delta^\top y_{\ell-1}^\top,\;"
+                    r" v \leftarrow \delta A_\ell",
+                )
+            ),
+            Text(
+                "Code: ``mathdnn.hw4.p6_jacobians.mlp_gradients(As, bs, x, σ, σ′, "
+                'method="jacobian" | "backprop")``.'
+            ),
+            Figure(
+                "p6_jacobians.png",
+                f"Every matrix of (a) and the products of (b) for an MLP {layers} with σ = "
+                f"{HEATMAP_ACTIVATION} at one random input, entries written in their cells. The "
+                "last row is what backprop carries from layer to layer.",
+                "Heat maps of the layer Jacobians",
+            ),
+            Heading("Explicit Jacobians against backprop, measured in this run"),
+            Table(
+                "All gradients of an MLP n-n-n-n-1 (L = 4), σ = tanh, float64, one input: best "
+                "time of a few runs; working memory = peak allocation minus the gradients "
+                "returned",
+                (
+                    "width n",
+                    "explicit time",
+                    "backprop time",
+                    "ratio",
+                    "explicit working memory",
+                    "backprop working memory",
+                ),
+                rows,
+            ),
+            Text(
+                "The explicit products take $O(n^3)$ time and $O(n^2)$ memory per layer, backprop "
+                "$O(n^2)$ time and $O(n)$ working memory."
+            ),
+            Heading("In use: an MNIST classifier trained by backprop alone"),
+            Text(
+                f"The MLP {'-'.join(map(str, mlp['layers']))} (σ = {mlp['activation']}, softmax "
+                "cross-entropy) trained by SGD twice from the same start on the same batches: "
+                "once with the backprop above, once with the engine's autodiff. After "
+                f"{mlp['steps']} steps the largest parameter difference was "
+                f"{f'{difference:.2e}'.replace('-', '−') if difference else '0'} (relative); "
+                f"test accuracy {100 * mlp['test_accuracy_backprop']:.1f} % by backprop, "
+                f"{100 * mlp['test_accuracy_autodiff']:.1f} % by autodiff "
+                f"({mlp['seconds']:.1f} s)."
+            ),
+        ]
+
+
+def _duration(seconds: float) -> str:
+    return f"{1e3 * seconds:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+def _size(n: float) -> str:
+    for unit, size in (("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def run(inputs: Inputs, progress: Progress) -> Backprop:
+    """Problem 6 in the report: ``gradient_cost`` of both methods at each width of the scale, and
+    ``compare_training`` on ``inputs.mnist``."""
+    scale = MEASURES[inputs.scale]
+    costs = {}
+    for n in scale.widths:
+        progress.note(f"timing the gradients of an MLP of width {n}")
+        costs[n] = {
+            method: gradient_cost(n, method, repeats=scale.repeats)
+            for method in ("jacobian", "backprop")
+        }
+    progress.note(f"training 784-{'-'.join(map(str, MLP_HIDDEN))}-10 by backprop and by autodiff")
+    # The lockstep's tolerance is the report's to show, not to stop on: the comparison is a
+    # measurement here (the checks of Problem 6 hold the two to their tolerance).
+    began = time.perf_counter()
+    mlp = compare_training(
+        hidden=MLP_HIDDEN,
+        activation=MLP_ACTIVATION,
+        epochs=scale.mlp_epochs,
+        data=inputs.mnist,
+        tolerance=math.inf,
+    )
+    return Backprop(costs, mlp, scale.mlp_epochs, time.perf_counter() - began)
 
 
 # ---------------------------------------------------------------------------------- the checks

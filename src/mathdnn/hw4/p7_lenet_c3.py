@@ -7,10 +7,11 @@ inputs, maps 12–14 see 4 inputs that are not all neighbours, map 15 sees all 6
 reduction in parameter count against a full 6→16 5×5 convolution, and does the count the model
 reports agree with the hand calculation?
 
-Result: a full C3 has 16·6·25 + 16 = 2,416 parameters, the original (6·3 + 9·4 + 1·6)·25 + 16 =
-60·25 + 16 = 1,516: 900 fewer (37 %). The whole network (1×28×28 input, C1 padding 2) has 61,706
-parameters with the full C3 and 60,806 with the original, and ``mathdnn.models.LeNet5`` reports
-exactly these counts (``sum(p.numel() for p in model.parameters())``) with either form of C3.
+Answer: A full C3 has 16·6·25 + 16 = 2,416 parameters, the original (6·3 + 9·4 + 1·6)·25 + 16 =
+60·25 + 16 = 1,516: 900 fewer (37 % of C3). The whole network (1×28×28 input, C1 padding 2) has
+61,706 parameters with the full C3 and 60,806 with the original, and ``mathdnn.models.LeNet5``
+reports exactly these counts (``sum(p.numel() for p in model.parameters())``) with either form of
+C3.
 
 The connection table is ``mathdnn.models.lenet.CONNECTIONS`` (rows = input maps, columns = output
 maps, as in the paper); ``connection_table_text`` prints it, ``connection_table_png`` draws it. C3
@@ -31,13 +32,15 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure as PlotFigure
 from matplotlib.patches import Rectangle
 
 import mathdnn.functional as F
@@ -62,6 +65,9 @@ from mathdnn.exercise import (
     show,
     simpler_values,
 )
+from mathdnn.hw4 import figures
+from mathdnn.hw4.inputs import Inputs, Progress
+from mathdnn.hw4.page import Block, Cell, Figure, Formula, Heading, Table, Text
 from mathdnn.io import atomic_write
 from mathdnn.models import LeNet5
 from mathdnn.models.lenet import CONNECTIONS
@@ -72,6 +78,7 @@ from mathdnn.nn.partial import (
     connection_table,
     input_subsets,
 )
+from mathdnn.training import C3, History, Settings, learning_curve_figure, train_lenet
 from mathdnn.windows import pair
 
 # The four kinds of output map, as (label, first map, one past the last map), for the figure.
@@ -128,7 +135,7 @@ def connection_table_text(table: Any = CONNECTIONS) -> str:
 # ---------------------------------------------------------------------- the table as a figure
 def connection_table_figure(
     table: Any = CONNECTIONS, groups: Sequence[tuple[str, int, int]] = C3_GROUPS
-) -> Figure:
+) -> PlotFigure:
     """The table drawn as a grid: input maps down, output maps across, a filled square where they
     are connected, the number of inputs of each output map underneath. ``groups`` labels runs of
     output maps, ``(label, first, one past the last)``; pass ``()`` for a table of another size.
@@ -142,7 +149,7 @@ def connection_table_figure(
                 f"{fn}: group {label!r} covers output maps {start}..{stop - 1}, outside the "
                 f"table's 0..{n_out - 1}"
             )
-    fig = Figure(figsize=(0.5 * n_out + 2.2, 0.5 * n_in + 2.4))
+    fig = PlotFigure(figsize=(0.5 * n_out + 2.2, 0.5 * n_in + 2.4))
     ax = fig.add_subplot()
     for (i, o), seen in np.ndenumerate(table):
         square = Rectangle(
@@ -288,6 +295,182 @@ def answer() -> str:
             f"the original C3 as the hint's 16 convolutions: hand {hand:,}, reported {hint:,}: "
             + ("agrees" if hint == hand else "DISAGREES"),
         ]
+    )
+
+
+# ------------------------------------------------------------------------------ the experiment
+#: Each LeNet-5 trains on this many images in all at each scale, in at most ``EPOCHS`` epochs
+#: (fewer epochs on a larger training set, so the run keeps its time).
+IMAGES = {"full": 120_000, "quick": 12_000}
+EPOCHS = {"full": 30, "quick": 3}
+
+
+def lenet_epochs(scale: str, n_train: int) -> int:
+    """Epochs of each LeNet-5: ``IMAGES[scale]`` images in all, at most ``EPOCHS[scale]`` epochs,
+    at least one."""
+    return max(1, min(EPOCHS[scale], -(-IMAGES[scale] // max(n_train, 1))))
+
+
+@dataclass(frozen=True)
+class TrainedC3:
+    """Problem 7 in the report: the parameter counts, and LeNet-5 trained with each C3 alike:
+    its settings, epochs, history and seconds, by ``"full"`` and ``"original"``."""
+
+    counts: dict[str, dict[str, int]]
+    settings: dict[str, Settings]
+    epochs: int
+    histories: dict[str, History]
+    seconds: dict[str, float]
+    data: str
+    n_train: int
+    n_test: int
+
+    def numbers(self) -> dict[str, Any]:
+        return {
+            "connections": CONNECTIONS.tolist(),
+            "parameters": self.counts,
+            "training": {
+                c3: {
+                    "settings": self.settings[c3].as_dict(),
+                    "epochs": self.epochs,
+                    "per_epoch": history.per_epoch(),
+                    "final_test_accuracy": history.test_accuracy[-1],
+                    "final_test_loss": history.test_loss[-1],
+                    "training_seconds": sum(history.seconds),
+                    "seconds": self.seconds[c3],
+                }
+                for c3, history in self.histories.items()
+            },
+        }
+
+    def figures(self) -> dict[str, bytes]:
+        settings = next(iter(self.settings.values()))
+        title = (
+            f"LeNet-5, full vs original C3: SGD lr {settings.lr:g}, batch {settings.batch_size}, "
+            f"seed {settings.seed}; {self.data}, {self.n_train:,} training / {self.n_test:,} test "
+            "images"
+        )
+        histories = {f"{c3} C3": h for c3, h in self.histories.items()}
+        figure = learning_curve_figure(histories, title)
+        return {"p7_learning_curves.png": figures.figure_png(figure)}
+
+    def page(self) -> list[Block]:
+        counts = self.counts
+        full, original = counts["full"], counts["original"]
+        rows = tuple(
+            (label, f"{table:,}", f"{model:,}", "✓ agree" if table == model else "✗ DIFFER")
+            for label, table, model in (
+                ("C3, full", full["c3_from_table"], full["c3_from_model"]),
+                ("C3, original", original["c3_from_table"], original["c3_from_model"]),
+                ("LeNet-5, full C3", full["network_from_table"], full["network_from_model"]),
+                (
+                    "LeNet-5, original C3",
+                    original["network_from_table"],
+                    original["network_from_model"],
+                ),
+            )
+        )
+        train_rows = tuple(
+            (
+                f"{c3} C3",
+                f"{counts[c3]['network_from_model']:,}",
+                str(self.epochs),
+                f"{100 * h.test_accuracy[-1]:.2f} %",
+                f"{h.test_loss[-1]:.4f}",
+                f"{sum(h.seconds):.1f} s",
+                f"{self.n_train * self.epochs / sum(h.seconds):,.0f}",
+            )
+            for c3, h in self.histories.items()
+        )
+        table = CONNECTIONS
+        marks = [
+            (Cell(str(i), header=True), *(Cell("X", marked=True) if seen else "" for seen in row))
+            for i, row in enumerate(table)
+        ]
+        inputs = (Cell("inputs", header=True), *(str(n) for n in table.sum(axis=0)))
+        grid = (*marks, inputs)
+        settings = next(iter(self.settings.values()))
+        return [
+            Heading("Construction"),
+            Table(
+                "C3's connection table (LeCun et al. 1998, Table 1): X where output map o sees "
+                "input map i",
+                ("input \\\\ output", *(str(o) for o in range(table.shape[1]))),
+                grid,
+                grid=True,
+            ),
+            Text(
+                "The course's hint: output map $o$ is a small convolution of the input maps "
+                "$S_o$ it sees, concatenated along the channels,"
+            ),
+            Formula(
+                (
+                    r"Y[:, o] = \mathrm{conv2d}(X[:, S_o], W_o) + b_o, \quad"
+                    r" W_o \in \mathbb{R}^{1 \times |S_o| \times 5 \times 5}; \qquad"
+                    r" \text{parameters } \sum_o |S_o| \cdot 25 + 16",
+                )
+            ),
+            Text(
+                "Code: ``mathdnn.nn.SubsetConv2d`` (the hint) and ``MaskedConv2d`` "
+                "(one convolution whose unconnected kernels are not parameters); "
+                '``mathdnn.models.LeNet5(c3="full" | "original")``.'
+            ),
+            Table(
+                "Parameters",
+                ("", "counted by hand from the table", "sum of p.numel() of the model", ""),
+                rows,
+            ),
+            Heading("Both networks trained alike, in this run"),
+            Text(
+                f"SGD lr {settings.lr:g}, batch {settings.batch_size}, seed {settings.seed}, "
+                "cross-entropy; the same initial draws and batches for both."
+            ),
+            Table(
+                "After the last epoch",
+                (
+                    "network",
+                    "parameters",
+                    "epochs",
+                    "test accuracy",
+                    "test loss",
+                    "training time",
+                    "images/s",
+                ),
+                train_rows,
+            ),
+            Figure(
+                "p7_learning_curves.png",
+                "Training loss (mean over each epoch, dashed), test loss (solid) and test "
+                "accuracy after each epoch, for both networks.",
+                "Learning curves of LeNet-5 with the full and the original C3",
+            ),
+        ]
+
+
+def run(inputs: Inputs, progress: Progress) -> TrainedC3:
+    """Problem 7 in the report: the parameter counts, and LeNet-5 trained with the full and with
+    the original C3 on ``inputs.mnist``, alike (``mathdnn.training.train_lenet``)."""
+    m = inputs.mnist
+    epochs = lenet_epochs(inputs.scale, len(m.train_labels))
+    settings, histories, seconds = {}, {}, {}
+    for c3 in C3.choices:
+        settings[c3] = Settings(c3=c3)
+
+        def on_epoch(run: Any, c3: str = c3) -> None:
+            progress.note(f"training LeNet-5 with the {c3} C3, epoch {run.epoch}/{epochs}")
+
+        began = time.perf_counter()
+        histories[c3] = train_lenet(m, epochs, settings[c3], on_epoch=on_epoch)
+        seconds[c3] = time.perf_counter() - began
+    return TrainedC3(
+        parameter_counts(),
+        settings,
+        epochs,
+        histories,
+        seconds,
+        m.source,
+        len(m.train_labels),
+        len(m.test_labels),
     )
 
 

@@ -11,6 +11,7 @@ import mathdnn.functional as F
 from mathdnn.engine import Tensor
 from mathdnn.functional._checks import float_dtype, float_tensor
 from mathdnn.nn import Conv2d, Linear, MaskedConv2d, Module, SubsetConv2d
+from mathdnn.nn.init import generator
 
 # The output maps of C3 and the input maps (of S2) each one sees; neighbours are cyclic mod 6.
 C3_SUBSETS: tuple[tuple[int, ...], ...] = (
@@ -21,6 +22,7 @@ C3_SUBSETS: tuple[tuple[int, ...], ...] = (
     (0, 2, 3, 5),
     (0, 1, 2, 3, 4, 5),  # map 15: all 6
 )
+
 
 def _table_from_subsets(subsets: Sequence[Sequence[int]], in_maps: int) -> np.ndarray:
     table = np.zeros((in_maps, len(subsets)), dtype=bool)
@@ -105,7 +107,7 @@ class LeNet5(Module):
         dtype = float_dtype(fn, dtype)
         self._config = {"c3": c3, "c3_form": c3_form, "dtype": dtype.name}
 
-        rng = np.random.default_rng(rng)
+        rng = generator(fn, rng)
         self.c1 = Conv2d(1, 6, 5, padding=2, rng=rng, dtype=dtype)
         if c3 == "full":
             self.c3: Module = Conv2d(6, 16, 5, rng=rng, dtype=dtype)

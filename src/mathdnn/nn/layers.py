@@ -14,10 +14,11 @@ import numpy as np
 
 import mathdnn.functional as F
 from mathdnn.engine import Tensor
-from mathdnn.functional._checks import positive_int
+from mathdnn.engine.tensor import real_number
+from mathdnn.functional._checks import float_dtype, positive_int
 from mathdnn.functional.activation import ACTIVATIONS, LEAKY_SLOPE, ActivationFunction
 from mathdnn.functional.conv import conv_padding
-from mathdnn.nn.init import uniform_fan_in
+from mathdnn.nn.init import generator, uniform_fan_in
 from mathdnn.nn.module import Module
 from mathdnn.windows import pair
 
@@ -50,6 +51,7 @@ class Conv2d(Module):
         in_channels = positive_int(fn, "in_channels", in_channels)
         out_channels = positive_int(fn, "out_channels", out_channels)
         groups = positive_int(fn, "groups", groups)
+        dtype = float_dtype(fn, dtype)
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"{fn}: in_channels {in_channels} and out_channels {out_channels} must both be "
@@ -63,7 +65,7 @@ class Conv2d(Module):
         self.padding = padding if isinstance(padding, str) else pair(fn, "padding", padding, 0)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.groups = groups
-        rng = np.random.default_rng(rng)
+        rng = generator(fn, rng)
         fan_in = in_channels // groups * kh * kw
         self.weight = _parameter(rng, (out_channels, in_channels // groups, kh, kw), fan_in, dtype)
         self.bias = _parameter(rng, (out_channels,), fan_in, dtype) if bias else None
@@ -102,9 +104,11 @@ class Linear(Module):
         dtype: Any = np.float32,
     ) -> None:
         super().__init__()
-        self.in_features = positive_int("Linear", "in_features", in_features)
-        self.out_features = positive_int("Linear", "out_features", out_features)
-        rng = np.random.default_rng(rng)
+        fn = "Linear"
+        self.in_features = positive_int(fn, "in_features", in_features)
+        self.out_features = positive_int(fn, "out_features", out_features)
+        dtype = float_dtype(fn, dtype)
+        rng = generator(fn, rng)
         self.weight = _parameter(rng, (out_features, in_features), in_features, dtype)
         self.bias = _parameter(rng, (out_features,), in_features, dtype) if bias else None
 
@@ -251,7 +255,8 @@ class LeakyReLU(Activation):
 
     def __init__(self, negative_slope: float = LEAKY_SLOPE) -> None:
         super().__init__()
-        self.negative_slope = float(negative_slope)
+        # As PyTorch, an infinite slope is a slope too (−∞ for x < 0, NaN at 0).
+        self.negative_slope = real_number("LeakyReLU", "negative_slope", negative_slope, True)
 
     @property
     def monotone(self) -> bool:  # type: ignore[override]
@@ -286,9 +291,10 @@ class Softplus(Activation):
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
-        if beta == 0:
+        self.beta = real_number("Softplus", "beta", beta)
+        self.threshold = real_number("Softplus", "threshold", threshold)
+        if self.beta == 0:
             raise ValueError("Softplus: beta must be non-zero, got 0")
-        self.beta, self.threshold = float(beta), float(threshold)
 
     def function(self, x: Tensor) -> Tensor:
         return F.softplus(x, self.beta, self.threshold)

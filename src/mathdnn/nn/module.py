@@ -187,7 +187,11 @@ class Module:
         for name, p in params.items():
             if name not in state_dict:
                 continue
-            array = np.asarray(state_dict[name])
+            try:
+                array = np.asarray(state_dict[name])
+            except ValueError:  # a ragged nest of lists
+                errors.append(f"{name!r} is not an array: its rows have different lengths")
+                continue
             if array.dtype.kind not in "biuf":
                 errors.append(f"{name!r} holds {array.dtype}, not numbers")
             elif array.shape != p.shape:

@@ -24,6 +24,7 @@ import numpy as np
 import mathdnn.functional as F
 from mathdnn.engine import Tensor, cat
 from mathdnn.functional._checks import float_dtype
+from mathdnn.nn.init import generator
 from mathdnn.nn.layers import Conv2d
 from mathdnn.nn.module import Module, ModuleList
 from mathdnn.windows import pair
@@ -111,7 +112,7 @@ class SubsetConv2d(Module):
             "SubsetConv2d", table, kernel_size, dtype
         )
         self.subsets = input_subsets(self.table)
-        rng = np.random.default_rng(rng)
+        rng = generator("SubsetConv2d", rng)
         self.convs = ModuleList(
             [Conv2d(len(s), 1, self.kernel_size, rng=rng, dtype=dtype) for s in self.subsets]
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,8 +63,10 @@ class Adam(Optimizer):
         for name in ("lr", "eps", "weight_decay"):
             options[name] = self._real(name, options[name], where, low=0)
         betas = options["betas"]
-        if isinstance(betas, str) or not hasattr(betas, "__len__") or len(betas) != 2:
-            raise TypeError(f"Adam: betas must be a pair (β_1, β_2), got {betas!r}{where}")
+        # A sequence: a set has no first and second, and a dict's would be its keys.
+        sequence = isinstance(betas, Sequence | np.ndarray) and not isinstance(betas, str)
+        if not sequence or len(betas) != 2:
+            raise TypeError(f"Adam: betas must be a pair (β_1, β_2), got {betas!r:.80}{where}")
         options["betas"] = tuple(
             self._real(f"betas[{k}]", beta, where, low=0, high=1) for k, beta in enumerate(betas)
         )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
 from typing import Any
 
@@ -187,7 +187,11 @@ class Optimizer:
                 f"{fn}: state_dict must be a dict with 'state' (a dict) and 'param_groups', got "
                 f"{state_dict!r:.200}"
             )
-        saved_groups = list(state_dict["param_groups"])
+        saved_groups = state_dict["param_groups"]
+        if not isinstance(saved_groups, Sequence) or isinstance(saved_groups, str):
+            raise TypeError(
+                f"{fn}: the state_dict's param_groups must be a list, got {saved_groups!r:.80}"
+            )
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
                 f"{fn}: state_dict has {len(saved_groups)} param groups, this optimizer has "
@@ -198,6 +202,17 @@ class Optimizer:
             where = f" in param group {i} of the state_dict"
             if not isinstance(saved, Mapping) or "params" not in saved:
                 raise TypeError(f"{fn}: param group {i} of the state_dict has no 'params' list")
+            indices = saved["params"]
+            if not isinstance(indices, Sequence) or isinstance(indices, str):
+                raise TypeError(
+                    f"{fn}: 'params' of param group {i} of the state_dict must be a list of "
+                    f"parameter indices, got {indices!r:.80}"
+                )
+            if not all(isinstance(k, int) and not isinstance(k, bool) for k in indices):
+                raise TypeError(
+                    f"{fn}: 'params' of param group {i} of the state_dict must hold ints (the "
+                    f"parameters' indices), got {indices!r:.80}"
+                )
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(
                     f"{fn}: param group {i} of the state_dict has {len(saved['params'])} "
@@ -287,14 +302,18 @@ class Optimizer:
         """``value`` of option ``name``, a finite number in ``[low, high)``, as a float."""
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(
-                f"{type(self).__name__}: {name} must be a real number, got {value!r}{where}"
+                f"{type(self).__name__}: {name} must be a real number, got {value!r:.80}{where}"
             )
-        if not (math.isfinite(value) and low <= value < high):
+        try:
+            number = float(value)
+        except OverflowError:  # an int such as 10**400
+            number = math.inf
+        if not (math.isfinite(number) and low <= number < high):
             raise ValueError(
                 f"{type(self).__name__}: {name} must be a finite number in [{low:g}, {high:g}), "
-                f"got {value!r}{where}"
+                f"got {value!r:.80}{where}"
             )
-        return float(value)
+        return number
 
     def _flag(self, name: str, value: Any, where: str) -> bool:
         """``value`` of option ``name``, True or False."""
