@@ -30,7 +30,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from mathdnn import switch
-from mathdnn.engine import Tensor
+from mathdnn.engine import Tensor, is_grad_enabled
 from mathdnn.engine.tensor import VJP
 from mathdnn.functional._checks import check_ndim, float_tensor, positive_int
 from mathdnn.windows import ConvGeometry, Pads, output_size, pad, pair
@@ -176,9 +176,11 @@ def conv2d(
     xd, wd = x.data.astype(dtype, copy=False), weight.data.astype(dtype, copy=False)
     bd = None if bias is None else bias.data.astype(dtype, copy=False)
     kernel = switch.kernel(fn, conv2d_formula, xd, wd, geo)
+    grad = is_grad_enabled()  # without gradients (no_grad), nothing need be kept for the VJP
+    need = (grad and x.requires_grad, grad and weight.requires_grad)
     # NaN and ±∞ propagate as the formula says, without NumPy's warnings (as PyTorch).
     with np.errstate(invalid="ignore", over="ignore"):
-        y, backward = kernel(xd, wd, bd, geo, (x.requires_grad, weight.requires_grad))
+        y, backward = kernel(xd, wd, bd, geo, need)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         with np.errstate(invalid="ignore", over="ignore"):

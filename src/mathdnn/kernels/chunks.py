@@ -77,9 +77,9 @@ def conv2d_chunked(
             return kernel(x, weight, bias, geo, need)
         y = workspace.empty((x.shape[0], weight.shape[0], ho, wo), x.dtype)
 
-        def forward(s: slice) -> VJP:
+        def forward(s: slice) -> VJP | None:
             y[s], vjp_s = kernel(x[s], weight, bias, geo, need)  # each thread copies its part
-            return vjp_s
+            return vjp_s if any(need) else None  # else its arrays go back to the workspace now
 
         vjps = parallel_map(forward, chunks)
 
@@ -89,6 +89,8 @@ def conv2d_chunked(
 
             def chunk_vjp(k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
                 s = chunks[k]
+                if vjps[k] is None:  # only ∂L/∂bias: as every kernel sums it
+                    return None, g[s].sum(axis=(0, 2, 3))
                 grad_x_s, grad_w_s, grad_bias_s = vjps[k](g[s])
                 if grad_x is not None:
                     grad_x[s] = grad_x_s

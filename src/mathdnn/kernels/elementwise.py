@@ -6,9 +6,9 @@ An elementwise map ``y = σ(x)`` computes each entry from that entry alone, and 
 map of that part: every entry gets the same bits as from the whole array at once, whatever the
 parts and whichever thread computes them. For ``tanh``::
 
-    t = tanh(x),   slope = 1 − t·t   (kept for the VJP),   ∂L/∂x = g · slope,
+    t = tanh(x),   ∂L/∂x = g · (1 − t·t),
 
-each part three passes on one thread, the parts spread over ``get_num_threads()`` threads. The
+each part on one thread, the parts spread over ``get_num_threads()`` threads. The
 arrays come from the workspace (``workspace.py``), so a training step maps no fresh pages for
 them. Arrays under ``PARALLEL_MIN_BYTES`` are one part on the calling thread.
 """
@@ -36,22 +36,23 @@ def parts(n: int, itemsize: int) -> list[slice]:
 
 
 def tanh(x: np.ndarray) -> tuple[np.ndarray, VJP]:
-    """``(tanh x, vjp)`` as ``functional.activation``'s formula, computed in parts."""
-    t, slope = workspace.empty(x.shape, x.dtype), workspace.empty(x.shape, x.dtype)
-    flat_x, flat_t, flat_slope = x.reshape(-1), t.reshape(-1), slope.reshape(-1)
+    """``(tanh x, vjp)`` as ``functional.activation``'s formula, computed in parts; the slope
+    ``1 − t·t`` is computed by the VJP, from ``t``, so a forward pass without gradients skips it."""
+    t = workspace.empty(x.shape, x.dtype)
+    flat_x, flat_t = x.reshape(-1), t.reshape(-1)
     runs = parts(flat_x.size, x.itemsize)
-
-    def forward(s: slice) -> None:
-        np.tanh(flat_x[s], out=flat_t[s])
-        np.multiply(flat_t[s], flat_t[s], out=flat_slope[s])
-        np.subtract(1, flat_slope[s], out=flat_slope[s])
-
-    parallel_map(forward, runs)
+    parallel_map(lambda s: np.tanh(flat_x[s], out=flat_t[s]), runs)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
-        grad = workspace.empty(x.shape, np.result_type(g, slope))
+        grad = workspace.empty(x.shape, np.result_type(g, t))
         flat_g, flat_grad = g.reshape(-1), grad.reshape(-1)
-        parallel_map(lambda s: np.multiply(flat_g[s], flat_slope[s], out=flat_grad[s]), runs)
+
+        def backward(s: slice) -> None:  # g · (1 − t·t), the formula's operations in its order
+            np.multiply(flat_t[s], flat_t[s], out=flat_grad[s])
+            np.subtract(1, flat_grad[s], out=flat_grad[s])
+            np.multiply(flat_g[s], flat_grad[s], out=flat_grad[s])
+
+        parallel_map(backward, runs)
         return (grad,)
 
     return t, vjp

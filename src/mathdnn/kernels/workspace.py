@@ -34,7 +34,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-DEFAULT_LIMIT = 64 << 20
+DEFAULT_LIMIT = 128 << 20
 MIN_BYTES = 64 << 10
 
 _lock = threading.Lock()
