@@ -4,6 +4,8 @@ the rule takes it only for arrays the workspace keeps."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -53,7 +55,7 @@ def test_parts_cover_the_array_in_runs_of_part_bytes():
     n = elementwise.PARALLEL_MIN_BYTES // 4 + 5
     runs = elementwise.parts(n, 4)
     assert runs[0].start == 0 and runs[-1].stop == n and len(runs) > 1
-    assert all(a.stop == b.start for a, b in zip(runs, runs[1:], strict=False))
+    assert all(a.stop == b.start for a, b in itertools.pairwise(runs))
     assert all(r.stop - r.start <= elementwise.PART_BYTES // 4 for r in runs)
 
 
