@@ -75,6 +75,19 @@ def max_pool2d(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray
     return y, offset, vjp
 
 
+def _sum(terms: list[np.ndarray]) -> np.ndarray:
+    """``terms[0] + terms[1] + …`` added in that order, in a workspace array (the first two in
+    one pass)."""
+    total = workspace.empty(terms[0].shape, terms[0].dtype)
+    if len(terms) == 1:
+        np.copyto(total, terms[0])
+    else:
+        np.add(terms[0], terms[1], out=total)
+    for term in terms[2:]:
+        total += term
+    return total
+
+
 def avg_pool2d(x: np.ndarray, geo: PoolGeometry, divisor: np.ndarray) -> tuple[np.ndarray, VJP]:
     """``(Y, vjp)``, separably: the sum over a window is the sum over its ``kw`` columns of the
     sums over its ``kh`` rows, and the rows of a window are whole image rows, added contiguously.
@@ -86,14 +99,10 @@ def avg_pool2d(x: np.ndarray, geo: PoolGeometry, divisor: np.ndarray) -> tuple[n
     n, c, _, w = x.shape
     (kh, kw), (ho, wo) = geo.kernel, geo.out
     rows = x[:, :, : ho * kh].reshape(n, c, ho, kh, w)  # [:, :, i, a] = row kh·i + a
-    over_rows = workspace.copy(rows[:, :, :, 0])  # (N, C, Ho, W)
     with np.errstate(invalid="ignore", over="ignore"):  # ∞ − ∞ = NaN, as in PyTorch
-        for a in range(1, kh):
-            over_rows += rows[:, :, :, a]
+        over_rows = _sum([rows[:, :, :, a] for a in range(kh)])  # (N, C, Ho, W)
         columns = over_rows[..., : wo * kw].reshape(n, c, ho, wo, kw)  # [..., j, b]: kw·j + b
-        total = workspace.copy(columns[..., 0])
-        for b in range(1, kw):
-            total += columns[..., b]
+        total = _sum([columns[..., b] for b in range(kw)])
         total /= divisor
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
