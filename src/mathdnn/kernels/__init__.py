@@ -17,7 +17,9 @@ The switch is re-exported here::
 
 What only the fast paths do, so that the formula path stays the formula alone: BLAS kept on one
 thread (``one_blas_thread``, see ``mathdnn.threads``), the batch split over mathdnn's threads
-(``chunks``), and non-finite values sent back to the formula where a fast kernel would smear them
+(``chunks``) in chunks that do not depend on the number of threads, their large arrays kept from
+one call to the next in a workspace (``workspace``: ``clear_workspace``, ``set_workspace_limit``),
+and non-finite values sent back to the formula where a fast kernel would smear them
 (``finite_only``).
 """
 
