@@ -9,7 +9,11 @@ A problem module holds everything about its problem:
   ``c3_parameter_count``, ``lenet5_parameter_count``, ``c3_forward``);
 - ``checks(rng, **construction)``: the rows ``mathdnn verify`` prints, each against an
   independent reference; the construction is a keyword argument, this module's by default, so
-  the same checks judge any other construction.
+  the same checks judge any other construction;
+- its commands, if it has any: ``COMMANDS``, each a ``mathdnn.command.Command`` (``edges``,
+  ``pool``, ``gray``, ``losses``, ``jacobians``, ``mlp``), and ``image_bytes(header)`` where it
+  draws on the photograph, the memory its figure needs (``mathdnn hw4 --image`` refuses what
+  does not fit); Problem 7 adds its ``TRAIN_LENET`` to ``mathdnn train lenet``.
 
 - ``p1_finite_differences``: image derivatives as one 3×3 convolution;
 - ``p2_average_pooling``: the k×k average pool as one strided convolution;
