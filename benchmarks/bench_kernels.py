@@ -29,6 +29,7 @@ from mathdnn import kernels
 from mathdnn.functional.conv import conv2d_formula
 from mathdnn.kernels.chunks import conv2d_chunked
 from mathdnn.kernels.conv_banded import conv2d_banded
+from mathdnn.kernels.conv_flat import conv2d_flat
 from mathdnn.kernels.conv_rows import conv2d_rows
 from mathdnn.threads import single_threaded_blas
 from mathdnn.windows import ConvGeometry
@@ -43,7 +44,12 @@ LAYERS = [
     ("finite differences", (1, 1, 512, 512), (2, 1, 3, 3), 1, 1, True),
     ("depthwise 3x3", (64, 32, 32, 32), (32, 1, 3, 3), 1, 32, True),
 ]
-KERNELS = {"formula": conv2d_formula, "rows": conv2d_rows, "banded": conv2d_banded}
+KERNELS = {
+    "formula": conv2d_formula,
+    "flat": conv2d_flat,
+    "rows": conv2d_rows,
+    "banded": conv2d_banded,
+}
 
 
 def step(
@@ -79,7 +85,7 @@ def main() -> None:
         g = rng.standard_normal((x_shape[0], w_shape[0], *out), dtype=np.float32)
         ours, blas = {}, {}
         for kname, kernel in KERNELS.items():
-            if kname == "rows" and groups != 1:
+            if kname in ("rows", "flat") and groups != 1:
                 continue
             args = (x, w, b, geo, g, need_x)
             ours[(kname, ways[0])] = step(kernel, *args)

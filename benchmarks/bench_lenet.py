@@ -1,20 +1,32 @@
-"""One LeNet-5 training epoch: mathdnn time / PyTorch CPU time, measured in one run; where each
-framework's epoch goes; and the peak memory of each.
+"""One LeNet-5 training epoch, mathdnn against PyTorch CPU: each framework in its own fresh process,
+where each epoch's time goes, its page faults, and the figure measured the old way (both
+frameworks in one process).
 
-    python benchmarks/bench_lenet.py [--repeats 5] [--quick] [--c3 full original]
+    python benchmarks/bench_lenet.py [--rounds 3] [--epochs 5] [--quick] [--c3 full original]
 
-The epoch is the course's: the bundled 4,000 MNIST training digits, batch 100, SGD with lr 0.1,
-cross-entropy, for ``mathdnn.models.LeNet5(c3)`` and its PyTorch twin (``mathdnn.interop.to_torch``:
-the original C3 as the homework's hint, 16 convolutions on ``x[:, subset]``; mathdnn computes it as
-one masked convolution). Both start from the same parameters and see the same batches, and their
-parameters after one epoch (every one, C3's per-map biases too) are compared before anything is
-timed. The epochs of the two are timed
-alternately (``timing.py``); the median of each is reported.
+The epoch is the course's: 4,000 images, batch 100, SGD with lr 0.1, cross-entropy, for
+``mathdnn.models.LeNet5(c3)`` and its PyTorch twin (``mathdnn.interop.to_torch``: the original C3
+as the homework's hint, 16 convolutions on ``x[:, subset]``; mathdnn computes it as one masked
+convolution).
 
-Where the time goes: mathdnn's primitives are timed, forward and VJP, by wrapping them for one extra
-epoch (what is left is the engine's own work and the SGD update); PyTorch's operators by its
-profiler. Peak memory: each framework trains one epoch in a fresh process, which reports how far
-its resident memory rose above where it stood after loading the data.
+**Fresh processes** (the headline). A user's script trains in a process of its own, so each
+framework is timed in its own: a child process makes random images (uniform in [0, 1)) and
+labels, builds the model, trains one epoch to warm up, then times ``--epochs`` epochs and counts
+the page faults of each (``resource.getrusage``: every fresh page the allocator maps costs one).
+The children run in rounds, mathdnn, mathdnn without its kernels' workspace
+(``mathdnn.kernels.set_workspace_limit(0)``) and PyTorch one after the other, so that load from
+elsewhere hits them alike; the median epoch of each child is one sample, and the ratio
+mathdnn / PyTorch is taken within each round. In one process the two frameworks disturb each
+other: the heap one leaves behind changes how often the other's allocations fault.
+
+**Where the time goes**, also each in a fresh process: mathdnn's primitives are timed, forward and
+VJP, by wrapping them for one epoch after the warm-up (what is left is the engine's own work and
+the SGD update), with the page faults of each; PyTorch's operators by its profiler's self time.
+
+**The old way**: both frameworks in one process, from the same parameters, on the bundled MNIST
+digits (loaded first), their epochs alternating (``timing.py``). Their parameters after one epoch
+(every one, C3's per-map biases too) are compared before anything is timed. Peak memory: how far
+each child's resident memory rose above where it stood before its first epoch.
 """
 
 from __future__ import annotations
@@ -22,106 +34,149 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import resource
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 
 import numpy as np
-import torch
-from timing import time_alternately
 
-import mathdnn
-import mathdnn.functional as F
-import mathdnn.optim
-from mathdnn.data import load_mnist
-from mathdnn.interop import from_torch, to_torch
-from mathdnn.models import LeNet5
-
-BATCH, LR = 100, 0.1
-TF = torch.nn.functional
+BATCH, LR, IMAGES = 100, 0.1, 4000
+PRIMITIVES = ("conv2d", "avg_pool2d", "tanh", "linear", "cross_entropy")
+FRAMEWORKS = ("mathdnn", "mathdnn, no workspace", "torch")
 
 
-def training_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The bundled training images (N, 1, 28, 28) in [0, 1], their labels, and one batch order."""
-    mnist = load_mnist()
-    images = (mnist.train_images.astype(np.float32) / 255.0)[:, None]
-    order = np.random.default_rng(0).permutation(len(images))
-    return images, mnist.train_labels, order
+# ----------------------------------------------------------------------------- the two epochs
+def random_data(n: int = IMAGES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` random images (N, 1, 28, 28) in [0, 1), their random labels, and one batch order."""
+    rng = np.random.default_rng(0)
+    images = rng.random((n, 1, 28, 28), dtype=np.float32)
+    return images, rng.integers(0, 10, n), rng.permutation(n)
 
 
-def mathdnn_epoch(model: LeNet5, images: np.ndarray, labels: np.ndarray, order: np.ndarray) -> None:
+def mathdnn_epoch(
+    model: object, images: np.ndarray, labels: np.ndarray, order: np.ndarray
+) -> Callable[[], None]:
+    import mathdnn
+    import mathdnn.functional as F
+    import mathdnn.optim
+
     optimizer = mathdnn.optim.SGD(model.parameters(), lr=LR)
-    for start in range(0, len(order), BATCH):
-        batch = order[start : start + BATCH]
-        loss = F.cross_entropy(model(mathdnn.from_numpy(images[batch])), labels[batch])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+
+    def epoch() -> None:
+        for start in range(0, len(order), BATCH):
+            batch = order[start : start + BATCH]
+            loss = F.cross_entropy(model(mathdnn.from_numpy(images[batch])), labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    return epoch
 
 
 def torch_epoch(
-    twin: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, order: np.ndarray
-) -> None:
+    twin: object, images: np.ndarray, labels: np.ndarray, order: np.ndarray
+) -> Callable[[], None]:
+    import torch
+
     optimizer = torch.optim.SGD(twin.parameters(), lr=LR)
-    for start in range(0, len(order), BATCH):
-        batch = torch.from_numpy(order[start : start + BATCH])
-        loss = TF.cross_entropy(twin(images[batch]), labels[batch])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-
-def epochs(c3: str) -> dict[str, Callable[[], None]]:
-    images, labels, order = training_data()
-    model = LeNet5(c3, rng=0)
-    twin = to_torch(model)  # the original C3 as the homework's hint in PyTorch
     images_t, labels_t = torch.from_numpy(images), torch.from_numpy(labels)
-    steps = {
-        "mathdnn": lambda: mathdnn_epoch(model, images, labels, order),
-        "torch": lambda: torch_epoch(twin, images_t, labels_t, order),
-        "model": model,
-        "twin": twin,
-    }
-    if c3 == "original":  # the homework's hint in mathdnn too: 16 small convolutions
-        hint = LeNet5(c3, "hint", rng=0)
-        steps["mathdnn, hint form"] = lambda: mathdnn_epoch(hint, images, labels, order)
-    return steps
+
+    def epoch() -> None:
+        for start in range(0, len(order), BATCH):
+            batch = torch.from_numpy(order[start : start + BATCH])
+            loss = torch.nn.functional.cross_entropy(twin(images_t[batch]), labels_t[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    return epoch
 
 
-def check_agreement(c3: str) -> float:
-    """The largest relative difference of the parameters after one epoch from the same start."""
-    steps = epochs(c3)
-    steps["mathdnn"]()
-    steps["torch"]()
-    theirs = dict(from_torch(steps["twin"]).named_parameters())
-    return max(
-        float(np.max(np.abs(p.data - theirs[name].data)) / (np.max(np.abs(p.data)) + 1e-30))
-        for name, p in steps["model"].named_parameters()
-    )
+def models(c3: str) -> tuple[object, object]:
+    """``LeNet5(c3)`` from seed 0 and its PyTorch twin, from the same parameters."""
+    from mathdnn.interop import to_torch
+    from mathdnn.models import LeNet5
+
+    model = LeNet5(c3, rng=0)
+    return model, to_torch(model)
 
 
-# ------------------------------------------------------------------------- where the time goes
-PRIMITIVES = ("conv2d", "avg_pool2d", "tanh", "linear", "cross_entropy")
+def epoch_of(framework: str, c3: str, data: tuple[np.ndarray, ...]) -> Callable[[], None]:
+    model, twin = models(c3)
+    if framework == "torch":
+        return torch_epoch(twin, *data)
+    if framework == "mathdnn, no workspace":
+        import mathdnn.kernels
+
+        mathdnn.kernels.set_workspace_limit(0)
+    return mathdnn_epoch(model, *data)
 
 
-def mathdnn_breakdown(c3: str) -> dict[str, float]:
-    """Seconds per epoch in each primitive (forward + VJP), and the rest ("engine and SGD")."""
+# ----------------------------------------------------------------------- in a fresh process
+def faults() -> int:
+    """Page faults of this process so far (minor: a fresh page mapped; major: read from disk)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_minflt + usage.ru_majflt
+
+
+def memory_status(field: str) -> int:
+    """A field of /proc/self/status in bytes: ``VmRSS`` (resident now), ``VmHWM`` (its peak)."""
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(field + ":"))
+    return int(line.split()[1]) * 1024
+
+
+def child_epochs(framework: str, c3: str, epochs: int) -> dict:
+    """Warm up one epoch, then time ``epochs`` epochs: seconds and page faults of each, and how
+    far the resident memory rose above where it stood before the first epoch."""
+    epoch = epoch_of(framework, c3, random_data())
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # Linux: the peak (VmHWM) starts again from the resident memory now
+    baseline = memory_status("VmRSS")
+    epoch()
+    seconds, faulted = [], []
+    for _ in range(epochs):
+        before, start = faults(), time.perf_counter()
+        epoch()
+        seconds.append(time.perf_counter() - start)
+        faulted.append(faults() - before)
+    return {"seconds": seconds, "faults": faulted, "rise": memory_status("VmHWM") - baseline}
+
+
+def child_breakdown(framework: str, c3: str) -> dict:
+    """Seconds and page faults per epoch in each primitive, after one epoch of warm-up."""
+    epoch = epoch_of(framework, c3, random_data())
+    epoch()
+    if framework == "torch":
+        return {"seconds": torch_breakdown(epoch), "faults": {}}
+    return mathdnn_breakdown(epoch)
+
+
+def mathdnn_breakdown(epoch: Callable[[], None]) -> dict:
+    """mathdnn's primitives wrapped, forward and VJP, for one epoch; the rest is "engine and
+    SGD"."""
+    import mathdnn.functional as F
+
     spent: dict[str, float] = collections.defaultdict(float)
+    faulted: dict[str, int] = collections.defaultdict(int)
     originals = {name: getattr(F, name) for name in PRIMITIVES}
 
     def timed(name: str, primitive: Callable) -> Callable:
         def run(*args, **kwargs):
-            start = time.perf_counter()
+            before, start = faults(), time.perf_counter()
             out = primitive(*args, **kwargs)
             spent[name] += time.perf_counter() - start
+            faulted[name] += faults() - before
             vjp = out._vjp
             if vjp is not None:
 
                 def timed_vjp(g):
-                    start = time.perf_counter()
+                    before, start = faults(), time.perf_counter()
                     grads = vjp(g)
                     spent[name] += time.perf_counter() - start
+                    faulted[name] += faults() - before
                     return grads
 
                 out._vjp = timed_vjp
@@ -129,19 +184,18 @@ def mathdnn_breakdown(c3: str) -> dict[str, float]:
 
         return run
 
-    steps = epochs(c3)
-    steps["mathdnn"]()  # warm up
     for name, primitive in originals.items():
         setattr(F, name, timed(name, primitive))
     try:
-        start = time.perf_counter()
-        steps["mathdnn"]()
-        total = time.perf_counter() - start
+        before, start = faults(), time.perf_counter()
+        epoch()
+        total, total_faults = time.perf_counter() - start, faults() - before
     finally:
         for name, primitive in originals.items():
             setattr(F, name, primitive)
     spent["engine and SGD"] = total - sum(spent.values())
-    return dict(spent)
+    faulted["engine and SGD"] = total_faults - sum(faulted.values())
+    return {"seconds": dict(spent), "faults": dict(faulted)}
 
 
 TORCH_GROUPS = {
@@ -153,13 +207,13 @@ TORCH_GROUPS = {
 }
 
 
-def torch_breakdown(c3: str) -> dict[str, float]:
+def torch_breakdown(epoch: Callable[[], None]) -> dict[str, float]:
     """Seconds per epoch in each group of PyTorch operators (self CPU time, by its profiler)."""
-    steps = epochs(c3)
-    steps["torch"]()
+    import torch
+
     with torch.autograd.profiler.profile() as profile:
         start = time.perf_counter()
-        steps["torch"]()
+        epoch()
         total = time.perf_counter() - start
     spent: dict[str, float] = collections.defaultdict(float)
     for event in profile.key_averages():
@@ -171,76 +225,128 @@ def torch_breakdown(c3: str) -> dict[str, float]:
     return dict(spent)
 
 
-# ------------------------------------------------------------------------------- peak memory
-def memory_status(field: str) -> int:
-    """A field of /proc/self/status in bytes: ``VmRSS`` (resident now), ``VmHWM`` (its peak)."""
-    with open("/proc/self/status") as f:
-        line = next(line for line in f if line.startswith(field + ":"))
-    return int(line.split()[1]) * 1024
-
-
-def peak_memory_child(framework: str, c3: str) -> None:
-    """In a fresh process: train one epoch, print how far the resident memory rose (bytes)."""
-    steps = epochs(c3)
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # Linux: the peak (VmHWM) starts again from the resident memory now
-    baseline = memory_status("VmRSS")
-    steps[framework]()
-    print(json.dumps({"rise": memory_status("VmHWM") - baseline}))
-
-
-def peak_memory(framework: str, c3: str) -> int:
+def in_fresh_process(what: str, framework: str, c3: str, epochs: int = 1) -> dict:
+    """Run ``child_epochs`` or ``child_breakdown`` in a new Python process; its JSON result."""
     result = subprocess.run(
-        [sys.executable, __file__, "--peak-memory-of", framework, "--c3", c3],
+        [sys.executable, __file__, "--child", what, framework, c3, str(epochs)],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
-    return json.loads(result.stdout.splitlines()[-1])["rise"]
+    if result.returncode != 0:
+        raise SystemExit(f"bench_lenet.py: the {framework} child failed:\n{result.stderr}")
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+# --------------------------------------------------------------------------------- the old way
+def check_agreement(c3: str) -> float:
+    """The largest relative difference of the parameters after one epoch from the same start."""
+    from mathdnn.interop import from_torch
+
+    model, twin = models(c3)
+    data = random_data(1000)
+    mathdnn_epoch(model, *data)()
+    torch_epoch(twin, *data)()
+    theirs = dict(from_torch(twin).named_parameters())
+    return max(
+        float(np.max(np.abs(p.data - theirs[name].data)) / (np.max(np.abs(p.data)) + 1e-30))
+        for name, p in model.named_parameters()
+    )
+
+
+def old_way(c3: str, repeats: int) -> dict[str, float]:
+    """Both frameworks in this process on the bundled digits (loaded first), epochs alternating:
+    median seconds of each."""
+    from timing import time_alternately
+
+    from mathdnn.data import load_mnist
+
+    mnist = load_mnist()
+    images = (mnist.train_images.astype(np.float32) / 255.0)[:, None]
+    data = (images, mnist.train_labels, np.random.default_rng(0).permutation(len(images)))
+    model, twin = models(c3)
+    steps = {"mathdnn": mathdnn_epoch(model, *data), "torch": torch_epoch(twin, *data)}
+    return time_alternately(steps, repeats, block=1)
+
+
+# ----------------------------------------------------------------------------------- report
+def spread(values: list[float], scale: float = 1.0, digits: int = 0) -> str:
+    """``median (min–max)`` of ``values`` times ``scale``."""
+    low, mid, high = (scale * v for v in (min(values), float(np.median(values)), max(values)))
+    return f"{mid:.{digits}f} ({low:.{digits}f}–{high:.{digits}f})"
+
+
+def fresh_processes(c3: str, rounds: int, epochs: int) -> None:
+    samples: dict[str, list[dict]] = {f: [] for f in FRAMEWORKS}
+    for _ in range(rounds):
+        for framework in FRAMEWORKS:
+            samples[framework].append(in_fresh_process("epochs", framework, c3, epochs))
+    median = {f: [float(np.median(s["seconds"])) for s in samples[f]] for f in FRAMEWORKS}
+    print(f"  fresh processes, {rounds} rounds of {epochs} warm epochs each:")
+    print(f"  {'':<24} {'epoch ms':>20} {'faults per epoch':>22} {'memory rise MiB':>16}")
+    for f in FRAMEWORKS:
+        per_epoch = [float(np.median(s["faults"])) for s in samples[f]]
+        rise = [s["rise"] / 2**20 for s in samples[f]]
+        print(f"  {f:<24} {spread(median[f], 1e3):>20} {spread(per_epoch):>22} {spread(rise):>16}")
+    for f in FRAMEWORKS[:2]:
+        ratios = [a / b for a, b in zip(median[f], median["torch"], strict=True)]
+        print(f"  ratio {f} / PyTorch: {spread(ratios, digits=2)}")
+
+
+def breakdown(c3: str) -> None:
+    ours = in_fresh_process("breakdown", "mathdnn", c3)
+    theirs = in_fresh_process("breakdown", "torch", c3)["seconds"]
+    print("  where an epoch goes (fresh processes; PyTorch by its profiler's self time):")
+    print(f"  {'':<16} {'mathdnn ms':>10} {'PyTorch ms':>10} {'ratio':>6} {'mathdnn faults':>15}")
+    for group in (*PRIMITIVES, "engine and SGD"):
+        a, b = ours["seconds"].get(group, 0.0), theirs.get(group, 0.0)
+        ratio = f"{a / b:.2f}" if b > 0 else "—"
+        print(
+            f"  {group:<16} {a * 1e3:>10.1f} {b * 1e3:>10.1f} {ratio:>6} "
+            f"{ours['faults'].get(group, 0):>15,}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed epochs of each (default 5)")
-    parser.add_argument("--quick", action="store_true", help="1 repeat: a smoke test")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of fresh processes (3)")
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs per process (5)")
+    parser.add_argument("--repeats", type=int, default=5, help="epochs of each the old way (5)")
+    parser.add_argument("--quick", action="store_true", help="1 round, 1 epoch: a smoke test")
     parser.add_argument(
         "--c3", nargs="+", choices=("full", "original"), default=["full", "original"]
     )
-    parser.add_argument("--peak-memory-of", choices=("mathdnn", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.peak_memory_of:
-        peak_memory_child(args.peak_memory_of, args.c3[0])
+    if args.child:
+        what, framework, c3, epochs = args.child
+        run = child_epochs if what == "epochs" else child_breakdown
+        result = run(framework, c3, int(epochs)) if what == "epochs" else run(framework, c3)
+        print(json.dumps(result))
         return
-    repeats = 1 if args.quick else args.repeats
+    if args.quick:
+        args.rounds = args.epochs = args.repeats = 1
+
+    import torch
+
+    import mathdnn
+
     print(
         f"mathdnn {mathdnn.__version__} ({mathdnn.get_num_threads()} threads), torch "
         f"{torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}; "
-        f"4,000 images, batch {BATCH}, SGD lr {LR}"
+        f"{IMAGES:,} images, batch {BATCH}, SGD lr {LR}"
     )
     for c3 in args.c3:
         error = check_agreement(c3)
         if error > 1e-3:
             raise SystemExit(f"bench_lenet.py: c3={c3}: parameters differ after an epoch ({error})")
-        steps = epochs(c3)
-        timed = [k for k in ("mathdnn", "torch", "mathdnn, hint form") if k in steps]
-        t = time_alternately({k: steps[k] for k in timed}, repeats, block=1)
+        print(f"\nC3 {c3} (parameters after one epoch agree to {error:.0e}):")
+        fresh_processes(c3, args.rounds, args.epochs)
+        breakdown(c3)
+        t = old_way(c3, args.repeats)
         print(
-            f"\nC3 {c3}: epoch mathdnn {t['mathdnn'] * 1e3:.0f} ms, "
-            f"PyTorch {t['torch'] * 1e3:.0f} ms, ratio {t['mathdnn'] / t['torch']:.2f} "
-            f"(parameters after one epoch agree to {error:.0e})"
-        )
-        if "mathdnn, hint form" in t:
-            hint = t["mathdnn, hint form"] * 1e3
-            print(f"  mathdnn with the hint's 16 convolutions: {hint:.0f} ms")
-        ours, theirs = mathdnn_breakdown(c3), torch_breakdown(c3)
-        print(f"  {'where (ms per epoch)':<22} {'mathdnn':>8} {'PyTorch':>8}")
-        for group in (*PRIMITIVES, "engine and SGD"):
-            print(
-                f"  {group:<22} {ours.get(group, 0) * 1e3:>8.0f} {theirs.get(group, 0) * 1e3:>8.0f}"
-            )
-        print(
-            f"  peak memory rise: mathdnn {peak_memory('mathdnn', c3) / 2**20:.0f} MiB, PyTorch "
-            f"{peak_memory('torch', c3) / 2**20:.0f} MiB"
+            f"  the old way (one process, bundled digits): mathdnn {t['mathdnn'] * 1e3:.0f} ms, "
+            f"PyTorch {t['torch'] * 1e3:.0f} ms, ratio {t['mathdnn'] / t['torch']:.2f}"
         )
 
 

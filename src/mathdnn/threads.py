@@ -19,7 +19,6 @@ number of CPUs this process may run on.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import queue
 import sys
@@ -132,28 +131,50 @@ class single_threaded_blas(contextlib.ContextDecorator):  # lower case: as conte
 # ----------------------------------------------------------------------------------- the pool
 class _Work:
     """The items of one ``parallel_map`` call, which its threads take one at a time (each thread
-    the next item not yet taken, so a thread that starts late simply takes fewer)."""
+    the next item not yet taken, so a thread that starts late simply takes fewer, or none)."""
 
-    def __init__(self, fn: Callable[[Any], Any], items: Sequence[Any], threads: int) -> None:
+    def __init__(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> None:
         self.fn, self.items = fn, items
         self.errstate = np.geterr()  # the caller's: NumPy's error handling is per thread
         self.results: list[Any] = [None] * len(items)
         self.error: BaseException | None = None
-        self.next = itertools.count()  # next() on it is atomic: each item is taken once
-        self.running = threading.Semaphore(0)  # released as each pool thread ends its part
-        self.threads = threads
+        self.taken = 0  # the items handed out so far
+        self.busy = 0  # of those, the items still running
+        self.idle = threading.Condition(threading.Lock())  # notified when busy drops to 0
+
+    def take(self) -> int | None:
+        """The next item's index, or None when all are taken or one has failed."""
+        with self.idle:
+            if self.error is not None or self.taken == len(self.items):
+                return None
+            self.taken += 1
+            self.busy += 1
+            return self.taken - 1
 
     def run(self) -> None:
         """Take items until none are left, or one has failed."""
         _inside.share = True
         try:
             with np.errstate(**self.errstate):
-                while self.error is None and (i := next(self.next)) < len(self.items):
-                    self.results[i] = self.fn(self.items[i])
-        except BaseException as error:  # handed to the caller, which raises it
-            self.error = error
+                while (i := self.take()) is not None:
+                    error = None
+                    try:
+                        self.results[i] = self.fn(self.items[i])
+                    except BaseException as err:  # handed to the caller, which raises it
+                        error = err
+                    with self.idle:
+                        self.error = self.error or error
+                        self.busy -= 1
+                        if self.busy == 0:
+                            self.idle.notify_all()
         finally:
             _inside.share = False
+
+    def wait(self) -> None:
+        """Until no item runs and none is left to take: a pool thread that has not started by
+        then takes none, and nothing waits for it."""
+        with self.idle:
+            self.idle.wait_for(lambda: self.busy == 0)
 
 
 class _Worker(threading.Thread):
@@ -167,15 +188,15 @@ class _Worker(threading.Thread):
     def run(self) -> None:
         while (work := self.tasks.get()) is not None:
             work.run()
-            work.running.release()
 
 
 def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """``[fn(item) for item in items]``, the items taken one at a time by ``get_num_threads()``
     threads: the calling thread and the pool threads each take the next item not yet taken, so
-    the calling thread starts at once and a pool thread that wakes late takes fewer. BLAS runs on
-    one thread meanwhile. Called from inside an item, or with one thread or one item, it simply
-    loops. An error in any item is raised once every thread has stopped."""
+    the calling thread starts at once, and a pool thread that wakes late takes fewer, or none
+    (the call returns once every item is done, without waiting for such a thread to wake). BLAS
+    runs on one thread meanwhile. Called from inside an item, or with one thread or one item, it
+    simply loops. An error in any item is raised once no item runs any more."""
     workers = min(get_num_threads(), len(items))
     if workers < 2 or getattr(_inside, "share", False):
         with single_threaded_blas():
@@ -184,13 +205,12 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         while len(_pool) < workers - 1:
             _pool.append(_Worker(len(_pool) + 1))
         pool = _pool[: workers - 1]
-    work = _Work(fn, items, workers)
+    work = _Work(fn, items)
     with single_threaded_blas():
         for worker in pool:
             worker.tasks.put(work)
         work.run()
-        for _ in pool:
-            work.running.acquire()
+        work.wait()
     if work.error is not None:
         raise work.error
     return work.results

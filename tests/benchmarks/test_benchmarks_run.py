@@ -38,7 +38,17 @@ def test_bench_conv():
 def test_bench_lenet():
     pytest.importorskip("torch")
     out = run("bench_lenet.py", "--quick")
-    assert out.count("ratio") == 2 and "peak memory rise" in out
+    for c3 in ("full", "original"):
+        assert f"C3 {c3} (parameters after one epoch agree" in out
+    assert out.count("ratio mathdnn / PyTorch") == 2
+    assert out.count("ratio mathdnn, no workspace / PyTorch") == 2
+    assert out.count("faults per epoch") == 2 and out.count("where an epoch goes") == 2
+    assert out.count("the old way") == 2
+
+
+def test_bench_train():
+    pytest.importorskip("torch")
+    assert "ratio" in run("bench_train.py", "--quick")
 
 
 def test_bench_overhead():

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,15 @@ def test_the_template_is_written_once_and_graded_as_it_is_scores_0(tmp_path, cap
     text = template.read_text()
     assert text.count("\n    raise NotImplementedError\n") == 12
     compile(text, str(template), "exec")
+
+    pytest.importorskip("ruff")
+    ruff = [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache"]
+    lint = subprocess.run(
+        [*ruff, "--line-length=100", "--select=E,F,W,I", str(template)],
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout  # a file a student's editor shows clean
 
     assert main(["grade", "--template", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"mathdnn grade: {template} exists already")
@@ -71,15 +82,19 @@ def test_a_folder_gives_a_table_and_each_file_its_feedback(tmp_path, capsys):
     bob = seed.replace("def finite_difference_filter", "def SEED_FILTER") + SIGN_FLIP
     (folder / "bob.py").write_text(bob)
     (folder / "notes.txt").write_text("not a submission")
+    shutil.copy(SOLUTIONS / "seed.py", folder / "=HYPERLINK(1).py")  # a name like a formula
     out_dir = tmp_path / "grades"
     assert main(["grade", str(folder), "-o", str(out_dir)]) == 1
     out = capsys.readouterr().out
     assert out.splitlines()[0].split()[:3] == ["submission", "score", "percent"]
     rows = list(csv.reader((out_dir / "grades.csv").open()))
     assert rows[0] == ["submission", "score", "percent", *(f"problem {k}" for k in range(1, 8))]
-    assert rows[1] == ["alice.py", "7", "100", *["passed"] * 7]
-    assert rows[2] == ["bob.py", "6", "86", "failed", *["passed"] * 6]  # both filters flipped
+    assert rows[1] == ["'=HYPERLINK(1).py", "7", "100", *["passed"] * 7]  # not run as a formula
+    assert rows[2] == ["alice.py", "7", "100", *["passed"] * 7]
+    assert rows[3] == ["bob.py", "6", "86", "failed", *["passed"] * 6]  # both filters flipped
     assert sorted(p.name for p in out_dir.iterdir()) == [
+        "feedback-=HYPERLINK(1).html",
+        "feedback-=HYPERLINK(1).txt",
         "feedback-alice.html",
         "feedback-alice.txt",
         "feedback-bob.html",
@@ -90,8 +105,8 @@ def test_a_folder_gives_a_table_and_each_file_its_feedback(tmp_path, capsys):
     ]
     assert "your Y[0, 0, 0] = 1" in (out_dir / "feedback-bob.txt").read_text()
     index = (out_dir / "index.html").read_text()
-    assert 'href="#submission-2"' in index and "bob.py" in index
-    assert len(strict_json(out_dir / "results.json")["submissions"]) == 2
+    assert 'href="#submission-3"' in index and "bob.py" in index
+    assert len(strict_json(out_dir / "results.json")["submissions"]) == 3
 
     (folder / "bob.py").unlink()  # graded again: the earlier grading is replaced
     assert main(["grade", str(folder), "-o", str(out_dir)]) == 0

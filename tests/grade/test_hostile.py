@@ -14,6 +14,7 @@ import pytest
 from grade_settings import SOLUTIONS, short
 
 from mathdnn.cli import main
+from mathdnn.grade import page
 from mathdnn.grade.feedback import problem_text, text
 from mathdnn.grade.run import FAILED, PASSED, grade_files
 
@@ -254,3 +255,10 @@ def test_an_interrupted_grading_stops_the_children_at_once(tmp_path):
         grade_files([hanging] * 3, short(60.0), jobs=2, done=interrupt)
     assert time.monotonic() - start < 30  # not the minute the endless loop may take
     assert len(calls) >= 1
+
+
+def test_what_a_submission_says_is_escaped_on_the_page(graded):
+    (html_message,) = (h for h in HOSTILE if h.name.startswith("an exception whose message"))
+    html = page.render([graded[html_message]], short(LIMIT))
+    assert "raised ValueError: &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script" not in html

@@ -18,8 +18,9 @@ import mathdnn.functional as F
 from mathdnn import kernels
 from mathdnn.functional import reference
 from mathdnn.functional.conv import conv2d_formula
-from mathdnn.kernels.chunks import batch_chunks, conv2d_chunked
+from mathdnn.kernels.chunks import CHUNKS_MULTIPLE, batch_chunks, conv2d_chunked
 from mathdnn.kernels.conv_banded import conv2d_banded
+from mathdnn.kernels.conv_flat import conv2d_flat
 from mathdnn.kernels.conv_rows import conv2d_rows
 from mathdnn.windows import ConvGeometry
 
@@ -98,11 +99,24 @@ def test_rows_kernel_matches_the_formula(case, seed):
     )
 
 
+@given(case=geometries(stride_one=True), seed=st.integers(0, 2**16))
+@settings(max_examples=120)
+def test_flat_kernel_matches_the_formula(case, seed):
+    x_shape, w_shape, geo = case
+    x, w, b = randn(seed, x_shape), randn(seed + 1, w_shape), randn(seed + 2, (w_shape[0],))
+    g = randn(seed + 3, (x_shape[0], w_shape[0], *geo.out))
+    assert_all_close(
+        run_kernel(conv2d_flat, x, w, b, geo, g),
+        run_kernel(conv2d_formula, x, w, b, geo, g),
+        "flat",
+    )
+
+
 @given(
     case=geometries(),
     seed=st.integers(0, 2**16),
     chunk_bytes=st.sampled_from([1, 500, 1 << 30]),
-    inner=st.sampled_from([conv2d_formula, conv2d_banded, conv2d_rows]),
+    inner=st.sampled_from([conv2d_formula, conv2d_banded, conv2d_rows, conv2d_flat]),
     threads=st.sampled_from([1, 2, 3]),
 )
 @settings(max_examples=100)
@@ -128,18 +142,24 @@ def test_kernels_read_non_contiguous_input():
     w, b, g = randn(1, (4, 3, 3, 2)), randn(2, (4,)), randn(3, (2, 4, 9, 9))
     geo = ConvGeometry((3, 2), (1, 1), (1, 1, 1, 1), (1, 1), 1, (9, 9))
     expected = loop_reference(x, w, b, geo, g)
-    kernels = (conv2d_formula, conv2d_banded, conv2d_rows, conv2d_chunked(conv2d_rows, 1, 0))
+    kernels = (
+        conv2d_formula,
+        conv2d_banded,
+        conv2d_rows,
+        conv2d_flat,
+        conv2d_chunked(conv2d_rows, 1, 0),
+    )
     for kernel in kernels:
         assert_all_close(run_kernel(kernel, x, w, b, geo, g), expected, kernel.__name__)
 
 
 # The benchmark's layers (smaller batches) and the path the rule gives each.
 LAYERS = {
-    "LeNet C1": ((5, 1, 28, 28), (6, 1, 5, 5), {"padding": 2}, conv2d_formula),
+    "LeNet C1": ((5, 1, 28, 28), (6, 1, 5, 5), {"padding": 2}, conv2d_flat),
     "LeNet C3": ((5, 6, 14, 14), (16, 6, 5, 5), {}, conv2d_rows),
     "depthwise 3x3": ((3, 8, 16, 16), (8, 1, 3, 3), {"padding": 1, "groups": 8}, conv2d_banded),
     "ResNet 3x3": ((2, 32, 12, 12), (32, 32, 3, 3), {"padding": 1}, conv2d_rows),
-    "finite differences": ((1, 1, 64, 64), (2, 1, 3, 3), {"padding": 1}, conv2d_formula),
+    "finite differences": ((1, 1, 64, 64), (2, 1, 3, 3), {"padding": 1}, conv2d_flat),
     "strided": ((3, 4, 11, 9), (6, 2, 3, 3), {"stride": 2, "groups": 2}, conv2d_formula),
 }
 
@@ -166,7 +186,7 @@ def test_the_rule_picks_the_kernel_and_the_switch_turns_it_off(name):
     assert inspect.unwrap(kernels.conv2d_kernel(conv2d_formula, x, w, geo)) is expected
 
 
-@pytest.mark.parametrize("fast", [conv2d_rows, conv2d_banded])
+@pytest.mark.parametrize("fast", [conv2d_rows, conv2d_banded, conv2d_flat])
 @pytest.mark.parametrize("where", ["x", "weight", "g"])
 def test_non_finite_values_send_a_fast_kernel_to_the_formula(fast, where):
     """With NaN or ±∞ anywhere, the shifts' garbage or the band's zeros would spread it: the
@@ -188,24 +208,27 @@ def test_non_finite_values_send_a_fast_kernel_to_the_formula(fast, where):
             np.testing.assert_array_equal(a, e)
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("chunk_bytes", [1, 2500, 1 << 21])
-def test_batch_chunks_partition_the_batch_evenly_among_the_threads(chunk_bytes, threads):
+def test_batch_chunks_partition_the_batch_evenly_whatever_the_threads(chunk_bytes):
     previous = mathdnn.get_num_threads()
-    mathdnn.set_num_threads(threads)
+    partitions = []
     try:
-        chunks = batch_chunks(7, 1000, chunk_bytes, parallel_min_bytes=0)
+        for threads in (1, 2, 3):
+            mathdnn.set_num_threads(threads)
+            partitions.append(batch_chunks(7, 1000, chunk_bytes, parallel_min_bytes=0))
         small = batch_chunks(8, 100, chunk_bytes, parallel_min_bytes=801)
     finally:
         mathdnn.set_num_threads(previous)
+    chunks = partitions[0]
+    assert partitions == [chunks] * 3  # the same runs for any number of threads
     assert chunks[0].start == 0 and chunks[-1].stop == 7
     assert all(a.stop == b.start for a, b in itertools.pairwise(chunks))
     lengths = [c.stop - c.start for c in chunks]
     assert max(lengths) - min(lengths) <= 1
-    assert len(chunks) == 7 or len(chunks) % threads == 0
+    assert len(chunks) == 7 or len(chunks) % CHUNKS_MULTIPLE == 0
     assert max(lengths) * 1000 <= max(chunk_bytes, 1000) + 1000
     if chunk_bytes == 1 << 21:
-        assert len(chunks) == threads
+        assert len(chunks) == CHUNKS_MULTIPLE
     assert small == [slice(0, 8)]  # under parallel_min_bytes in all: one chunk
 
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mathdnn import switch
 from mathdnn.engine import Tensor
-from mathdnn.engine.tensor import real_number
+from mathdnn.engine.tensor import VJP, real_number
 from mathdnn.functional import numerics
 from mathdnn.functional._checks import float_tensor
 
@@ -86,8 +87,16 @@ def _sigmoid_slope(x: np.ndarray) -> np.ndarray:
 def tanh(x: Tensor) -> Tensor:
     """``tanh(x)``; VJP: ``g · (1 − tanh²x)``."""
     x = float_tensor("tanh", "x", x)
-    t = np.tanh(x.data)
-    return _elementwise("tanh", x, t, 1 - t * t)
+    t, vjp = switch.kernel("tanh", tanh_formula, x.data)(x.data)
+    return Tensor._make(t, (x,), vjp, "tanh")
+
+
+def tanh_formula(x: np.ndarray) -> tuple[np.ndarray, VJP]:
+    """``tanh`` on arrays, the contract of its kernels (``mathdnn.switch``): ``(t, vjp)`` with
+    ``t = tanh x`` and ``vjp(g) = (g · (1 − t²),)``."""
+    t = np.tanh(x)
+    slope = 1 - t * t
+    return t, lambda g: (g * slope,)
 
 
 def _tanh_slope(x: np.ndarray) -> np.ndarray:

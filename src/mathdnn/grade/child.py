@@ -181,7 +181,7 @@ def zygote(sock_fd: int) -> None:
     passed along), and report exit statuses on ``status`` requests. NumPy and the protocol are
     imported once here, so a child starts in milliseconds; the submission is only ever loaded
     in a child."""
-    import mathdnn.functional.activation  # noqa: F401 - the σ of Problem 6, imported once
+    import mathdnn.functional.activation  # noqa: F401 - the σ an ActivationRef names, once
     from mathdnn.grade import protocol  # noqa: F401 - and NumPy with it
 
     sock = socket.socket(fileno=sock_fd)

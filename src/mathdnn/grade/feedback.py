@@ -83,9 +83,16 @@ def table_rows(results: Sequence[SubmissionResult]) -> list[list[str]]:
     return rows
 
 
+def _spreadsheet_safe(value: str) -> str:
+    """A cell a spreadsheet will not run as a formula: a file name may start with ``=``."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def csv_text(results: Sequence[SubmissionResult]) -> str:
+    """``table_rows`` as CSV (a submission's name that looks like a formula is quoted)."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(table_rows(results))
+    rows = [[_spreadsheet_safe(value) for value in row] for row in table_rows(results)]
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue()
 
 

@@ -1,6 +1,8 @@
-"""The feedback as one self-contained page: ``render(results, settings)`` fills the autoescaped
-Jinja2 template ``templates/grade.html`` (no script, no outside resource). With several
-submissions the page opens with the teacher's table, each row linking to its feedback."""
+"""The feedback as one self-contained page in the report's style: ``render(results, settings)``
+fills the autoescaped Jinja2 template ``templates/grade.html``, which includes the report's own
+stylesheet (``mathdnn.report``'s ``templates/style.css``) and the few rules of
+``templates/grade.css`` (no script, no outside resource). With several submissions the page
+opens with the teacher's table, each row linking to its feedback."""
 
 from __future__ import annotations
 
@@ -17,7 +19,12 @@ from mathdnn.grade.run import Settings, SubmissionResult
 @cache
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("mathdnn.grade", "templates"),
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.PackageLoader("mathdnn.grade", "templates"),
+                jinja2.PackageLoader("mathdnn.report", "templates"),  # its style.css
+            ]
+        ),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

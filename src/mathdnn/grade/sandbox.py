@@ -153,10 +153,24 @@ class Sandbox:
         self.close()
 
     # --------------------------------------------------------------------------- the process
+    def _spawn(self, request: dict[str, Any]) -> None:
+        """Ask the zygote for a child on three new pipes; keep the grader's ends."""
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        output_read, output_write = os.pipe()
+        try:
+            self._zygote = _the_zygote()
+            self.pid = self._zygote.ask(request, (request_read, reply_write, output_write))["pid"]
+        except BaseException:
+            for fd in (request_write, reply_read, output_read):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (request_read, reply_write, output_write):
+                os.close(fd)
+        self._request, self._reply, self._output = request_write, reply_read, output_read
+
     def _start(self, deadline: float) -> None:
-        request_read, self._request = os.pipe()
-        self._reply, reply_write = os.pipe()
-        self._output, output_write = os.pipe()
         self._folder = tempfile.TemporaryDirectory(prefix="mathdnn-grade-")
         request = {
             "op": "start",
@@ -167,16 +181,11 @@ class Sandbox:
             "file_size": self.limits.file_size,
         }
         try:
-            self._zygote = _the_zygote()
-            try:
-                reply = self._zygote.ask(request, (request_read, reply_write, output_write))
-            except OSError:  # a submission ended the zygote: ask a fresh one
-                self._zygote = _the_zygote()
-                reply = self._zygote.ask(request, (request_read, reply_write, output_write))
-            self.pid = reply["pid"]
-        finally:
-            for fd in (request_read, reply_write, output_write):
-                os.close(fd)
+            self._spawn(request)
+        except OSError:
+            # A submission ended the zygote. Ask a fresh one, on new pipes: a child the old one
+            # may have forked before it died holds the old ones, and finds them closed.
+            self._spawn(request)
         for fd in (self._request, self._reply, self._output):
             os.set_blocking(fd, False)
         self.printed = 0
@@ -258,15 +267,19 @@ class Sandbox:
                         "loop, or much too slow?)"
                     )
                 for key, _ in selector.select(min(left, 0.1)):
-                    if key.data == "request":
-                        try:
+                    try:
+                        if key.data == "request":
                             pending = pending[os.write(self._request, pending) :]
-                        except BrokenPipeError:
-                            raise self._ended() from None
-                        if not pending:
-                            selector.unregister(self._request)
-                    elif key.data == "output":
-                        data = os.read(self._output, 1 << 16)
+                            if not pending:
+                                selector.unregister(self._request)
+                            continue
+                        wanted = 1 << 16 if key.data == "output" else need - len(received)
+                        data = os.read(key.fd, wanted)
+                    except BlockingIOError:  # the pipe was not ready after all
+                        continue
+                    except BrokenPipeError:
+                        raise self._ended() from None
+                    if key.data == "output":
                         if not data:
                             selector.unregister(self._output)
                         self.printed += len(data)
@@ -275,7 +288,6 @@ class Sandbox:
                                 f"printed more than {_size(self.limits.output)} while {what}"
                             )
                     else:
-                        data = os.read(self._reply, need - len(received))
                         if not data:
                             raise self._ended()
                         received += data

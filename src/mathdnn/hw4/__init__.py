@@ -13,7 +13,10 @@ A problem module holds everything about its problem:
 - its commands, if it has any: ``COMMANDS``, each a ``mathdnn.command.Command`` (``edges``,
   ``pool``, ``gray``, ``losses``, ``jacobians``, ``mlp``), and ``image_bytes(header)`` where it
   draws on the photograph, the memory its figure needs (``mathdnn hw4 --image`` refuses what
-  does not fit); Problem 7 adds its ``TRAIN_LENET`` to ``mathdnn train lenet``.
+  does not fit); Problem 7 adds its ``TRAIN_LENET`` to ``mathdnn train lenet``;
+- ``EXERCISE``: the problem as a student solves it (``mathdnn grade``): each function's fixed
+  signature and statement, which the template shows, and the search for the smallest input on
+  which a student's function is wrong (in the vocabulary of ``mathdnn.exercise``).
 
 - ``p1_finite_differences``: image derivatives as one 3×3 convolution;
 - ``p2_average_pooling``: the k×k average pool as one strided convolution;

@@ -18,6 +18,7 @@ counterexample where it fails; ``maxpool_counterexample`` gives one for a functi
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -880,11 +881,14 @@ EXERCISE = Exercise(
         Task(
             "maxpool_counterexample",
             "(activation: str) -> np.ndarray | None",
-            f"""\
+            """\
 Problem 4: max pooling commutes with non-decreasing activations.
 
-Let maxpool be the 2×2 max pool with stride 2 and σ a function applied elementwise. For
-`activation`, one of {", ".join(f'"{name}"' for name in FUNCTIONS)}
+Let maxpool be the 2×2 max pool with stride 2 and σ a function applied elementwise, named by
+`activation`, one of
+"""
+            + textwrap.fill(", ".join(f'"{name}"' for name in FUNCTIONS), 92)
+            + """
 (leaky_relu with slope 0.01, square x², neg −x, abs |x|):
 
 - if σ(maxpool(X)) = maxpool(σ(X)) for every X, return None;

@@ -31,10 +31,12 @@ from typing import Any
 import numpy as np
 
 from mathdnn import switch
-from mathdnn.kernels import pool_tiles
+from mathdnn.kernels import elementwise, pool_tiles, workspace
 from mathdnn.kernels.chunks import Kernel, conv2d_chunked
 from mathdnn.kernels.conv_banded import conv2d_banded
+from mathdnn.kernels.conv_flat import conv2d_flat
 from mathdnn.kernels.conv_rows import conv2d_rows
+from mathdnn.kernels.workspace import clear_workspace, set_workspace_limit
 from mathdnn.switch import ENV, MODES, fast, mode, use
 from mathdnn.threads import single_threaded_blas
 from mathdnn.windows import ConvGeometry, PoolGeometry
@@ -104,6 +106,7 @@ def conv2d_kernel(formula: Kernel, x: np.ndarray, weight: np.ndarray, geo: ConvG
     """The fast path for one ``conv2d`` call, by one rule:
 
     - stride 1, groups 1, ``C·kh ≥ 8``: unfold the kernel rows only (``conv_rows``);
+    - stride 1, groups 1, ``C·kh < 8``: every tap a flat shift (``conv_flat``);
     - stride 1, depthwise (one output channel per group), a narrow image: banded products
       (``conv_banded``);
     - anything else: the formula;
@@ -114,6 +117,8 @@ def conv2d_kernel(formula: Kernel, x: np.ndarray, weight: np.ndarray, geo: ConvG
     kernel = formula
     if geo.stride == (1, 1) and geo.groups == 1 and c_g * kh >= ROWS_MIN_DEPTH:
         kernel = finite_only(conv2d_rows, formula)
+    elif geo.stride == (1, 1) and geo.groups == 1:
+        kernel = finite_only(conv2d_flat, formula)
     elif geo.stride == (1, 1) and c_out == geo.groups:
         if x.shape[3] + geo.pads[2] + geo.pads[3] <= DEPTHWISE_MAX_WASTE * kw:
             kernel = finite_only(conv2d_banded, formula)
@@ -142,19 +147,28 @@ def linear_kernel(
     return one_blas_thread(formula, work=x.size * math.prod(weight.shape[:-1]))
 
 
+def tanh_kernel(formula: Callable[..., Any], x: np.ndarray) -> Callable[..., Any]:
+    """``elementwise.tanh`` (in parts on mathdnn's threads, into the workspace) for arrays the
+    workspace keeps, else the formula."""
+    return elementwise.tanh if x.nbytes >= workspace.MIN_BYTES else formula
+
+
 switch.register("conv2d", conv2d_kernel)
 switch.register("max_pool2d", max_pool2d_kernel)
 switch.register("avg_pool2d", avg_pool2d_kernel)
 switch.register("linear", linear_kernel)
+switch.register("tanh", tanh_kernel)
 
 __all__ = [
     "ENV",
     "MODES",
+    "clear_workspace",
     "conv2d_kernel",
     "fast",
     "finite",
     "finite_only",
     "mode",
     "one_blas_thread",
+    "set_workspace_limit",
     "use",
 ]

@@ -4,6 +4,11 @@ The images of a batch are independent: ``Y[s] = conv(X[s])`` for every run ``s``
 the VJP of a chunk gives ``∂L/∂X[s]`` and that chunk's share of ``∂L/∂W`` and ``∂L/∂bias``, which
 sum over the chunks. Chunks of a few MB keep each chunk's unfolded matrices in the processor's
 cache and let the threads share the copies that NumPy runs on one core.
+
+The chunks depend on the batch alone, never on the number of threads, and their shares of
+``∂L/∂W`` and ``∂L/∂bias`` are added in the chunks' order: each chunk is computed by one thread with
+BLAS on one thread, so the result has the same bits with any number of threads. ``Y`` and
+``∂L/∂X`` are assembled in arrays of the workspace (``workspace.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from collections.abc import Callable
 import numpy as np
 
 from mathdnn.engine.tensor import VJP
-from mathdnn.threads import get_num_threads, parallel_map
+from mathdnn.kernels import workspace
+from mathdnn.threads import parallel_map
 from mathdnn.windows import ConvGeometry
 
 #: A conv2d kernel (``mathdnn.switch``): ``kernel(x, weight, bias, geo, need) -> (Y, vjp)``.
@@ -29,6 +35,8 @@ CHUNK_BYTES = 4 << 20
 # Below this many bytes in all, one chunk on the calling thread: handing a share to a sleeping
 # pool thread costs about 0.1 ms, more than small layers gain from a second core.
 PARALLEL_MIN_BYTES = 2 << 20
+# The number of chunks is a multiple of this, so that two threads share them evenly.
+CHUNKS_MULTIPLE = 2
 
 
 def batch_chunks(
@@ -37,13 +45,14 @@ def batch_chunks(
     chunk_bytes: int = CHUNK_BYTES,
     parallel_min_bytes: int = PARALLEL_MIN_BYTES,
 ) -> list[slice]:
-    """The images ``0 … n−1`` in nearly equal runs of at most about ``chunk_bytes``, as many runs
-    as a multiple of the threads; one run when they are under ``parallel_min_bytes`` in all."""
+    """The images ``0 … n−1`` in nearly equal runs of at most about ``chunk_bytes``, a multiple of
+    ``CHUNKS_MULTIPLE`` of them (or one per image); one run when they are under
+    ``parallel_min_bytes`` in all. The same runs for any number of threads."""
     total = n * max(per_image_bytes, 1)
     if total < parallel_min_bytes or n < 2:
         return [slice(0, n)]
-    threads = get_num_threads()
-    parts = min(n, threads * max(1, -(-total // (threads * chunk_bytes))))
+    per_part = CHUNKS_MULTIPLE * chunk_bytes
+    parts = min(n, CHUNKS_MULTIPLE * max(1, -(-total // per_part)))
     bounds = [i * n // parts for i in range(parts + 1)]
     return [slice(a, b) for a, b in itertools.pairwise(bounds)]
 
@@ -66,7 +75,7 @@ def conv2d_chunked(
         chunks = batch_chunks(x.shape[0], per_image, chunk_bytes, parallel_min_bytes)
         if len(chunks) == 1:
             return kernel(x, weight, bias, geo, need)
-        y = np.empty((x.shape[0], weight.shape[0], ho, wo), dtype=x.dtype)
+        y = workspace.empty((x.shape[0], weight.shape[0], ho, wo), x.dtype)
 
         def forward(s: slice) -> VJP:
             y[s], vjp_s = kernel(x[s], weight, bias, geo, need)  # each thread copies its part
@@ -76,7 +85,7 @@ def conv2d_chunked(
 
         def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
             need_x, need_w = need
-            grad_x = np.empty(x.shape, dtype=x.dtype) if need_x else None
+            grad_x = workspace.empty(x.shape, x.dtype) if need_x else None
 
             def chunk_vjp(k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
                 s = chunks[k]

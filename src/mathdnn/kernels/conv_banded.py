@@ -28,7 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from mathdnn.engine.tensor import VJP
-from mathdnn.windows import ConvGeometry, pad
+from mathdnn.kernels import workspace
+from mathdnn.windows import ConvGeometry
 
 
 def conv2d_banded(
@@ -44,14 +45,14 @@ def conv2d_banded(
     groups, (kh, kw), (dh, dw), (ho, wo) = geo.groups, geo.kernel, geo.dilation, geo.out
     top, _, left, _ = geo.pads
     c_g, o_g = c // groups, c_out // groups
-    xp = pad(x, geo.pads)
+    xp = workspace.padded(x, geo.pads)
     hp, wp = xp.shape[2:]
     rows = xp.reshape(n, groups, c_g, hp, wp).transpose(1, 3, 0, 2, 4)  # P, (G, Hp, N, C_g, Wp)
-    rows = np.ascontiguousarray(rows).reshape(groups, hp * n, c_g * wp)
+    rows = workspace.copy(rows).reshape(groups, hp * n, c_g * wp)
 
     w_taps = weight.reshape(groups, o_g, c_g, kh, kw).transpose(0, 3, 2, 1, 4)  # (G, a, c, l, b)
     j = np.arange(wo)
-    band = np.zeros((groups, kh, c_g, wp, o_g, wo), dtype=x.dtype)  # T_a[g][(c, q), (l, j)]
+    band = workspace.zeros((groups, kh, c_g, wp, o_g, wo), x.dtype)  # T_a[g][(c, q), (l, j)]
     for b in range(kw):
         band[:, :, :, j + dw * b, :, j] = w_taps[..., b]
     t = band.reshape(groups, kh, c_g * wp, o_g * wo)
@@ -60,29 +61,32 @@ def conv2d_banded(
         """The rows ``(i + d·a, n)`` of ``p_rows`` for every ``i < Ho``: a contiguous view."""
         return p_rows[:, dh * a * n : (dh * a + ho) * n]
 
-    y_rows = moved_down(rows, 0) @ t[:, 0]  # (G, (i, n), (l, j))
-    term = np.empty_like(y_rows)  # one buffer for every kernel row's product
+    y_rows = workspace.empty((groups, ho * n, o_g * wo), x.dtype)  # (G, (i, n), (l, j))
+    np.matmul(moved_down(rows, 0), t[:, 0], out=y_rows)
+    term = workspace.empty(y_rows.shape, x.dtype)  # one buffer for every kernel row's product
     for a in range(1, kh):
         y_rows += np.matmul(moved_down(rows, a), t[:, a], out=term)
-    y = y_rows.reshape(groups, ho, n, o_g, wo).transpose(2, 0, 3, 1, 4).reshape(n, c_out, ho, wo)
+    y = workspace.empty((n, c_out, ho, wo), x.dtype)
+    y_parts = y_rows.reshape(groups, ho, n, o_g, wo).transpose(2, 0, 3, 1, 4)
+    np.copyto(y.reshape(n, groups, o_g, ho, wo), y_parts)
     if bias is not None:
         y += bias.reshape(-1, 1, 1)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         need_x, need_w = need
         g_rows = g.reshape(n, groups, o_g, ho, wo).transpose(1, 3, 0, 2, 4)
-        g_rows = np.ascontiguousarray(g_rows).reshape(groups, ho * n, o_g * wo)  # ∂L/∂Y as rows
+        g_rows = workspace.copy(g_rows).reshape(groups, ho * n, o_g * wo)  # ∂L/∂Y as rows
         grad_x = grad_w = None
         if need_w:
-            grad_band = np.empty(t.shape, dtype=x.dtype)
+            grad_band = workspace.empty(t.shape, x.dtype)
             for a in range(kh):
                 np.matmul(moved_down(rows, a).swapaxes(-1, -2), g_rows, out=grad_band[:, a])
             grad_band = grad_band.reshape(band.shape)
             taps = [grad_band[:, :, :, j + dw * b, :, j].sum(axis=0) for b in range(kw)]
             grad_w = np.stack(taps, axis=-1).transpose(0, 3, 2, 1, 4).reshape(weight.shape)
         if need_x:
-            grad_rows = np.zeros(rows.shape, dtype=x.dtype)
-            term = np.empty(moved_down(rows, 0).shape, dtype=x.dtype)
+            grad_rows = workspace.zeros(rows.shape, x.dtype)
+            term = workspace.empty(moved_down(rows, 0).shape, x.dtype)
             for a in range(kh):
                 moved_down(grad_rows, a)[...] += np.matmul(
                     g_rows, t[:, a].swapaxes(-1, -2), out=term

@@ -28,7 +28,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from mathdnn.engine.tensor import VJP
-from mathdnn.windows import ConvGeometry, pad
+from mathdnn.kernels import workspace
+from mathdnn.windows import ConvGeometry
 
 
 def conv2d_rows(
@@ -43,29 +44,38 @@ def conv2d_rows(
     c_out = weight.shape[0]
     (kh, kw), (dh, dw), (ho, wo) = geo.kernel, geo.dilation, geo.out
     top, _, left, _ = geo.pads
-    xp = pad(x, geo.pads)
+    xp = workspace.padded(x, geo.pads)
     hp, wp = xp.shape[2:]
     size = n * ho * wp  # the columns: every (n, i, q)
     span = dw * (kw - 1)  # how far the last kernel column reads past a position
     # cols[(c, a), (n, i, q)] = X'[n, c, i + d·a, q]
     windows = sliding_window_view(xp, dh * (kh - 1) + 1, axis=2)[..., ::dh]  # (N, C, Ho, Wp, kh)
-    cols = np.ascontiguousarray(windows.transpose(1, 4, 0, 2, 3)).reshape(c * kh, size)
+    cols = workspace.copy(windows.transpose(1, 4, 0, 2, 3)).reshape(c * kh, size)
     w_stacked = np.ascontiguousarray(weight.transpose(3, 0, 1, 2)).reshape(kw * c_out, c * kh)
-    z = (w_stacked @ cols).reshape(kw, c_out, size)
+    z = np.matmul(w_stacked, cols, out=workspace.empty((kw * c_out, size), x.dtype))
+    z = z.reshape(kw, c_out, size)
     valid = max(size - span, 0)  # the columns every shift reaches
-    y_grid = np.zeros((c_out, size), dtype=x.dtype)
-    for b in range(kw):
+    y_grid = workspace.empty((c_out, size), x.dtype)
+    y_grid[:, valid:] = 0
+    np.copyto(y_grid[:, :valid], z[0, :, :valid])
+    for b in range(1, kw):
         y_grid[:, :valid] += z[b, :, dw * b : dw * b + valid]
-    y = y_grid.reshape(c_out, n, ho, wp)[..., :wo].transpose(1, 0, 2, 3)
-    y = y + bias.reshape(-1, 1, 1) if bias is not None else np.ascontiguousarray(y)
+    y = workspace.empty((n, c_out, ho, wo), x.dtype)
+    y_valid = y_grid.reshape(c_out, n, ho, wp)[..., :wo].transpose(1, 0, 2, 3)
+    if bias is None:
+        np.copyto(y, y_valid)
+    else:
+        np.add(y_valid, bias.reshape(-1, 1, 1), out=y)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         need_x, need_w = need
-        g_grid = np.zeros((c_out, n, ho, wp), dtype=x.dtype)  # ∂L/∂Y, zero at the garbage
-        g_grid[..., :wo] = g.transpose(1, 0, 2, 3)
+        g_grid = workspace.empty((c_out, n, ho, wp), x.dtype)  # ∂L/∂Y, zero at the garbage
+        g_grid[..., wo:] = 0
+        np.copyto(g_grid[..., :wo], g.transpose(1, 0, 2, 3))
         g_grid = g_grid.reshape(c_out, size)
-        grad_z = np.zeros((kw, c_out, size), dtype=x.dtype)
+        grad_z = workspace.empty((kw, c_out, size), x.dtype)
         for b in range(kw):
+            grad_z[b, :, : dw * b] = 0
             grad_z[b, :, dw * b :] = g_grid[:, : size - dw * b]
         grad_z = grad_z.reshape(kw * c_out, size)
         grad_x = grad_w = None
@@ -74,8 +84,9 @@ def conv2d_rows(
             grad_w = grad_w_stacked.reshape(kw, c_out, c, kh).transpose(1, 2, 3, 0)
             grad_w = np.ascontiguousarray(grad_w)
         if need_x:
-            grad_cols = (w_stacked.T @ grad_z).reshape(c, kh, n, ho, wp)
-            grad_xp = np.zeros((c, n, hp, wp), dtype=x.dtype)
+            grad_cols = workspace.empty((c * kh, size), x.dtype)
+            grad_cols = np.matmul(w_stacked.T, grad_z, out=grad_cols).reshape(c, kh, n, ho, wp)
+            grad_xp = workspace.zeros((c, n, hp, wp), x.dtype)
             for a in range(kh):
                 grad_xp[:, :, dh * a : dh * a + ho] += grad_cols[:, a]
             grad_x = grad_xp[:, :, top : top + h, left : left + w].transpose(1, 0, 2, 3)

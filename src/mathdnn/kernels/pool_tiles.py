@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from mathdnn.engine.tensor import VJP
+from mathdnn.kernels import workspace
 from mathdnn.windows import PoolGeometry
 
 
@@ -44,11 +45,12 @@ def max_pool2d(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray
     """
     kh, kw = geo.kernel
     windows = _tile_view(x, geo).transpose(3, 5, 0, 1, 2, 4)  # (kh, kw, N, C, Ho, Wo)
-    stack = np.ascontiguousarray(windows).reshape(kh * kw, *windows.shape[2:])
-    y = stack.max(axis=0)
+    stack = workspace.copy(windows).reshape(kh * kw, *windows.shape[2:])
+    y = np.max(stack, axis=0, out=workspace.empty(stack.shape[1:], x.dtype))
     # The first k holding the maximum = the number of k before it: count while none has.
-    offset = np.zeros(y.shape, dtype=np.min_scalar_type(kh * kw - 1))
-    open_ = np.ones(y.shape, dtype=bool)
+    offset = workspace.zeros(y.shape, np.min_scalar_type(kh * kw - 1))
+    open_ = workspace.empty(y.shape, bool)
+    open_.fill(True)
     for k in range(kh * kw - 1):
         open_ &= stack[k] != y
         offset += open_
@@ -57,11 +59,13 @@ def max_pool2d(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray
             np.copyto(offset, k, where=np.isnan(stack[k]))
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
-        grad = np.zeros(x.shape, dtype=x.dtype)
+        grad = workspace.zeros(x.shape, x.dtype)
         grad_tiles = _tile_view(grad, geo)
         finite = np.isfinite(g).all()
+        at_k = workspace.empty(offset.shape, bool)
         for k in range(kh * kw):
-            at_k, pixels = offset == k, grad_tiles[:, :, :, k // kw, :, k % kw]
+            np.equal(offset, k, out=at_k)
+            pixels = grad_tiles[:, :, :, k // kw, :, k % kw]
             if finite:  # g·[offset = k]: exact, and several times faster than np.where
                 np.multiply(g, at_k, out=pixels)
             else:  # where 0·∞ would put a NaN
@@ -75,27 +79,32 @@ def avg_pool2d(x: np.ndarray, geo: PoolGeometry, divisor: np.ndarray) -> tuple[n
     """``(Y, vjp)``, separably: the sum over a window is the sum over its ``kw`` columns of the
     sums over its ``kh`` rows, and the rows of a window are whole image rows, added contiguously.
 
-    VJP: each window's share ``∂L/∂Y / |window|``, repeated along its ``kw`` columns, is one
-    contiguous row, copied into each of the window's ``kh`` rows.
+    VJP: each window's share ``∂L/∂Y / |window|`` is copied to its ``kh·kw`` pixels, one pixel
+    ``(a, b)`` of every window at a time (the loops run along whole rows of ``∂L/∂Y``; NumPy runs
+    loops whose innermost run is ``kw`` long several times slower).
     """
     n, c, _, w = x.shape
     (kh, kw), (ho, wo) = geo.kernel, geo.out
     rows = x[:, :, : ho * kh].reshape(n, c, ho, kh, w)  # [:, :, i, a] = row kh·i + a
-    over_rows = rows[:, :, :, 0].copy()  # (N, C, Ho, W)
+    over_rows = workspace.copy(rows[:, :, :, 0])  # (N, C, Ho, W)
     with np.errstate(invalid="ignore", over="ignore"):  # ∞ − ∞ = NaN, as in PyTorch
         for a in range(1, kh):
             over_rows += rows[:, :, :, a]
         columns = over_rows[..., : wo * kw].reshape(n, c, ho, wo, kw)  # [..., j, b]: kw·j + b
-        total = columns[..., 0].copy()
+        total = workspace.copy(columns[..., 0])
         for b in range(1, kw):
             total += columns[..., b]
+        total /= divisor
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
-        share = np.repeat(g / divisor, kw, axis=3)  # (N, C, Ho, Wo·kw)
-        grad = np.zeros(x.shape, dtype=x.dtype)
-        grad_rows = grad[:, :, : ho * kh].reshape(n, c, ho, kh, w)
-        for a in range(kh):
-            grad_rows[:, :, :, a, : wo * kw] = share
+        share = np.divide(g, divisor, out=workspace.empty(g.shape, x.dtype))
+        grad = workspace.empty(x.shape, x.dtype)
+        if ho * kh < x.shape[2] or wo * kw < w:  # rows or columns past the last window
+            grad.fill(0)
+        grad_tiles = _tile_view(grad, geo)
+        for a in range(kh):  # pixel (a, b) of every window at once, along whole rows of g
+            for b in range(kw):
+                grad_tiles[:, :, :, a, :, b] = share
         return (grad,)
 
-    return total / divisor, vjp
+    return total, vjp
