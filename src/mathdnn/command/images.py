@@ -111,7 +111,8 @@ def read_header(args: argparse.Namespace) -> tuple[Path, ImageHeader]:
 
 def load(args: argparse.Namespace, path: Path, header: ImageHeader, need: int) -> np.ndarray:
     """The image as floats in [0, 1], once the memory its figure will need, ``need`` bytes, is
-    known to fit ``--max-memory`` and the process."""
+    known to fit ``--max-memory`` and the process. Hand it straight to the figure, holding no
+    name for it: it is freed before ``write_figure`` renders, which the estimates count on."""
     check_memory(need, args.max_memory, describe(path.name, header), "use a smaller image")
     return load_image(path)
 

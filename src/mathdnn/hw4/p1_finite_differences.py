@@ -192,8 +192,8 @@ def image_bytes(header: ImageHeader) -> int:
 def _run_edges(args: argparse.Namespace) -> int:
     out = output_png(args.output)
     path, header = read_header(args)
-    image = load(args, path, header, image_bytes(header))
-    write_figure(out, edges_figure(image, path.name))
+    figure = edges_figure(load(args, path, header, image_bytes(header)), path.name)
+    write_figure(out, figure)
     return 0
 
 

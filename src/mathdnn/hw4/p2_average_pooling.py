@@ -223,8 +223,8 @@ def _run_pool(args: argparse.Namespace) -> int:
         raise CommandError(
             f"-k {k} is larger than the image {path.name} ({header.width}×{header.height} pixels)"
         )
-    image = load(args, path, header, image_bytes(header, k))
-    write_figure(out, average_pool_figure(image, path.name, k))
+    figure = average_pool_figure(load(args, path, header, image_bytes(header, k)), path.name, k)
+    write_figure(out, figure)
     return 0
 
 
