@@ -248,7 +248,7 @@ def test_problem_literals_are_found():
 
 def test_the_framework_names_no_problem():
     """``cli``, ``report``, ``verify`` and ``grade`` hold no problem-specific code: adding a
-    problem is its module and its lines in the registry."""
+    problem is its module and its line in the registry."""
     wrong = {
         name: found
         for name, path in MODULES.items()

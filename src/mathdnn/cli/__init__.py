@@ -2,7 +2,7 @@
 
 Every command is a ``mathdnn.command.Command``: the command line's own, one per module of this
 package (``hw4``, ``verify``, ``train``, ``export``, ``grade``, each module's ``COMMAND``), and
-the problems' own, which the registry of Homework 4 lists (``mathdnn.hw4.registry.COMMANDS``).
+the problems' own, which the registry of Homework 4 lists (``mathdnn.hw4.registry.commands()``).
 This package names no problem. Commands call the library; they never re-implement math.
 
 Errors a user can cause (bad arguments, missing or corrupt files) are reported as one line on
@@ -52,9 +52,16 @@ def commands() -> list[Command]:
     """Every command, in the order ``mathdnn --help`` lists them: the report and the checks, the
     problems' commands, then training, export and grading (imports NumPy and matplotlib)."""
     from mathdnn.cli import export, grade, hw4, train, verify
-    from mathdnn.hw4.registry import COMMANDS
+    from mathdnn.hw4.registry import commands as problem_commands
 
-    return [hw4.COMMAND, verify.COMMAND, *COMMANDS, train.COMMAND, export.COMMAND, grade.COMMAND]
+    return [
+        hw4.COMMAND,
+        verify.COMMAND,
+        *problem_commands(),
+        train.COMMAND,
+        export.COMMAND,
+        grade.COMMAND,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

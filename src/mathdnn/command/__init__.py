@@ -3,7 +3,7 @@
 A command is declared, not built: a ``Command`` names it and holds its help, its description, a
 function that adds its arguments and a function that runs it. ``mathdnn.cli`` declares the
 command line's own commands and each problem of Homework 4 declares its commands in its
-``COMMANDS`` (listed by ``mathdnn.hw4.registry.COMMANDS``); the command line registers them all
+``COMMANDS`` (gathered by ``mathdnn.hw4.registry.commands()``); the command line registers them all
 the same way. This package sits below the homework, so the problems and the command line share
 one home for these parts:
 

@@ -1,8 +1,7 @@
 """The problems of Homework 4, in order: one module each (what a problem module holds is in
 ``mathdnn.hw4``'s docstring). ``mathdnn verify``, ``mathdnn hw4`` and ``mathdnn grade`` loop over
-``PROBLEMS``, and the command line over ``COMMANDS``; none of them names a problem. A new problem
-is a new module and its line in ``PROBLEMS``, and, if it brings commands, its line in
-``COMMANDS``."""
+``PROBLEMS``, and the command line over ``commands()``; none of them names a problem. A new problem
+is a new module and its line in ``PROBLEMS``: its commands, if it brings any, follow from it."""
 
 from __future__ import annotations
 
@@ -29,15 +28,10 @@ PROBLEMS: tuple[ModuleType, ...] = (
     p7_lenet_c3,
 )
 
-#: The commands the problems bring (each one's ``COMMANDS``), in the order ``mathdnn --help``
-#: lists them, after ``hw4`` and ``verify``: the order they came in.
-COMMANDS: tuple[Command, ...] = (
-    *p6_jacobians.COMMANDS,
-    *p1_finite_differences.COMMANDS,
-    *p3_grayscale.COMMANDS,
-    *p2_average_pooling.COMMANDS,
-    *p5_losses.COMMANDS,
-)
+def commands() -> tuple[Command, ...]:
+    """The commands the problems bring (each one's ``COMMANDS``), in the problems' order: the
+    order ``mathdnn --help`` lists them in, after ``hw4`` and ``verify``."""
+    return tuple(command for problem in PROBLEMS for command in getattr(problem, "COMMANDS", ()))
 
 #: What ``mathdnn train lenet`` says of the homework: Problem 7's help and parameter table.
 TRAIN_LENET: TrainingNote = p7_lenet_c3.TRAIN_LENET
