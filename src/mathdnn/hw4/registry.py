@@ -28,10 +28,12 @@ PROBLEMS: tuple[ModuleType, ...] = (
     p7_lenet_c3,
 )
 
+
 def commands() -> tuple[Command, ...]:
     """The commands the problems bring (each one's ``COMMANDS``), in the problems' order: the
     order ``mathdnn --help`` lists them in, after ``hw4`` and ``verify``."""
     return tuple(command for problem in PROBLEMS for command in getattr(problem, "COMMANDS", ()))
+
 
 #: What ``mathdnn train lenet`` says of the homework: Problem 7's help and parameter table.
 TRAIN_LENET: TrainingNote = p7_lenet_c3.TRAIN_LENET
