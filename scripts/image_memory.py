@@ -10,7 +10,8 @@ runs the command on the measured image. The growth between the two sizes divided
 difference is the command's cost per pixel; the growth at the smaller size less that per-pixel
 part is what the figure costs whatever the size. ``pool`` is measured with k = 1 and k = 4 to
 separate the pooled image's part (which shrinks as 1/k²). The table prints these beside the
-estimate of ``mathdnn.cli.images.estimated_bytes``, which must not be smaller.
+estimate of each command's problem (its ``image_bytes``, ``estimated_bytes`` here), which must
+not be smaller.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mathdnn.cli.images import estimated_bytes
-from mathdnn.images import image_header
+from mathdnn.hw4 import p1_finite_differences, p2_average_pooling, p3_grayscale
+from mathdnn.images import ImageHeader, image_header
 
 SIZES = ((1500, 1000), (3000, 2000))
 CASES = (("edges", ()), ("gray", ()), ("pool", ("-k", "1")), ("pool", ("-k", "4")))
@@ -48,6 +49,14 @@ with contextlib.redirect_stdout(io.StringIO()):
     assert main([command, image, "-o", out, *extra]) == 0
 print(status("VmHWM") - before)
 """
+
+
+def estimated_bytes(command: str, header: ImageHeader, k: int = 1) -> int:
+    """The memory ``command`` is estimated to need for the image ``header`` describes: its
+    problem's ``image_bytes`` (``pool``'s with the window ``k``)."""
+    if command == "pool":
+        return p2_average_pooling.image_bytes(header, k)
+    return {"edges": p1_finite_differences, "gray": p3_grayscale}[command].image_bytes(header)
 
 
 def peak_growth(command: str, image: Path, extra: tuple[str, ...], out: Path) -> int:

@@ -16,7 +16,7 @@ from PIL import Image
 
 import mathdnn
 from mathdnn.cli import main
-from mathdnn.cli.jacobians import estimated_bytes
+from mathdnn.hw4.p6_jacobians import jacobians_bytes
 
 SRC = str(Path(mathdnn.__file__).resolve().parents[1])
 
@@ -91,7 +91,7 @@ def test_a_memory_error_is_one_line(capsys, monkeypatch):
     def out_of_memory(*args, **kwargs):
         return np.empty((2**40, 2**10))  # 8 PiB: no machine has it
 
-    monkeypatch.setattr("mathdnn.cli.images.load_image", out_of_memory)
+    monkeypatch.setattr("mathdnn.command.images.load_image", out_of_memory)
     assert main(["gray"]) == 2
     one_line_error(capsys, "gray", "out of memory (Unable to allocate", "; try a smaller input")
 
@@ -182,7 +182,7 @@ def test_jacobians_refuses_layers_over_the_memory_budget_before_allocating(capsy
     finally:
         tracemalloc.stop()
     widths = tuple(map(int, layers.split(",")))
-    need = f"{estimated_bytes(widths) / 2**30:.3g} GiB"
+    need = f"{jacobians_bytes(widths) / 2**30:.3g} GiB"
     one_line_error(capsys, "jacobians", f"--layers {layers} needs about {need}", "--max-memory 1")
     assert peak < 2**20  # nothing of the estimated size was allocated
 
@@ -204,7 +204,7 @@ def test_jacobians_memory_estimate_bounds_the_measured_peak(capsys):
     finally:
         tracemalloc.stop()
     capsys.readouterr()
-    assert 0.5 * estimated_bytes(layers) < peak < 1.1 * estimated_bytes(layers)
+    assert 0.5 * jacobians_bytes(layers) < peak < 1.1 * jacobians_bytes(layers)
 
 
 # ------------------------------------------------------------------------ learning rates

@@ -270,12 +270,13 @@ def test_an_image_whose_figures_the_process_cannot_hold_is_refused(tmp_path):
     estimate of the largest of Problems 1–3's figures (`pool` with k = 1, as `mathdnn pool`)."""
     from PIL import Image
 
-    from mathdnn.cli.images import estimated_bytes
+    from mathdnn.hw4 import p1_finite_differences, p2_average_pooling, p3_grayscale
     from mathdnn.images import image_header
 
     big = tmp_path / "big.png"
     Image.new("RGB", (3400, 3400), (10, 200, 30)).save(big)
-    need = max(estimated_bytes(c, image_header(big)) for c in ("edges", "gray", "pool")) / 2**30
+    drawn = (p1_finite_differences, p2_average_pooling, p3_grayscale)
+    need = max(problem.image_bytes(image_header(big)) for problem in drawn) / 2**30
     process = run_limited(["hw4", "--image", str(big), "-o", str(tmp_path / "report")], 2**29)
     assert process.returncode == 2 and process.stdout == "" and "Traceback" not in process.stderr
     assert process.stderr.startswith(

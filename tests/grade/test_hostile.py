@@ -106,9 +106,13 @@ HOSTILE = (
         "sent an answer the grader cannot read",
         """
 def finite_difference_filter():
-    from mathdnn.grade import protocol
+    import json
+    import struct
 
-    fake = protocol.pack({"status": "passed", "verdict": "passed", "score": 7}, [])
+    # A frame as mathdnn.grade.protocol writes one, built by hand (the child may not import it).
+    text = json.dumps({"status": "passed", "verdict": "passed", "score": 7, "blobs": []}).encode()
+    payload = struct.pack(">I", len(text)) + text
+    fake = struct.pack(">Q", len(payload)) + payload
     print("Problem 1 · finite differences as a 3×3 convolution: passed")
     print("score 7 / 7 (100 %)")
     sys.stdout.flush()
@@ -130,6 +134,28 @@ def maxpool_counterexample(activation):
 
     os.kill(os.getppid(), signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
+""",
+    ),
+    Hostile(
+        "the project's own answer, imported",
+        "2",
+        "a solution uses NumPy only; it may not import mathdnn",
+        """
+def avg_pool_filter(k, channels):
+    from mathdnn.hw4 import p2_average_pooling
+
+    return p2_average_pooling.avg_pool_filter(k, channels)
+""",
+    ),
+    Hostile(
+        "PyTorch's answer, imported",
+        "3",
+        "a solution uses NumPy only; it may not import torch",
+        """
+def grayscale_filter():
+    import torch
+
+    return torch.tensor([0.299, 0.587, 0.114]).reshape(1, 3, 1, 1).numpy()
 """,
     ),
     Hostile(

@@ -1,15 +1,22 @@
 """The registry of problems and what each problem module offers: its statement (the docstring), its
-construction under the names a solution file uses, and its checks as functions of that
-construction, so that a wrong construction fails them."""
+construction under the names a solution file uses, its checks as functions of that construction,
+so that a wrong construction fails them, and its commands; and that a new problem is its module
+and its line in the registry."""
 
 from __future__ import annotations
 
 import inspect
+import json
+import os
+import subprocess
+import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import mathdnn
 from mathdnn.hw4 import registry
 from mathdnn.hw4.registry import PROBLEMS, by_number, number, title
 from mathdnn.nn.partial import SubsetConv2d
@@ -138,3 +145,140 @@ def test_the_constructions_of_problems_5_and_7_agree_with_the_library():
     np.testing.assert_allclose(ours, hint(x).data, atol=1e-12)
     with pytest.raises(ValueError, match=r"c3_forward: weights\[0\] must have shape \(3, 5, 5\)"):
         p7.c3_forward(x, [np.ones((6, 5, 5))] * 16, bias)
+
+
+# ------------------------------------------------------------------------- the commands
+def test_the_registry_lists_every_command_of_every_problem_once():
+    declared = [c for problem in PROBLEMS for c in getattr(problem, "COMMANDS", ())]
+    assert registry.commands() == tuple(declared)  # in the problems' order, each once
+    for problem in PROBLEMS:  # each command's line in --help says whose it is
+        for command in getattr(problem, "COMMANDS", ()):
+            assert command.help.startswith(f"Problem {number(problem)}: "), command.name
+
+
+# ---------------------------------------------------------------------- a problem added
+#: A Problem 8 as its own module: its statement, its construction, its experiment, its checks,
+#: its section of the page and a command.
+PROBLEM_8 = '''
+"""Problem 8: the identity as one 1×1 convolution.
+
+Is ``X ↦ X`` a convolution?
+
+Answer: Yes, ``conv2d(X, w)`` with the ``(1, 1, 1, 1)`` filter ``w = 1`` (``identity_filter``).
+"""
+
+import numpy as np
+
+import mathdnn.functional as F
+from mathdnn.check import EXACT, Check, max_abs_difference
+from mathdnn.command import Command
+from mathdnn.hw4.page import Text
+
+
+def identity_filter():
+    return np.ones((1, 1, 1, 1))
+
+
+class Identity:
+    def numbers(self):
+        return {"filter": identity_filter().tolist()}
+
+    def figures(self):
+        return {}
+
+    def page(self):
+        return [Text("``conv2d(X, w)`` with ``w = 1`` gives back ``X``.")]
+
+
+def run(inputs, progress):
+    return Identity()
+
+
+def checks(rng, *, identity_filter=identity_filter):
+    x = rng.standard_normal((2, 1, 5, 4))
+    y = F.conv2d(x, identity_filter()).data
+    return [Check("8", "conv2d(X, w) = X", "X itself", max_abs_difference(y, x), EXACT)]
+
+
+def _identity_arguments(parser):
+    parser.add_argument("--size", type=int, default=3, help="the side of X (default 3)")
+
+
+def _run_identity(args):
+    x = np.arange(args.size**2, dtype=float).reshape(1, 1, args.size, args.size)
+    print(f"max |conv2d(X, 1) − X| = {np.abs(F.conv2d(x, identity_filter()).data - x).max()}")
+    return 0
+
+
+COMMANDS = (
+    Command(
+        "identity",
+        help="Problem 8: the identity by one 1×1 convolution",
+        description="Convolve a square X with the 1×1 filter 1 of Problem 8.",
+        arguments=_identity_arguments,
+        run=_run_identity,
+    ),
+)
+'''
+
+#: The registry with Problem 8 in it (its line in ``PROBLEMS``), then the
+#: command line. ``alone``: Problem 8 is the only problem, so that ``verify`` and ``hw4`` run
+#: quickly.
+WITH_PROBLEM_8 = """
+import sys
+
+import p8_identity
+from mathdnn.hw4 import registry
+
+problems = () if sys.argv[1] == "alone" else registry.PROBLEMS
+registry.PROBLEMS = (*problems, p8_identity)
+
+from mathdnn.cli import main
+
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_new_problem_is_its_module_and_its_line_in_the_registry(tmp_path):
+    """Issue 20: Problem 8, one module and its line in the registry, is in ``mathdnn --help``,
+    runs as its command, has its rows in ``mathdnn verify`` and its section on the page."""
+    (tmp_path / "p8_identity.py").write_text(PROBLEM_8)
+    src = Path(mathdnn.__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(src)])}
+    env.pop("MATHDNN_MNIST_DIR", None)
+
+    def mathdnn_with_problem_8(registry: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", WITH_PROBLEM_8, registry, *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    helped = mathdnn_with_problem_8("added", "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "Problem 8: the identity by one 1×1 convolution" in helped.stdout
+    listed = [line.split()[0] for line in helped.stdout.splitlines() if line.startswith("    ")]
+    assert listed.index("losses") < listed.index("identity") < listed.index("train")
+
+    ran = mathdnn_with_problem_8("added", "identity", "--size", "4")
+    assert (ran.returncode, ran.stdout) == (0, "max |conv2d(X, 1) − X| = 0.0\n"), ran.stderr
+
+    verified = mathdnn_with_problem_8("alone", "verify")
+    assert verified.returncode == 0, verified.stderr
+    rows = [line.split() for line in verified.stdout.splitlines()]
+    assert ["8", "conv2d(X,", "w)", "=", "X", "X", "itself"] in [row[:7] for row in rows]
+    assert {row[0] for row in rows[1:-1] if row} <= {"8", "engine"}
+
+    out = tmp_path / "report"
+    reported = mathdnn_with_problem_8("alone", "hw4", "--quick", "-o", str(out))
+    assert reported.returncode == 0, reported.stderr
+    assert reported.stdout.splitlines()[0].startswith("Problem 8  1/1 checks passed")
+    page = (out / "index.html").read_text()
+    assert "Problem 8: The identity as one 1×1 convolution" in page
+    assert "gives back" in page and "<td>conv2d(X, w) = X</td>" in page
+    document = json.loads((out / "results.json").read_text())
+    assert list(document["problems"]) == ["8", "engine"]
+    assert document["problems"]["8"]["filter"] == [[[[1.0]]]]

@@ -1,6 +1,7 @@
 """The package's imports run one way: no circle among the modules, and the homework (``hw4``)
-imported only from above it (``verify``, ``report``, ``grade``, ``cli``); and every module imports
-on its own.
+imported only from above it (``verify``, ``report``, ``grade``, ``cli``), a problem's module only
+through the registry; every module imports on its own; and the framework around the problems
+names none of them.
 
 The graph has an edge ``a → b`` for each import statement anywhere in ``a`` (at module level,
 inside functions, under ``if TYPE_CHECKING``) that names ``b``, a module of mathdnn: ``from p
@@ -13,6 +14,7 @@ not a circle of the code, but a module that imports its own package by name is a
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -183,3 +185,78 @@ def test_every_module_imports_on_its_own():
         cwd=PACKAGE.parent,
     )
     assert result.stdout.strip() == ""
+
+
+# ------------------------------------------------------- the framework around the problems
+#: The packages that loop over the problems' registry and must name none of them (issue 20).
+FRAMEWORK = ("mathdnn.cli", "mathdnn.report", "mathdnn.verify", "mathdnn.grade")
+PROBLEM_MODULE = re.compile(r"mathdnn\.hw4\.p\d")
+NAMES_A_PROBLEM = re.compile(r"\b[Pp]roblems? ?\d|\bp\d_\w+")
+
+
+def test_only_the_registry_imports_a_problem_module():
+    """Outside ``hw4`` a problem is reached through ``hw4.registry`` only."""
+    wrong = sorted(
+        f"{a} → {b}"
+        for a, targets in GRAPH.items()
+        for b in targets
+        if PROBLEM_MODULE.match(b) and not inside(a, "mathdnn.hw4")
+    )
+    assert wrong == []
+    assert any(PROBLEM_MODULE.match(b) for b in GRAPH["mathdnn.hw4.registry"])
+
+
+def problem_literals(source: str) -> list[str]:
+    """Where ``source`` names a problem: a string (docstrings and f-strings included) that says
+    ``Problem 7`` or ``p7_…``, or a number as a string (``"7"``) that is compared, looked up,
+    used as a key or passed to a function as its argument: dispatch on a problem's number."""
+    found = []
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if match := NAMES_A_PROBLEM.search(node.value):
+                found.append(f"line {node.lineno}: {match.group()!r}")
+        operands: list[ast.expr] = []
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+        elif isinstance(node, ast.Subscript):
+            operands = [node.slice]
+        elif isinstance(node, ast.Dict):
+            operands = [key for key in node.keys if key is not None]
+        elif isinstance(node, ast.Call):
+            operands = list(node.args)
+        for operand in operands:
+            if (
+                isinstance(operand, ast.Constant)
+                and isinstance(operand.value, str)
+                and operand.value.isdigit()
+            ):
+                found.append(f"line {operand.lineno}: {operand.value!r} as a problem's number")
+    return found
+
+
+def test_problem_literals_are_found():
+    assert problem_literals('"""Problem 7: C3."""\nrun_suite("7")\nif n == "5": x = {"6": 1}') == [
+        "line 1: 'Problem 7'",
+        "line 2: '7' as a problem's number",
+        "line 3: '5' as a problem's number",
+        "line 3: '6' as a problem's number",
+    ]
+    found = problem_literals('f"{k} problems"; f(default="4"); import_module("p5_losses")')
+    assert found == ["line 1: 'p5_losses'"]
+
+
+def test_the_framework_names_no_problem():
+    """``cli``, ``report``, ``verify`` and ``grade`` hold no problem-specific code: adding a
+    problem is its module and its line in the registry."""
+    wrong = {
+        name: found
+        for name, path in MODULES.items()
+        if any(inside(name, package) for package in FRAMEWORK)
+        and (found := problem_literals(path.read_text()))
+    }
+    templates = PACKAGE / "report" / "templates"
+    for path in sorted(templates.iterdir()):
+        if found := NAMES_A_PROBLEM.findall(path.read_text()):
+            wrong[str(path.relative_to(PACKAGE))] = found
+    assert wrong == {}

@@ -1,52 +1,33 @@
 """The ``mathdnn`` command line.
 
-Each subcommand lives in its own module of this package and exposes ``register(subparsers)``,
-which adds an ``argparse`` parser whose ``run`` default is called with the parsed arguments.
-Subcommands call the library; they never re-implement math.
+Every command is a ``mathdnn.command.Command``: the command line's own, one per module of this
+package (``hw4``, ``verify``, ``train``, ``export``, ``grade``, each module's ``COMMAND``), and
+the problems' own, which the registry of Homework 4 lists (``mathdnn.hw4.registry.commands()``).
+This package names no problem. Commands call the library; they never re-implement math.
 
 Errors a user can cause (bad arguments, missing or corrupt files) are reported as one line on
 stderr, ``mathdnn <command>: <message>``, with exit status 2 and no traceback. Ctrl-C, even during
 start-up, prints one line and exits 130: this module imports nothing heavy, and ``main`` imports
-the subcommands (NumPy, matplotlib) inside its ``try``. A reader that goes away (``mathdnn verify |
+the commands (NumPy, matplotlib) inside its ``try``. A reader that goes away (``mathdnn verify |
 head -1``) ends the command quietly with the status of a program killed by SIGPIPE (141).
 
 Asking for more memory than there is counts as a user's error too: the commands that can estimate
-their needs refuse first (``mathdnn.cli.memory``), and a ``MemoryError`` that gets through anyway
-is reported the same way.
+their needs refuse first (``mathdnn.command.memory``), and a ``MemoryError`` that gets through
+anyway is reported the same way.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import os
 import select
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from mathdnn import __version__
-
-if TYPE_CHECKING:
-    from mathdnn.data import MNIST
-
-# Modules under mathdnn.cli that define a subcommand, in the order --help lists them.
-SUBCOMMANDS: tuple[str, ...] = (
-    "hw4",
-    "verify",
-    "jacobians",
-    "mlp",
-    "images",
-    "losses",
-    "train",
-    "export",
-    "grade",
-)
-
-
-class CommandError(Exception):
-    """A user-facing failure of a subcommand: printed as one line, exit status 2."""
+from mathdnn.command import Command, CommandError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,6 +48,22 @@ class _Parser(argparse.ArgumentParser):
         return namespace, extras
 
 
+def commands() -> list[Command]:
+    """Every command, in the order ``mathdnn --help`` lists them: the report and the checks, the
+    problems' commands, then training, export and grading (imports NumPy and matplotlib)."""
+    from mathdnn.cli import export, grade, hw4, train, verify
+    from mathdnn.hw4.registry import commands as problem_commands
+
+    return [
+        hw4.COMMAND,
+        verify.COMMAND,
+        *problem_commands(),
+        train.COMMAND,
+        export.COMMAND,
+        grade.COMMAND,
+    ]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mathdnn",
@@ -74,52 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mathdnn {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        importlib.import_module(f"mathdnn.cli.{name}").register(subparsers)
+    for command in commands():
+        command.register(subparsers)
     return parser
-
-
-def add_mnist_dir(parser: argparse.ArgumentParser) -> None:
-    """The ``--mnist-dir DIR`` and ``--max-images N`` options of the commands that use MNIST
-    (read by ``mnist_data``)."""
-    from mathdnn.data.mnist import DEFAULT_MAX_IMAGES
-
-    parser.add_argument(
-        "--mnist-dir",
-        metavar="DIR",
-        help="directory with the four MNIST IDX files (default: $MATHDNN_MNIST_DIR, else the "
-        "bundled 5,000-digit subset)",
-    )
-    parser.add_argument(
-        "--max-images",
-        type=int,
-        default=DEFAULT_MAX_IMAGES,
-        metavar="N",
-        help="refuse an MNIST file whose header claims more than N images, before any data is "
-        f"read or decompressed (default {DEFAULT_MAX_IMAGES:,}; MNIST has 60,000)",
-    )
-
-
-def mnist_data(args: argparse.Namespace) -> MNIST:
-    """MNIST from the directory ``--mnist-dir`` names, else ``$MATHDNN_MNIST_DIR``'s, else the
-    bundled subset; no file may claim more than ``--max-images`` images."""
-    from mathdnn.data import load_mnist, mnist_dir_from_env
-
-    directory = args.mnist_dir if args.mnist_dir is not None else mnist_dir_from_env()
-    return load_mnist(directory, max_images=positive_int("--max-images", args.max_images))
-
-
-def positive_int(flag: str, value: int) -> int:
-    if value < 1:
-        raise CommandError(f"{flag} must be a positive integer, got {value}")
-    return value
-
-
-def seed(flag: str, value: int) -> int:
-    """A seed of NumPy's generators: a non-negative integer."""
-    if value < 0:
-        raise CommandError(f"{flag} must be a non-negative integer, got {value}")
-    return value
 
 
 def _stdout_gone() -> bool:

@@ -10,19 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mathdnn.cli import CommandError, positive_int
+from mathdnn.command import Command, CommandError, positive_int
 from mathdnn.io import check_writable
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "export",
-        help="write a trained model (a checkpoint) as an ONNX file",
-        description="Rebuild the model saved in a checkpoint (mathdnn train's "
-        "checkpoint.safetensors) and write it as an ONNX model (input 'images' (N, 1, 28, 28), "
-        "output 'logits'), to run under ONNX Runtime or any other ONNX runtime. Needs "
-        "pip install '.[onnx]' in the mathdnn checkout.",
-    )
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", metavar="MODEL.safetensors", help="a checkpoint file")
     parser.add_argument("output", metavar="MODEL.onnx", help="the ONNX file to write")
     parser.add_argument(
@@ -34,7 +26,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="a fixed batch size (default: any, a symbolic batch axis)",
     )
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,3 +49,15 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(err).replace("export_onnx: ", "", 1)) from None
     print(f"wrote {path} ({type(model).__name__}, opset {args.opset}, batch {batch})")
     return 0
+
+
+COMMAND = Command(
+    "export",
+    help="write a trained model (a checkpoint) as an ONNX file",
+    description="Rebuild the model saved in a checkpoint (mathdnn train's "
+    "checkpoint.safetensors) and write it as an ONNX model (input 'images' (N, 1, 28, 28), "
+    "output 'logits'), to run under ONNX Runtime or any other ONNX runtime. Needs "
+    "pip install '.[onnx]' in the mathdnn checkout.",
+    arguments=arguments,
+    run=run,
+)

@@ -22,7 +22,7 @@ from typing import Any
 from tqdm import tqdm
 
 from mathdnn import __version__
-from mathdnn.cli import CommandError, positive_int, seed
+from mathdnn.command import Command, CommandError, positive_int, seed
 from mathdnn.grade import feedback, page
 from mathdnn.grade.run import Settings, SubmissionResult, exercises, grade_files
 from mathdnn.grade.sandbox import Limits
@@ -34,16 +34,7 @@ DEFAULT_OUTPUT = "hw4-grades"
 MAKER = "mathdnn grade"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "grade",
-        help="grade a Homework 4 solution file (or a folder of them), with a counterexample for "
-        "every mistake",
-        description="Grade hw4_solution.py, a student's Homework 4: each function is called in a "
-        "child process on many inputs and checked against the problem's identity; a mistake "
-        "comes back as the smallest input on which it fails. With a folder, grade every *.py in "
-        "it into one table. Exit status 0 only when everything passes.",
-    )
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "path",
         nargs="?",
@@ -88,7 +79,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="problems graded at the same time (default: the number of processors)",
     )
-    parser.set_defaults(run=run)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -206,3 +196,16 @@ def run(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CommandError(f"{path}: no such file or folder")
     return _one_file(path, args, settings, jobs)
+
+
+COMMAND = Command(
+    "grade",
+    help="grade a Homework 4 solution file (or a folder of them), with a counterexample for "
+    "every mistake",
+    description="Grade hw4_solution.py, a student's Homework 4: each function is called in a "
+    "child process on many inputs and checked against the problem's identity; a mistake "
+    "comes back as the smallest input on which it fails. With a folder, grade every *.py in "
+    "it into one table. Exit status 0 only when everything passes.",
+    arguments=arguments,
+    run=run,
+)

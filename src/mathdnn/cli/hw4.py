@@ -20,14 +20,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mathdnn.cli import CommandError, add_mnist_dir, mnist_data, positive_int
-from mathdnn.cli.images import DEFAULT_MAX_PIXELS, FIGURE_COMMANDS, describe, estimated_bytes
-from mathdnn.cli.memory import (
+from mathdnn.command import Command, CommandError, add_mnist_dir, mnist_data, positive_int
+from mathdnn.command.images import DEFAULT_MAX_PIXELS, describe
+from mathdnn.command.memory import (
     DEFAULT_MAX_MEMORY_GIB,
     add_max_memory,
     check_max_memory,
     check_memory,
 )
+from mathdnn.hw4.registry import PROBLEMS
 from mathdnn.images import image_header
 from mathdnn.io import check_writable, write_folder
 from mathdnn.report.build import Progress, Report, Section, build, options, prepare, tally
@@ -38,15 +39,7 @@ DEFAULT_OUTPUT = "hw4-report"
 MAKER = "mathdnn hw4"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "hw4",
-        help="every problem of Homework 4: run, check, and write a report you can open",
-        description="Run every problem of Homework 4 on the sample photograph and the bundled "
-        "MNIST subset (no network needed) and write OUTDIR/index.html, one page with each "
-        "problem's construction, figures, numbers and checks; OUTDIR/results.json with every "
-        "number; and the figures as PNGs. Exit status 0 only if every check passes.",
-    )
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o",
         "--output",
@@ -77,7 +70,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--open", action="store_true", help="open the page in the web browser when it is written"
     )
-    parser.set_defaults(run=run)
 
 
 def is_report(folder: Path) -> bool:
@@ -102,9 +94,9 @@ def _check_output(value: str) -> Path:
 
 
 def _check_image(value: str | None, max_memory: float) -> Path | None:
-    """``--image``, refused from its header when it is too large to process: the figures of
-    problems drawn on the photograph are those of ``edges``, ``pool`` and ``gray``, one after the
-    other."""
+    """``--image``, refused from its header when it is too large to process: the problems that
+    draw on the photograph (those with an ``image_bytes(header)``, the memory their figures need)
+    draw one after the other."""
     if value is None:
         return None
     path = Path(value)
@@ -114,7 +106,8 @@ def _check_image(value: str | None, max_memory: float) -> Path | None:
             f"--image: {path.name} is {header.width}×{header.height} = {header.pixels:,} "
             f"pixels, more than {DEFAULT_MAX_PIXELS:,}; give a smaller image"
         )
-    need = max(estimated_bytes(command, header) for command in FIGURE_COMMANDS)
+    drawn = [problem.image_bytes(header) for problem in PROBLEMS if hasattr(problem, "image_bytes")]
+    need = max(drawn, default=0)
     check_memory(need, max_memory, f"--image {describe(path.name, header)}", "give a smaller image")
     return path
 
@@ -196,3 +189,15 @@ def run(args: argparse.Namespace) -> int:
     if args.open:
         webbrowser.open((out / "index.html").resolve().as_uri())
     return 1 if report.failed else 0
+
+
+COMMAND = Command(
+    "hw4",
+    help="every problem of Homework 4: run, check, and write a report you can open",
+    description="Run every problem of Homework 4 on the sample photograph and the bundled "
+    "MNIST subset (no network needed) and write OUTDIR/index.html, one page with each "
+    "problem's construction, figures, numbers and checks; OUTDIR/results.json with every "
+    "number; and the figures as PNGs. Exit status 0 only if every check passes.",
+    arguments=arguments,
+    run=run,
+)

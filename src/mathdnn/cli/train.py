@@ -1,11 +1,11 @@
-"""``mathdnn train lenet``: train the course's LeNet-5 on MNIST (Problem 7's two C3 layers), with a
-checkpoint after every epoch that ``--resume`` continues bit for bit.
+"""``mathdnn train lenet``: train the course's LeNet-5 on MNIST (with the full or the original
+C3), with a checkpoint after every epoch that ``--resume`` continues bit for bit.
 
 Writes to the output directory ``checkpoint.safetensors`` (after each epoch, atomically),
 ``results.json`` and ``learning_curve.png`` (at the end); prints the test accuracy after each
-epoch and Problem 7's parameter table. Every argument is checked, the data loaded and the
-checkpoint read before any training, so a bad input writes nothing. The loop is
-``mathdnn.training``'s.
+epoch and the homework's table of LeNet-5 (``mathdnn.hw4.registry.TRAIN_LENET``, a
+``TrainingNote``). Every argument is checked, the data loaded and the checkpoint read before any
+training, so a bad input writes nothing. The loop is ``mathdnn.training``'s.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mathdnn.cli import CommandError, add_mnist_dir, mnist_data
+from mathdnn.command import Command, CommandError, add_mnist_dir, mnist_data
 from mathdnn.data import MNIST
-from mathdnn.hw4.p7_lenet_c3 import parameter_counts, parameter_table_text
+from mathdnn.hw4.registry import TRAIN_LENET as NOTE
 from mathdnn.io import atomic_write, check_writable, write_json
 from mathdnn.threads import get_num_threads
 from mathdnn.training import (
@@ -42,19 +42,14 @@ CHECKPOINT = "checkpoint.safetensors"
 OUTPUT_FILES = (CHECKPOINT, "results.json", "learning_curve.png")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "train",
-        help="train a network on MNIST with checkpoints (mathdnn train lenet)",
-        description="Train a network on MNIST, saving a checkpoint after every epoch.",
-    )
+def arguments(parser: argparse.ArgumentParser) -> None:
     models = parser.add_subparsers(dest="model", metavar="MODEL", required=True)
     lenet = models.add_parser(
         "lenet",
-        help="Problem 7: LeNet-5 with the full or the original C3",
+        help=NOTE.help,
         description="Train the course's LeNet-5 (tanh, average pooling, cross-entropy) on MNIST "
         "with minibatch SGD (lr 0.1, batch 100) or Adam; print the test accuracy after each "
-        "epoch and Problem 7's parameter counts; write checkpoint.safetensors (after every "
+        f"epoch and {NOTE.title}; write checkpoint.safetensors (after every "
         "epoch), results.json and learning_curve.png to OUTDIR. --resume continues the run in "
         "OUTDIR with its own settings, exactly as if it had never stopped.",
     )
@@ -71,7 +66,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"continue the run saved in OUTDIR/{CHECKPOINT} (its settings; --epochs in all)",
     )
     lenet.add_argument("--quiet", action="store_true", help="no progress bar")
-    lenet.set_defaults(run=run)
 
 
 def _check_args(args: argparse.Namespace) -> Path:
@@ -111,8 +105,8 @@ def _resumed(args: argparse.Namespace, path: Path, mnist: MNIST) -> Run:
 def results_document(
     run: Run, epochs: int, resumed_from: int | None, seconds: float, stopped: str | None = None
 ) -> dict:
-    """The content of ``results.json``: configuration, data, per-epoch history, timing,
-    Problem 7's parameter counts, and why training stopped early (None if it did not)."""
+    """The content of ``results.json``: configuration, data, per-epoch history, timing, the
+    homework's table (``NOTE``), and why training stopped early (None if it did not)."""
     history = run.history
     training_seconds = sum(history.seconds)
     return {
@@ -146,7 +140,7 @@ def results_document(
             "resumed_from_epoch": resumed_from,
             "threads": get_num_threads(),
         },
-        "problem7_parameters": parameter_counts(),
+        NOTE.key: NOTE.numbers(),
         "checkpoint": CHECKPOINT,
         "stopped_early": stopped,
     }
@@ -264,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
             with contextlib.suppress(OSError):
                 out.rmdir()
 
-    print(parameter_table_text(parameter_counts()))
+    print(NOTE.text(NOTE.numbers()))
     h = training.history
     print(
         f"test accuracy after {training.epoch} epochs: {h.test_accuracy[-1]:.2%} (test loss "
@@ -272,3 +266,12 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"wrote {', '.join(str(out / name) for name in OUTPUT_FILES)}")
     return 0
+
+
+COMMAND = Command(
+    "train",
+    help="train a network on MNIST with checkpoints (mathdnn train lenet)",
+    description="Train a network on MNIST, saving a checkpoint after every epoch.",
+    arguments=arguments,
+    run=run,
+)

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from mathdnn.cli import seed
+from mathdnn.command import Command, seed
 from mathdnn.verify import run_all
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "verify",
-        help="check every identity two independent ways and print a table",
-        description="Run mathdnn's self-checks (the engine's fast paths against its formulas, the "
-        "formulas against loop references, finite differences and PyTorch, and the homework's "
-        "identities) and print problem, check, reference, max error and pass/fail. Exit status "
-        "0 only if every check passes.",
-    )
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the random test tensors (default 0)"
     )
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,3 +34,15 @@ def run(args: argparse.Namespace) -> int:
     skipped = sum(c.skipped for c in checks)
     print(f"{len(checks) - failed - skipped} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
+
+
+COMMAND = Command(
+    "verify",
+    help="check every identity two independent ways and print a table",
+    description="Run mathdnn's self-checks (the engine's fast paths against its formulas, the "
+    "formulas against loop references, finite differences and PyTorch, and the homework's "
+    "identities) and print problem, check, reference, max error and pass/fail. Exit status "
+    "0 only if every check passes.",
+    arguments=arguments,
+    run=run,
+)

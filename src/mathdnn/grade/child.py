@@ -11,7 +11,8 @@ A child first makes itself a session of its own (the grader kills it as a proces
 stdout and stderr at the output pipe, closes every other file, moves into its temporary folder
 and lowers its limits for good (soft = hard, so the submission cannot raise them): address space,
 processor seconds, size of a file written, no core dumps. Only then does it load the file as the
-module ``hw4_solution`` (its top-level code runs here, never in the grader), say ``ready`` (or
+module ``hw4_solution`` (its top-level code runs here, never in the grader; it may not import
+mathdnn or PyTorch, which hold the answers), say ``ready`` (or
 why it could not load), and answer each request ``{"call": name, "args": [...]}`` with the
 function's return value, or with what went wrong: ``not_implemented``, ``missing``, ``raised``
 (type, message, line), ``exit``, ``memory``.
@@ -19,6 +20,7 @@ function's return value, or with what went wrong: ``not_implemented``, ``missing
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import json
 import os
@@ -31,6 +33,28 @@ from types import ModuleType
 from typing import Any
 
 MODULE_NAME = "hw4_solution"
+#: What a solution may not import: the answers it is graded against, and PyTorch's functional,
+#: which computes them too. A solution writes NumPy.
+FORBIDDEN = ("mathdnn", "torch")
+
+
+class _NumPyOnly(importlib.abc.MetaPathFinder):
+    """Refuses every module of ``FORBIDDEN``, so that ``import mathdnn`` in a solution is an
+    ``ImportError`` that says why. It stops a solution from handing in the project's answers by
+    accident or by design, not a submission set on getting round it (the README says so)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] in FORBIDDEN:
+            raise ImportError(f"a solution uses NumPy only; it may not import {name}")
+        return None
+
+
+def _numpy_only() -> None:
+    """From here on, this process imports no module of ``FORBIDDEN``, and forgets those it has
+    (the child's own code keeps what it bound before)."""
+    for name in [m for m in sys.modules if m.partition(".")[0] in FORBIDDEN]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, _NumPyOnly())
 
 
 def _limit(which: int, value: int) -> None:
@@ -88,12 +112,6 @@ def _failure(err: BaseException, path: str) -> dict[str, Any]:
     }
 
 
-def _activation(name: str, part: str) -> Any:
-    from mathdnn.functional.activation import ACTIVATIONS
-
-    return getattr(ACTIVATIONS[name], part)
-
-
 def _load(path: str) -> tuple[ModuleType | None, dict[str, Any]]:
     spec = importlib.util.spec_from_file_location(MODULE_NAME, path)
     if spec is None or spec.loader is None:
@@ -113,12 +131,18 @@ def _load(path: str) -> tuple[ModuleType | None, dict[str, Any]]:
     return module, {"status": "ready"}
 
 
-def serve(path: str, request_fd: int, reply_fd: int) -> None:
-    """Load the submission, say whether it loaded, then answer requests until the grader closes
-    the request pipe."""
+def serve(path: str, request_fd: int, reply_fd: int, numpy_only: bool = True) -> None:
+    """Load the submission (refusing mathdnn and PyTorch to it if ``numpy_only``), say whether
+    it loaded, then answer requests until the grader closes the request pipe."""
+    from mathdnn.functional.activation import ACTIVATIONS
     from mathdnn.grade import protocol
 
+    def activation(name: str, part: str) -> Any:  # the σ or σ′ an ActivationRef names
+        return getattr(ACTIVATIONS[name], part)
+
     limits = protocol.Limits()
+    if numpy_only:
+        _numpy_only()
     module, status = _load(path)
     _write(reply_fd, protocol.pack(status, []))
     while True:
@@ -129,7 +153,7 @@ def serve(path: str, request_fd: int, reply_fd: int) -> None:
         if payload is None:
             return
         header, blobs = protocol.unpack(payload, limits)
-        args = protocol.decode_value(header["args"], blobs, limits, _activation)
+        args = protocol.decode_value(header["args"], blobs, limits, activation)
         function = getattr(module, header["call"], None)
         if not callable(function):
             _write(reply_fd, protocol.pack({"status": "missing"}, []))
@@ -161,7 +185,7 @@ def _child(request: dict[str, Any], fds: list[int]) -> None:
     _limit(resource.RLIMIT_CPU, int(request["cpu"]))
     _limit(resource.RLIMIT_FSIZE, int(request["file_size"]))
     _limit(resource.RLIMIT_CORE, 0)
-    serve(request["path"], request_fd, reply_fd)
+    serve(request["path"], request_fd, reply_fd, bool(request["numpy_only"]))
 
 
 def _reap(exited: dict[int, int]) -> None:

@@ -63,13 +63,15 @@ class Limits:
     """What a submission may use. ``time``: seconds for each function it writes (all calls of
     that function's check together, the file's loading included); ``memory``: bytes of address
     space; ``output``: bytes it may print; ``answer``: bytes of one reply; ``file_size``: bytes of
-    one file it writes."""
+    one file it writes; ``numpy_only``: it may not import mathdnn or PyTorch, which hold the
+    answers (off only to grade the project's own answers as a solution file)."""
 
     time: float = 10.0
     memory: int = 2**30
     output: int = 2**20
     answer: int = 16 * 2**20
     file_size: int = 16 * 2**20
+    numpy_only: bool = True
 
 
 class _Zygote:
@@ -179,6 +181,7 @@ class Sandbox:
             "memory": self.limits.memory,
             "cpu": int(self.limits.time) + 5,  # a backstop: the grader's deadline comes first
             "file_size": self.limits.file_size,
+            "numpy_only": self.limits.numpy_only,
         }
         try:
             self._spawn(request)

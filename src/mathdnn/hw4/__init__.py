@@ -10,6 +10,10 @@ A problem module holds everything about its problem:
 - ``checks(rng, **construction)``: the rows ``mathdnn verify`` prints, each against an
   independent reference; the construction is a keyword argument, this module's by default, so
   the same checks judge any other construction;
+- its commands, if it has any: ``COMMANDS``, each a ``mathdnn.command.Command`` (``edges``,
+  ``pool``, ``gray``, ``losses``, ``jacobians``, ``mlp``), and ``image_bytes(header)`` where it
+  draws on the photograph, the memory its figure needs (``mathdnn hw4 --image`` refuses what
+  does not fit); Problem 7 adds its ``TRAIN_LENET`` to ``mathdnn train lenet``;
 - ``EXERCISE``: the problem as a student solves it (``mathdnn grade``): each function's fixed
   signature and statement, which the template shows, and the search for the smallest input on
   which a student's function is wrong (in the vocabulary of ``mathdnn.exercise``).

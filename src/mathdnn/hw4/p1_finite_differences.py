@@ -15,6 +15,8 @@ both on a photograph.
 
 from __future__ import annotations
 
+import argparse
+import functools
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +27,15 @@ from matplotlib.figure import Figure as PlotFigure
 
 import mathdnn.functional as F
 from mathdnn.check import EXACT, Check, max_abs_difference
+from mathdnn.command import Command
+from mathdnn.command.images import (
+    add_image_arguments,
+    figure_bytes,
+    load,
+    output_png,
+    read_header,
+    write_figure,
+)
 from mathdnn.engine import Tensor, no_grad
 from mathdnn.exercise import (
     Case,
@@ -49,6 +60,7 @@ from mathdnn.hw4.inputs import Inputs, Progress
 from mathdnn.hw4.p3_grayscale import grey_image, luma_formula
 from mathdnn.hw4.page import Block, Figure, Formula, Heading, Text, matrix, plain
 from mathdnn.hw4.photo import sample_photo
+from mathdnn.images import ImageHeader
 
 
 def finite_difference_filter(dtype: Any = np.float64) -> np.ndarray:
@@ -167,6 +179,35 @@ class EdgeMaps:
 def run(inputs: Inputs, progress: Progress) -> EdgeMaps:
     """Problem 1 in the report: its filter, and its edge maps of the photograph."""
     return EdgeMaps(inputs.image, inputs.image_name)
+
+
+# --------------------------------------------------------------------------------- the command
+def image_bytes(header: ImageHeader) -> int:
+    """The memory ``edges_figure`` of the image ``header`` describes needs beyond the program's
+    start-up (``mathdnn edges``, ``mathdnn hw4 --image``): 112 bytes per pixel of a grey image,
+    136 of a colour one (``figure_bytes``)."""
+    return figure_bytes(header, (112, 136))
+
+
+def _run_edges(args: argparse.Namespace) -> int:
+    out = output_png(args.output)
+    path, header = read_header(args)
+    figure = edges_figure(load(args, path, header, image_bytes(header)), path.name)
+    write_figure(out, figure)
+    return 0
+
+
+COMMANDS = (
+    Command(
+        "edges",
+        help="Problem 1: image derivatives and edge map by one 3×3 convolution",
+        description="Convolve the (greyscale) image with the (2, 1, 3, 3) finite-difference "
+        "filter of Problem 1, padding 1: Y0 = X[i+1, j] − X[i, j], Y1 = X[i, j+1] − X[i, j]. "
+        "Writes the input, both derivative maps and the gradient magnitude √(Y0² + Y1²).",
+        arguments=functools.partial(add_image_arguments, default_output="edges.png"),
+        run=_run_edges,
+    ),
+)
 
 
 # ---------------------------------------------------------------------------------- the checks

@@ -13,6 +13,7 @@ own (``avg_pool_filter``): depthwise, ``w ∈ R^{C×1×k×k}`` with ``groups = C
 
 from __future__ import annotations
 
+import argparse
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,15 @@ from matplotlib.figure import Figure as PlotFigure
 
 import mathdnn.functional as F
 from mathdnn.check import EXACT, Check, max_abs_difference
+from mathdnn.command import Command, CommandError
+from mathdnn.command.images import (
+    add_image_arguments,
+    figure_bytes,
+    load,
+    output_png,
+    read_header,
+    write_figure,
+)
 from mathdnn.engine import Tensor, no_grad
 from mathdnn.exercise import (
     Case,
@@ -51,7 +61,7 @@ from mathdnn.hw4 import figures
 from mathdnn.hw4.inputs import Inputs, Progress
 from mathdnn.hw4.page import Block, Figure, Formula, Heading, Text, matrix, plain
 from mathdnn.hw4.photo import sample_photo
-from mathdnn.images import from_batch, to_batch
+from mathdnn.images import ImageHeader, from_batch, to_batch
 
 
 def avg_pool_filter(
@@ -174,6 +184,60 @@ class Pooled:
 def run(inputs: Inputs, progress: Progress) -> Pooled:
     """Problem 2 in the report: the average pool of the photograph, its window fit to its size."""
     return Pooled(inputs.image, inputs.image_name, pool_size(inputs.image))
+
+
+# --------------------------------------------------------------------------------- the command
+def image_bytes(header: ImageHeader, k: int = 1) -> int:
+    """The memory ``average_pool_figure`` of the image ``header`` describes with window ``k``
+    needs beyond the program's start-up (``mathdnn pool``, and with ``k = 1``, its largest,
+    ``mathdnn hw4 --image``): 64 bytes per pixel of a grey image, 96 of a colour one, and for the
+    pooled image 24 and 48 bytes divided by ``k²`` (``figure_bytes``)."""
+    return figure_bytes(header, (64 + 24 / k**2, 96 + 48 / k**2))
+
+
+def _pool_size(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise CommandError(f"-k must be a positive integer, got {value!r}") from None
+    if k < 1:
+        raise CommandError(f"-k must be a positive integer, got {value!r}")
+    return k
+
+
+def _pool_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-k",
+        default="4",
+        metavar="K",
+        help="pooling window and stride, a positive integer (default 4)",
+    )
+    add_image_arguments(parser, "pool.png")
+
+
+def _run_pool(args: argparse.Namespace) -> int:
+    out = output_png(args.output)
+    k = _pool_size(args.k)
+    path, header = read_header(args)
+    if k > min(header.width, header.height):
+        raise CommandError(
+            f"-k {k} is larger than the image {path.name} ({header.width}×{header.height} pixels)"
+        )
+    figure = average_pool_figure(load(args, path, header, image_bytes(header, k)), path.name, k)
+    write_figure(out, figure)
+    return 0
+
+
+COMMANDS = (
+    Command(
+        "pool",
+        help="Problem 2: k×k average pooling by one strided convolution",
+        description="Convolve each channel with the k×k filter 1/k², stride k (Problem 2) and "
+        "write the input beside the pooled image.",
+        arguments=_pool_arguments,
+        run=_run_pool,
+    ),
+)
 
 
 # ---------------------------------------------------------------------------------- the checks

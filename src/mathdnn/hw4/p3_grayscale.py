@@ -13,6 +13,8 @@ within one grey level.
 
 from __future__ import annotations
 
+import argparse
+import functools
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +25,15 @@ from matplotlib.figure import Figure as PlotFigure
 
 import mathdnn.functional as F
 from mathdnn.check import EXACT, Check, max_abs_difference
+from mathdnn.command import Command
+from mathdnn.command.images import (
+    add_image_arguments,
+    figure_bytes,
+    load,
+    output_png,
+    read_header,
+    write_figure,
+)
 from mathdnn.engine import Tensor, no_grad
 from mathdnn.exercise import (
     Case,
@@ -45,7 +56,7 @@ from mathdnn.hw4 import figures
 from mathdnn.hw4.inputs import Inputs, Progress
 from mathdnn.hw4.page import Block, Figure, Formula, Heading, Text, matrix, plain
 from mathdnn.hw4.photo import sample_photo
-from mathdnn.images import from_batch, to_batch
+from mathdnn.images import ImageHeader, from_batch, to_batch
 
 # ITU-R BT.601 luma weights of (R, G, B), the ones Pillow's convert("L") uses.
 GRAYSCALE_WEIGHTS = (0.299, 0.587, 0.114)
@@ -129,6 +140,34 @@ class Luma:
 def run(inputs: Inputs, progress: Progress) -> Luma:
     """Problem 3 in the report: its filter, and the luma of the photograph."""
     return Luma(inputs.image, inputs.image_name)
+
+
+# --------------------------------------------------------------------------------- the command
+def image_bytes(header: ImageHeader) -> int:
+    """The memory ``grayscale_figure`` of the image ``header`` describes needs beyond the
+    program's start-up (``mathdnn gray``, ``mathdnn hw4 --image``): 80 bytes per pixel of a grey
+    image, 112 of a colour one (``figure_bytes``)."""
+    return figure_bytes(header, (80, 112))
+
+
+def _run_gray(args: argparse.Namespace) -> int:
+    out = output_png(args.output)
+    path, header = read_header(args)
+    figure = grayscale_figure(load(args, path, header, image_bytes(header)), path.name)
+    write_figure(out, figure)
+    return 0
+
+
+COMMANDS = (
+    Command(
+        "gray",
+        help="Problem 3: RGB to greyscale by one 1×1 convolution",
+        description="Convolve the image with the (1, 3, 1, 1) filter (0.299, 0.587, 0.114) of "
+        "Problem 3 and write the input beside its greyscale.",
+        arguments=functools.partial(add_image_arguments, default_output="gray.png"),
+        run=_run_gray,
+    ),
+)
 
 
 # ---------------------------------------------------------------------------------- the checks

@@ -45,6 +45,7 @@ from matplotlib.patches import Rectangle
 
 import mathdnn.functional as F
 from mathdnn.check import ROUNDING, Check, max_abs_difference, pytorch_checks
+from mathdnn.command import TrainingNote
 from mathdnn.engine import Tensor, no_grad
 from mathdnn.exercise import (
     Case,
@@ -472,6 +473,18 @@ def run(inputs: Inputs, progress: Progress) -> TrainedC3:
         len(m.train_labels),
         len(m.test_labels),
     )
+
+
+# ------------------------------------------------------------------------------ the command
+#: What ``mathdnn train lenet``, the library's training command, says of this problem: its line
+#: in ``mathdnn train --help``, and the parameter table every run prints and stores.
+TRAIN_LENET = TrainingNote(
+    help="Problem 7: LeNet-5 with the full or the original C3",
+    title="Problem 7's parameter counts",
+    key="problem7_parameters",
+    numbers=parameter_counts,
+    text=parameter_table_text,
+)
 
 
 # ---------------------------------------------------------------------------------- the checks

@@ -1,11 +1,13 @@
 """The problems of Homework 4, in order: one module each (what a problem module holds is in
 ``mathdnn.hw4``'s docstring). ``mathdnn verify``, ``mathdnn hw4`` and ``mathdnn grade`` loop over
-``PROBLEMS`` and name no problem; a new problem is a new module and its line here."""
+``PROBLEMS``, and the command line over ``commands()``; none of them names a problem. A new problem
+is a new module and its line in ``PROBLEMS``: its commands, if it brings any, follow from it."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
+from mathdnn.command import Command, TrainingNote
 from mathdnn.hw4 import (
     p1_finite_differences,
     p2_average_pooling,
@@ -25,6 +27,16 @@ PROBLEMS: tuple[ModuleType, ...] = (
     p6_jacobians,
     p7_lenet_c3,
 )
+
+
+def commands() -> tuple[Command, ...]:
+    """The commands the problems bring (each one's ``COMMANDS``), in the problems' order: the
+    order ``mathdnn --help`` lists them in, after ``hw4`` and ``verify``."""
+    return tuple(command for problem in PROBLEMS for command in getattr(problem, "COMMANDS", ()))
+
+
+#: What ``mathdnn train lenet`` says of the homework: Problem 7's help and parameter table.
+TRAIN_LENET: TrainingNote = p7_lenet_c3.TRAIN_LENET
 
 
 def _heading(problem: ModuleType) -> tuple[str, str]:

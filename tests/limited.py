@@ -17,11 +17,11 @@ SRC = str(Path(mathdnn.__file__).resolve().parents[1])
 LIMITED = """
 import resource, sys
 from mathdnn.cli import build_parser, main
-import mathdnn.cli.memory
+import mathdnn.command.memory
 
 build_parser()  # every subcommand imported: the limit is left for the work itself
 if sys.argv[2] == "blind":  # the estimate does not see the limit; the allocation meets it
-    mathdnn.cli.memory.memory_available = lambda: None
+    mathdnn.command.memory.memory_available = lambda: None
 with open("/proc/self/status") as status:
     size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
 _, hard = resource.getrlimit(resource.RLIMIT_AS)

@@ -1,4 +1,4 @@
-"""The memory budget of the commands (a helper, not a subcommand).
+"""The memory budget of the commands.
 
 A command that can be asked for more memory than a machine has (``jacobians``, ``mlp``, the
 image commands, ``hw4 --image``) estimates what it will need from its arguments and the headers
@@ -19,7 +19,7 @@ try:
 except ImportError:  # Windows: no address-space limits to read
     resource = None  # type: ignore[assignment]
 
-from mathdnn.cli import CommandError
+from mathdnn.command import CommandError
 
 GIB = 2**30
 #: ``--max-memory`` unless a command says otherwise: a 4000×3000 photograph passes every image
