@@ -110,7 +110,8 @@ def conv2d_kernel(formula: Kernel, x: np.ndarray, weight: np.ndarray, geo: ConvG
     """The fast path for one ``conv2d`` call, by one rule:
 
     - stride 1, groups 1, ``C·kh ≥ 8``: unfold the kernel rows only (``conv_rows``);
-    - stride 1, groups 1, ``C·kh < 8``: every tap a flat shift (``conv_flat``);
+    - stride 1, groups 1, ``C·kh < 8``, a window larger than 1×1: every tap a flat shift
+      (``conv_flat``; a 1×1 window is one product in the formula, nothing to unfold);
     - stride 1, depthwise (one output channel per group), a narrow image: banded products
       (``conv_banded``);
     - anything else: the formula;
@@ -121,7 +122,7 @@ def conv2d_kernel(formula: Kernel, x: np.ndarray, weight: np.ndarray, geo: ConvG
     kernel = formula
     if geo.stride == (1, 1) and geo.groups == 1 and c_g * kh >= ROWS_MIN_DEPTH:
         kernel = finite_only(conv2d_rows, formula)
-    elif geo.stride == (1, 1) and geo.groups == 1:
+    elif geo.stride == (1, 1) and geo.groups == 1 and kh * kw > 1:
         kernel = finite_only(conv2d_flat, formula)
     elif geo.stride == (1, 1) and c_out == geo.groups:
         if x.shape[3] + geo.pads[2] + geo.pads[3] <= DEPTHWISE_MAX_WASTE * kw:
