@@ -160,7 +160,7 @@ LAYERS = {
     "depthwise 3x3": ((3, 8, 16, 16), (8, 1, 3, 3), {"padding": 1, "groups": 8}, conv2d_banded),
     "ResNet 3x3": ((2, 32, 12, 12), (32, 32, 3, 3), {"padding": 1}, conv2d_rows),
     "finite differences": ((1, 1, 64, 64), (2, 1, 3, 3), {"padding": 1}, conv2d_flat),
-    "1x1, RGB to grey": ((2, 3, 16, 12), (1, 3, 1, 1), {}, conv2d_formula),
+    "1x1, RGB to grey": ((2, 3, 16, 20), (1, 3, 1, 1), {}, conv2d_formula),
     "strided": ((3, 4, 11, 9), (6, 2, 3, 3), {"stride": 2, "groups": 2}, conv2d_formula),
 }
 
