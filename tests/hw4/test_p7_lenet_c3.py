@@ -107,3 +107,45 @@ def test_bad_arguments():
         lenet5_parameter_count(np.ones((6, 15)))
     with pytest.raises(ValueError, match=r"^connection_table_figure: group 'all 6' covers .*15"):
         connection_table_figure(np.ones((6, 15)))
+
+
+def test_the_side_by_side_trainings_tell_their_epochs():
+    """``run`` trains each C3 in a process of its own; the progress line follows both, epoch by
+    epoch, and the histories are those of ``train_lenet`` in this process (the same bits)."""
+    from pathlib import Path
+
+    from mathdnn.data import load_mnist
+    from mathdnn.data.mnist import MNIST
+    from mathdnn.hw4 import p7_lenet_c3
+    from mathdnn.hw4.inputs import Inputs, Progress
+    from mathdnn.training import Settings, train_lenet
+
+    m = load_mnist()
+    small = MNIST(
+        m.train_images[:300],
+        m.train_labels[:300],
+        m.test_images[:100],
+        m.test_labels[:100],
+        m.source,
+    )
+
+    class Notes(Progress):
+        def __init__(self) -> None:
+            self.notes: list[str] = []
+
+        def note(self, text: str) -> None:
+            self.notes.append(text)
+
+    notes = Notes()
+    trained = p7_lenet_c3.run(Inputs(np.zeros((2, 2)), Path("x.png"), small, "quick", {}), notes)
+    assert trained.epochs == 3
+    done = [
+        tuple(int(part.split()[-1].split("/")[0]) for part in note.split(": ")[1].split(", "))
+        for note in notes.notes
+    ]
+    assert done[0] == (0, 0)
+    assert done == sorted(done) and len(done) > 1 and all(e <= 3 for pair in done for e in pair)
+    for c3 in ("full", "original"):
+        here = train_lenet(small, 3, Settings(c3=c3))
+        assert trained.histories[c3].metrics == here.metrics
+        assert trained.histories[c3].step_loss == here.step_loss

@@ -29,6 +29,7 @@ a different layout (``mathdnn.nn.partial``):
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import itertools
 import multiprocessing
@@ -37,6 +38,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.queues import Queue
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -452,11 +454,26 @@ class TrainedC3:
         ]
 
 
+#: In each process that trains (``run``): where it tells the parent which epoch it finished.
+_finished_epochs: Queue | None = None
+
+
+def _tell_finished_epochs(queue: Queue) -> None:
+    global _finished_epochs
+    _finished_epochs = queue
+
+
 def _train(mnist: MNIST, epochs: int, settings: Settings, threads: int) -> tuple[History, float]:
-    """One of Problem 7's trainings, in a process of its own (``run``): its history and seconds."""
+    """One of Problem 7's trainings, in a process of its own (``run``): its history and seconds.
+    After each epoch it puts ``(c3, epoch)`` on the parent's queue, for the progress line."""
     set_num_threads(threads)
+
+    def on_epoch(run: Any) -> None:
+        if _finished_epochs is not None:
+            _finished_epochs.put((settings.c3, run.epoch))
+
     began = time.perf_counter()
-    history = train_lenet(mnist, epochs, settings)
+    history = train_lenet(mnist, epochs, settings, on_epoch=on_epoch)
     return history, time.perf_counter() - began
 
 
@@ -472,13 +489,28 @@ def run(inputs: Inputs, progress: Progress) -> TrainedC3:
     epochs = lenet_epochs(inputs.scale, len(m.train_labels))
     settings = {c3: Settings(c3=c3) for c3 in C3.choices}
     threads = get_num_threads()
-    progress.note(f"training LeNet-5 with each C3 for {epochs} epochs, side by side")
     workers = min(len(settings), threads)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    spawn = multiprocessing.get_context("spawn")
+    finished = spawn.Queue()
+    reached = dict.fromkeys(settings, 0)
+
+    def note() -> None:
+        each = ", ".join(f"{c3} C3 {reached[c3]}/{epochs}" for c3 in settings)
+        progress.note(f"training LeNet-5 side by side, epochs done: {each}")
+
+    note()
+    with ProcessPoolExecutor(workers, spawn, _tell_finished_epochs, (finished,)) as pool:
         jobs = {
             c3: pool.submit(_train, m, epochs, s, max(1, threads // workers))
             for c3, s in settings.items()
         }
+        running = set(jobs.values())
+        while running:
+            running = concurrent.futures.wait(running, timeout=0.25).not_done
+            while not finished.empty():
+                c3, epoch = finished.get()
+                reached[c3] = epoch
+                note()
         done = {c3: job.result() for c3, job in jobs.items()}
     return TrainedC3(
         parameter_counts(),
