@@ -11,7 +11,8 @@ using two cores, timed after the others: OpenBLAS's threads keep spinning for a 
 product, taking a core from what runs next); "mathdnn threads": in chunks on mathdnn's pool
 (``kernels/chunks.py``). A fast path
 stays in mathdnn only if it makes some case at least 1.25 times as fast as the formula; the last
-column is the gain of the path ``mathdnn.kernels``' rule picks over the formula on one thread.
+column is the gain of the path ``mathdnn.kernels``' rule picks (in chunks on mathdnn's threads,
+as it runs) over the formula on one thread, then over the formula in chunks on mathdnn's threads.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from mathdnn import kernels
 from mathdnn.functional.conv import conv2d_formula
 from mathdnn.kernels.chunks import conv2d_chunked
 from mathdnn.kernels.conv_banded import conv2d_banded
-from mathdnn.kernels.conv_flat import conv2d_flat
 from mathdnn.kernels.conv_rows import conv2d_rows
 from mathdnn.threads import single_threaded_blas
 from mathdnn.windows import ConvGeometry
@@ -46,7 +46,6 @@ LAYERS = [
 ]
 KERNELS = {
     "formula": conv2d_formula,
-    "flat": conv2d_flat,
     "rows": conv2d_rows,
     "banded": conv2d_banded,
 }
@@ -85,7 +84,7 @@ def main() -> None:
         g = rng.standard_normal((x_shape[0], w_shape[0], *out), dtype=np.float32)
         ours, blas = {}, {}
         for kname, kernel in KERNELS.items():
-            if kname in ("rows", "flat") and groups != 1:
+            if kname == "rows" and groups != 1:
                 continue
             args = (x, w, b, geo, g, need_x)
             ours[(kname, ways[0])] = step(kernel, *args)
@@ -95,12 +94,13 @@ def main() -> None:
         # from whatever runs next.
         t = time_alternately(ours, repeats) | time_alternately(blas, repeats)
         pick = inspect.unwrap(kernels.conv2d_kernel(conv2d_formula, x, w, geo))
-        base = t[("formula", ways[0])]
+        one, chunked = t[("formula", ways[0])], t[("formula", ways[2])]
         for kname, kernel in KERNELS.items():
             if (kname, ways[0]) not in t:
                 continue
             cells = "".join(f"{t[(kname, way)] * 1e3:>14.2f}" for way in ways)
-            note = f"   picked: {base / t[(kname, ways[2])]:.2f}x" if kernel is pick else ""
+            mine = t[(kname, ways[2])]
+            note = f"   picked: {one / mine:.2f}x, {chunked / mine:.2f}x" if kernel is pick else ""
             print(f"{name:<22} {kname:<8}{cells}{note}", flush=True)
 
 

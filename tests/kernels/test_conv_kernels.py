@@ -20,7 +20,6 @@ from mathdnn.functional import reference
 from mathdnn.functional.conv import conv2d_formula
 from mathdnn.kernels.chunks import CHUNKS_MULTIPLE, batch_chunks, conv2d_chunked
 from mathdnn.kernels.conv_banded import conv2d_banded
-from mathdnn.kernels.conv_flat import conv2d_flat
 from mathdnn.kernels.conv_rows import conv2d_rows
 from mathdnn.windows import ConvGeometry
 
@@ -99,24 +98,11 @@ def test_rows_kernel_matches_the_formula(case, seed):
     )
 
 
-@given(case=geometries(stride_one=True), seed=st.integers(0, 2**16))
-@settings(max_examples=120)
-def test_flat_kernel_matches_the_formula(case, seed):
-    x_shape, w_shape, geo = case
-    x, w, b = randn(seed, x_shape), randn(seed + 1, w_shape), randn(seed + 2, (w_shape[0],))
-    g = randn(seed + 3, (x_shape[0], w_shape[0], *geo.out))
-    assert_all_close(
-        run_kernel(conv2d_flat, x, w, b, geo, g),
-        run_kernel(conv2d_formula, x, w, b, geo, g),
-        "flat",
-    )
-
-
 @given(
     case=geometries(),
     seed=st.integers(0, 2**16),
     chunk_bytes=st.sampled_from([1, 500, 1 << 30]),
-    inner=st.sampled_from([conv2d_formula, conv2d_banded, conv2d_rows, conv2d_flat]),
+    inner=st.sampled_from([conv2d_formula, conv2d_banded, conv2d_rows]),
     threads=st.sampled_from([1, 2, 3]),
 )
 @settings(max_examples=100)
@@ -146,7 +132,6 @@ def test_kernels_read_non_contiguous_input():
         conv2d_formula,
         conv2d_banded,
         conv2d_rows,
-        conv2d_flat,
         conv2d_chunked(conv2d_rows, 1, 0),
     )
     for kernel in kernels:
@@ -155,11 +140,11 @@ def test_kernels_read_non_contiguous_input():
 
 # The benchmark's layers (smaller batches) and the path the rule gives each.
 LAYERS = {
-    "LeNet C1": ((5, 1, 28, 28), (6, 1, 5, 5), {"padding": 2}, conv2d_flat),
+    "LeNet C1": ((5, 1, 28, 28), (6, 1, 5, 5), {"padding": 2}, conv2d_formula),
     "LeNet C3": ((5, 6, 14, 14), (16, 6, 5, 5), {}, conv2d_rows),
     "depthwise 3x3": ((3, 8, 16, 16), (8, 1, 3, 3), {"padding": 1, "groups": 8}, conv2d_banded),
     "ResNet 3x3": ((2, 32, 12, 12), (32, 32, 3, 3), {"padding": 1}, conv2d_rows),
-    "finite differences": ((1, 1, 64, 64), (2, 1, 3, 3), {"padding": 1}, conv2d_flat),
+    "finite differences": ((1, 1, 64, 64), (2, 1, 3, 3), {"padding": 1}, conv2d_formula),
     "1x1, RGB to grey": ((2, 3, 16, 20), (1, 3, 1, 1), {}, conv2d_formula),
     "strided": ((3, 4, 11, 9), (6, 2, 3, 3), {"stride": 2, "groups": 2}, conv2d_formula),
 }
@@ -187,7 +172,7 @@ def test_the_rule_picks_the_kernel_and_the_switch_turns_it_off(name):
     assert inspect.unwrap(kernels.conv2d_kernel(conv2d_formula, x, w, geo)) is expected
 
 
-@pytest.mark.parametrize("fast", [conv2d_rows, conv2d_banded, conv2d_flat])
+@pytest.mark.parametrize("fast", [conv2d_rows, conv2d_banded])
 @pytest.mark.parametrize("where", ["x", "weight", "g"])
 def test_non_finite_values_send_a_fast_kernel_to_the_formula(fast, where):
     """With NaN or ±∞ anywhere, the shifts' garbage or the band's zeros would spread it: the

@@ -36,7 +36,6 @@ from mathdnn import switch
 from mathdnn.kernels import elementwise, pool_tiles, workspace
 from mathdnn.kernels.chunks import Kernel, conv2d_chunked
 from mathdnn.kernels.conv_banded import conv2d_banded
-from mathdnn.kernels.conv_flat import conv2d_flat
 from mathdnn.kernels.conv_rows import conv2d_rows
 from mathdnn.kernels.workspace import clear_workspace, set_workspace_limit
 from mathdnn.switch import ENV, MODES, fast, mode, use
@@ -110,8 +109,6 @@ def conv2d_kernel(formula: Kernel, x: np.ndarray, weight: np.ndarray, geo: ConvG
     """The fast path for one ``conv2d`` call, by one rule:
 
     - stride 1, groups 1, ``C·kh ≥ 8``: unfold the kernel rows only (``conv_rows``);
-    - stride 1, groups 1, ``C·kh < 8``, a window larger than 1×1: every tap a flat shift
-      (``conv_flat``; a 1×1 window is one product in the formula, nothing to unfold);
     - stride 1, depthwise (one output channel per group), a narrow image: banded products
       (``conv_banded``);
     - anything else: the formula;
@@ -122,8 +119,6 @@ def conv2d_kernel(formula: Kernel, x: np.ndarray, weight: np.ndarray, geo: ConvG
     kernel = formula
     if geo.stride == (1, 1) and geo.groups == 1 and c_g * kh >= ROWS_MIN_DEPTH:
         kernel = finite_only(conv2d_rows, formula)
-    elif geo.stride == (1, 1) and geo.groups == 1 and kh * kw > 1:
-        kernel = finite_only(conv2d_flat, formula)
     elif geo.stride == (1, 1) and c_out == geo.groups:
         if x.shape[3] + geo.pads[2] + geo.pads[3] <= DEPTHWISE_MAX_WASTE * kw:
             kernel = finite_only(conv2d_banded, formula)
