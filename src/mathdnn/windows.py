@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def extent(kernel: int, dilation: int) -> int:
@@ -120,6 +121,23 @@ class ConvGeometry:
         reads, over all output pixels ``(i, j)``."""
         (sh, sw), (dh, dw), (ho, wo) = self.stride, self.dilation, self.out
         return tap(a, sh, dh, ho), tap(b, sw, dw, wo)
+
+
+def taps(xp: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """``windows[n, c, a, b, i, j] = X'[n, c, s·i + d·a, s·j + d·b]`` of the padded ``xp``: a
+    view, nothing copied (``unfold`` copies it into its columns)."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out
+    windows = sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
+    return windows[:, :, ::sh, ::sw, ::dh, ::dw][:, :, :ho, :wo].transpose(0, 1, 4, 5, 2, 3)
+
+
+def add_taps(grad_padded: np.ndarray, grad_taps: np.ndarray, geo: ConvGeometry) -> None:
+    """The adjoint of ``taps``: add ``grad_taps[n, c, a, b, i, j]`` onto ``grad_padded[n, c,
+    s·i + d·a, s·j + d·b]`` (``∂L/∂X'``), tap by tap."""
+    kh, kw = geo.kernel
+    for a in range(kh):
+        for b in range(kw):
+            grad_padded[(..., *geo.window(a, b))] += grad_taps[:, :, a, b]
 
 
 def pad(x: np.ndarray, pads: Pads) -> np.ndarray:

@@ -21,6 +21,7 @@ from mathdnn.functional.conv import conv2d_formula
 from mathdnn.kernels.chunks import CHUNKS_MULTIPLE, batch_chunks, conv2d_chunked
 from mathdnn.kernels.conv_banded import conv2d_banded
 from mathdnn.kernels.conv_rows import conv2d_rows
+from mathdnn.kernels.conv_unfold import conv2d_unfold
 from mathdnn.windows import ConvGeometry
 
 
@@ -98,11 +99,28 @@ def test_rows_kernel_matches_the_formula(case, seed):
     )
 
 
+@given(case=geometries(), seed=st.integers(0, 2**16))
+@settings(max_examples=120)
+def test_unfold_kernel_is_the_formula_bit_for_bit(case, seed):
+    """The same products in the same order, only the arrays from the workspace: the same bits,
+    NaN and ±∞ included (any geometry, though the rule sends it stride 1, groups 1 alone)."""
+    x_shape, w_shape, geo = case
+    x, w, b = randn(seed, x_shape), randn(seed + 1, w_shape), randn(seed + 2, (w_shape[0],))
+    g = randn(seed + 3, (x_shape[0], w_shape[0], *geo.out))
+    if x.size:
+        x.flat[seed % x.size] = (np.nan, np.inf, -np.inf, 1.0)[seed % 4]
+    ours = run_kernel(conv2d_unfold, x, w, b, geo, g)
+    for name, a, e in zip(
+        ("y", "∂x", "∂W", "∂bias"), ours, run_kernel(conv2d_formula, x, w, b, geo, g), strict=True
+    ):
+        assert a.shape == e.shape and a.tobytes() == e.tobytes(), name
+
+
 @given(
     case=geometries(),
     seed=st.integers(0, 2**16),
     chunk_bytes=st.sampled_from([1, 500, 1 << 30]),
-    inner=st.sampled_from([conv2d_formula, conv2d_banded, conv2d_rows]),
+    inner=st.sampled_from([conv2d_formula, conv2d_banded, conv2d_rows, conv2d_unfold]),
     threads=st.sampled_from([1, 2, 3]),
 )
 @settings(max_examples=100)
@@ -132,6 +150,7 @@ def test_kernels_read_non_contiguous_input():
         conv2d_formula,
         conv2d_banded,
         conv2d_rows,
+        conv2d_unfold,
         conv2d_chunked(conv2d_rows, 1, 0),
     )
     for kernel in kernels:
@@ -140,11 +159,11 @@ def test_kernels_read_non_contiguous_input():
 
 # The benchmark's layers (smaller batches) and the path the rule gives each.
 LAYERS = {
-    "LeNet C1": ((5, 1, 28, 28), (6, 1, 5, 5), {"padding": 2}, conv2d_formula),
+    "LeNet C1": ((5, 1, 28, 28), (6, 1, 5, 5), {"padding": 2}, conv2d_unfold),
     "LeNet C3": ((5, 6, 14, 14), (16, 6, 5, 5), {}, conv2d_rows),
     "depthwise 3x3": ((3, 8, 16, 16), (8, 1, 3, 3), {"padding": 1, "groups": 8}, conv2d_banded),
     "ResNet 3x3": ((2, 32, 12, 12), (32, 32, 3, 3), {"padding": 1}, conv2d_rows),
-    "finite differences": ((1, 1, 64, 64), (2, 1, 3, 3), {"padding": 1}, conv2d_formula),
+    "finite differences": ((1, 1, 64, 64), (2, 1, 3, 3), {"padding": 1}, conv2d_unfold),
     "1x1, RGB to grey": ((2, 3, 16, 20), (1, 3, 1, 1), {}, conv2d_formula),
     "strided": ((3, 4, 11, 9), (6, 2, 3, 3), {"stride": 2, "groups": 2}, conv2d_formula),
 }

@@ -27,27 +27,20 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from mathdnn import switch
 from mathdnn.engine import Tensor, is_grad_enabled
 from mathdnn.engine.tensor import VJP
 from mathdnn.functional._checks import check_ndim, float_tensor, positive_int
-from mathdnn.windows import ConvGeometry, Pads, output_size, pad, pair
+from mathdnn.windows import ConvGeometry, Pads, add_taps, output_size, pad, pair, taps
 
 
 def unfold(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """``cols[n, g][(c, a, b), (i, j)] = X'[n, g·C_g + c, s·i + d·a, s·j + d·b]``, shape
-    ``(N, G, C_g·kh·kw, Ho·Wo)``."""
+    ``(N, G, C_g·kh·kw, Ho·Wo)``: the window taps of ``X'`` (a view), copied into columns."""
     n, c = x.shape[:2]
-    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = geo.kernel, geo.stride, geo.dilation, geo.out
-    extent = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    # windows[n, c, i, j, a, b] = X'[n, c, s·i + d·a, s·j + d·b]: a view, nothing copied yet.
-    windows = sliding_window_view(pad(x, geo.pads), extent, axis=(2, 3))
-    windows = windows[:, :, ::sh, ::sw, ::dh, ::dw][:, :, :ho, :wo]
-    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(
-        n, geo.groups, c // geo.groups * kh * kw, ho * wo
-    )
+    (kh, kw), (ho, wo) = geo.kernel, geo.out
+    return taps(pad(x, geo.pads), geo).reshape(n, geo.groups, c // geo.groups * kh * kw, ho * wo)
 
 
 def fold(grad_cols: np.ndarray, x_shape: tuple[int, ...], geo: ConvGeometry) -> np.ndarray:
@@ -55,11 +48,8 @@ def fold(grad_cols: np.ndarray, x_shape: tuple[int, ...], geo: ConvGeometry) -> 
     ``∂L/∂cols`` that were read from ``X'[n, c, p, q]``, a padding pixel's share dropped."""
     n, c, h, w = x_shape
     (kh, kw), (ho, wo), (top, bottom, left, right) = geo.kernel, geo.out, geo.pads
-    grad_cols = grad_cols.reshape(n, c, kh, kw, ho, wo)
     grad_padded = np.zeros((n, c, h + top + bottom, w + left + right), dtype=grad_cols.dtype)
-    for a in range(kh):
-        for b in range(kw):
-            grad_padded[(..., *geo.window(a, b))] += grad_cols[:, :, a, b]
+    add_taps(grad_padded, grad_cols.reshape(n, c, kh, kw, ho, wo), geo)
     return grad_padded[:, :, top : top + h, left : left + w]
 
 

@@ -37,6 +37,7 @@ from mathdnn.kernels import elementwise, pool_tiles, workspace
 from mathdnn.kernels.chunks import Kernel, conv2d_chunked
 from mathdnn.kernels.conv_banded import conv2d_banded
 from mathdnn.kernels.conv_rows import conv2d_rows
+from mathdnn.kernels.conv_unfold import conv2d_unfold
 from mathdnn.kernels.workspace import clear_workspace, set_workspace_limit
 from mathdnn.switch import ENV, MODES, fast, mode, use
 from mathdnn.threads import single_threaded_blas
@@ -109,6 +110,8 @@ def conv2d_kernel(formula: Kernel, x: np.ndarray, weight: np.ndarray, geo: ConvG
     """The fast path for one ``conv2d`` call, by one rule:
 
     - stride 1, groups 1, ``C·kh ≥ 8``: unfold the kernel rows only (``conv_rows``);
+    - stride 1, groups 1, ``C·kh < 8``, a window larger than 1×1: the formula's unfold into the
+      workspace (``conv_unfold``; a 1×1 window is one product, with nothing to unfold);
     - stride 1, depthwise (one output channel per group), a narrow image: banded products
       (``conv_banded``);
     - anything else: the formula;
@@ -119,6 +122,8 @@ def conv2d_kernel(formula: Kernel, x: np.ndarray, weight: np.ndarray, geo: ConvG
     kernel = formula
     if geo.stride == (1, 1) and geo.groups == 1 and c_g * kh >= ROWS_MIN_DEPTH:
         kernel = finite_only(conv2d_rows, formula)
+    elif geo.stride == (1, 1) and geo.groups == 1 and kh * kw > 1:
+        kernel = conv2d_unfold
     elif geo.stride == (1, 1) and c_out == geo.groups:
         if x.shape[3] + geo.pads[2] + geo.pads[3] <= DEPTHWISE_MAX_WASTE * kw:
             kernel = finite_only(conv2d_banded, formula)
