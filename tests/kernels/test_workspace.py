@@ -88,14 +88,24 @@ def test_small_arrays_are_not_kept():
 
 def test_the_limit_bounds_what_is_kept_forgetting_the_least_recently_used_shape():
     size = int(np.prod(SHAPE)) * 4
-    workspace.set_workspace_limit(2 * size)
+    share = workspace.KEPT_SHARE
+    workspace.set_workspace_limit(share * size)
     first = workspace.empty(SHAPE, np.float32)
-    second = workspace.empty((SHAPE[0] * 2, SHAPE[1] // 2), np.float32)
-    third = workspace.empty((SHAPE[0] // 2, SHAPE[1] * 2), np.float32)  # forgets `first`
-    assert workspace.workspace_bytes() == 2 * size
+    others = [workspace.empty((SHAPE[0] * k, SHAPE[1] // k), np.float32) for k in (2, 4, 8)]
+    assert share == 4 and workspace.workspace_bytes() == share * size
+    one_more = workspace.empty((SHAPE[0] // 2, SHAPE[1] * 2), np.float32)  # forgets `first`
+    assert workspace.workspace_bytes() == share * size
     first.fill(3.0)  # still its holder's: only the workspace forgot it
-    del second, third
+    del others, one_more
     assert np.all(first == 3.0)
+
+
+def test_an_array_over_its_share_of_the_limit_is_not_kept():
+    """One large photograph's columns would hold that memory long after the call."""
+    size = int(np.prod(SHAPE)) * 4
+    workspace.set_workspace_limit(workspace.KEPT_SHARE * size - 1)
+    a = workspace.empty(SHAPE, np.float32)
+    assert a.shape == SHAPE and workspace.workspace_bytes() == 0
 
 
 def test_limit_zero_keeps_nothing():

@@ -14,7 +14,9 @@ free again when the workspace's own reference is the only one left (CPython coun
 an array, a memoryview of it too, as a reference to it), so an array is never handed out while
 anything can still read or write it, whatever the caller keeps (an output in the graph, a
 gradient adopted as a parameter's ``.grad``, a view kept for the VJP). Arrays below
-``MIN_BYTES`` come from ``np.empty``: the allocator serves those from memory it keeps anyway.
+``MIN_BYTES`` come from ``np.empty``: the allocator serves those from memory it keeps anyway; so
+do arrays over a quarter of the limit (``KEPT_SHARE``), one-offs such as the columns of one large
+photograph, which would hold that memory long after the call.
 
 The workspace holds at most ``set_workspace_limit(nbytes)`` bytes (``DEFAULT_LIMIT``; 0 turns
 it off); to make room it forgets the arrays of the shapes used least recently (an array still in
@@ -36,6 +38,9 @@ import numpy as np
 
 DEFAULT_LIMIT = 128 << 20
 MIN_BYTES = 64 << 10
+# An array larger than the limit's KEPT_SHARE-th part is a one-off (one large image, not a
+# training step's chunk): it comes from np.empty, and goes when its user drops it.
+KEPT_SHARE = 4
 
 _lock = threading.Lock()
 # (shape, dtype) -> the arrays of that shape handed out so far; the shapes in order of last use.
@@ -53,7 +58,7 @@ def empty(shape: int | Sequence[int], dtype: np.dtype | type = np.float32) -> np
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     dtype = np.dtype(dtype)
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes < MIN_BYTES or nbytes > _limit:
+    if nbytes < MIN_BYTES or nbytes > _limit // KEPT_SHARE:
         return np.empty(shape, dtype)
     key = (shape, dtype)
     with _lock:
