@@ -31,6 +31,7 @@ from mathdnn.functional.conv import conv2d_formula
 from mathdnn.kernels.chunks import conv2d_chunked
 from mathdnn.kernels.conv_banded import conv2d_banded
 from mathdnn.kernels.conv_rows import conv2d_rows
+from mathdnn.kernels.conv_unfold import conv2d_unfold
 from mathdnn.threads import single_threaded_blas
 from mathdnn.windows import ConvGeometry
 
@@ -48,6 +49,7 @@ KERNELS = {
     "formula": conv2d_formula,
     "rows": conv2d_rows,
     "banded": conv2d_banded,
+    "unfold": conv2d_unfold,
 }
 
 
@@ -84,7 +86,7 @@ def main() -> None:
         g = rng.standard_normal((x_shape[0], w_shape[0], *out), dtype=np.float32)
         ours, blas = {}, {}
         for kname, kernel in KERNELS.items():
-            if kname == "rows" and groups != 1:
+            if kname in ("rows", "unfold") and groups != 1:
                 continue
             args = (x, w, b, geo, g, need_x)
             ours[(kname, ways[0])] = step(kernel, *args)

@@ -71,3 +71,8 @@ def test_bench_kernels():
 
 def test_bench_pool_first():
     assert "saved" in run("bench_pool_first.py", "--repeats", "3", "--batch", "8")
+
+
+def test_bench_fresh_layer():
+    out = run("bench_fresh_layer.py", "--quick")
+    assert "unfold (the rule's)" in out and "formula" in out
