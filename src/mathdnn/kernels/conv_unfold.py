@@ -13,9 +13,9 @@ as it reads. Here they come from the workspace (``workspace.py``), so a training
 fresh pages for them, whatever the process allocated before.
 
 Where the rule sends a layer here (stride 1, groups 1, few input channels: LeNet's C1, Problem 1's
-finite differences): its columns are too shallow for the kernel rows (``conv_rows``), and on
-one thread a fresh process paid about 2,300 page faults a step for the formula's C1 (19 ms a
-step instead of 5–9).
+finite differences): its columns are too shallow for the kernel rows (``conv_rows``), and the
+formula's fresh arrays fault page by page in a fresh process (``benchmarks/bench_fresh_layer.py``
+measures the two; the figures are in ``benchmarks/README.md``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ A training step makes and drops the same large arrays every time: unfolded colum
 buffers, padded copies, outputs. glibc hands out blocks that large as fresh pages from the
 operating system, and each page faults and is zeroed when first written; whether a freed block
 is kept for the next request depends on everything the process has allocated before (a process
-that once loaded and freed a large array trains twice as fast as a fresh one). The workspace makes
+that once loaded and freed a large array can train much faster than a fresh one; the figures are
+in ``benchmarks/README.md``). The workspace makes
 the fast paths independent of that history: it keeps the arrays it has handed out, and hands one
 out again once nothing else refers to it.
 
